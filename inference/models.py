@@ -1,0 +1,1 @@
+# Answers carry their explanations (quizbank.Answer); serving state lives in tuning.ModelVersion.

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class QuizbankConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "quizbank"
+    verbose_name = "Question bank"

@@ -1,0 +1,35 @@
+"""Helpers that turn environment values into settings, refusing bad ones at start-up."""
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def read_secret_key(env, var_dir: Path, *, debug: bool) -> str:
+    """SECRET_KEY from the environment; a fresh clone gets a random key kept under var/."""
+    key = env.str("SECRET_KEY", default="")
+    if key:
+        return key
+    key_file = var_dir / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def url_list(urls: list[str]) -> list[str]:
+    """Validate INFERENCE_URLS: one or more http(s) base URLs, without a trailing slash."""
+    cleaned = []
+    for url in urls:
+        url = url.strip().rstrip("/")
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ImproperlyConfigured(f"INFERENCE_URLS: {url!r} is not an http(s) URL")
+        cleaned.append(url.removesuffix("/v1"))
+    if not cleaned:
+        raise ImproperlyConfigured("INFERENCE_URLS: at least one model server URL is needed")
+    return cleaned

@@ -1,0 +1,79 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from quizsite.exceptions import ApplicationError
+from tuning.models import ModelVersion, RunStatus
+from tuning.services import run_create, run_execute
+
+
+class Command(BaseCommand):
+    help = "Fine-tune a model version on the bank. Queued for a `tuning` worker unless --inline."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--method", choices=["lora", "freeze", "full"], default="lora")
+        parser.add_argument("--stage", choices=["sft", "pt"], default="sft")
+        parser.add_argument("--base", default="", help="model version to start from (default: the base model)")
+        parser.add_argument("--subject", default="", help="train on this subject path only")
+        parser.add_argument("--split", choices=["train", "all"], default="train")
+        parser.add_argument("--memorise", action="store_true",
+                            help="demo settings: train a tiny model until it reproduces its bank")
+        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                            help="override one setting, e.g. --set lora_rank=16 (JSON values)")
+        parser.add_argument("--promote", action="store_true", help="make the result the active version")
+        parser.add_argument("--inline", action="store_true", help="train in this process, with progress")
+        parser.add_argument("--skip-if-tuned", action="store_true",
+                            help="do nothing when the active version is already a tuned one")
+
+    def handle(self, *args, **opts):
+        active = ModelVersion.objects.filter(is_active=True).first()
+        if opts["skip_if_tuned"] and active and active.method not in ("bootstrap", "checkpoint"):
+            self.stdout.write(f"active version {active.name} is already tuned; nothing to do")
+            return
+        base = None
+        if opts["base"]:
+            base = ModelVersion.objects.filter(name=opts["base"]).first()
+            if base is None:
+                raise CommandError(f"no model version named {opts['base']!r}")
+        try:
+            run = run_create(
+                method=opts["method"], stage=opts["stage"], base_version=base, overrides=_overrides(opts["set"]),
+                subject=opts["subject"], split=opts["split"], memorise=opts["memorise"], promote=opts["promote"],
+                enqueue=not opts["inline"],
+            )
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        if not opts["inline"]:
+            self.stdout.write(f"run {run.pk} queued on the 'tuning' queue; a worker will pick it up")
+            return
+        self.stdout.write(f"run {run.pk}: {run.method}/{run.stage} on {run.dataset_size} records")
+        run = run_execute(run_id=run.pk, on_progress=self._progress)
+        self.stdout.write("")
+        if run.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"run {run.pk} {run.status}: {run.error}")
+        promoted = " (now active)" if run.promote else ""
+        self.stdout.write(f"run {run.pk} succeeded: version {run.output_version.name}{promoted}")
+        self.stdout.write(json.dumps(run.metrics))
+
+    def _progress(self, event: dict) -> None:
+        if not event.get("max_steps"):
+            return
+        done = event["step"] / event["max_steps"]
+        bar = "#" * int(done * 30)
+        loss = event.get("metrics", {}).get("loss")
+        loss_text = f" loss {loss:.4f}" if loss is not None else ""
+        self.stdout.write(f"\r[{bar:<30}] {event['step']}/{event['max_steps']}{loss_text}", ending="")
+        self.stdout.flush()
+
+
+def _overrides(pairs: list[str]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise CommandError(f"--set {pair!r}: expected KEY=VALUE")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = value
+    return overrides
