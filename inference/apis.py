@@ -28,8 +28,18 @@ class AnswerResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = Answer
         fields = [
-            "id", "question", "response", "is_correct", "score", "correct_answer", "explanation",
-            "explanation_source", "ai_generated", "model_answer", "model_version", "submitted_at",
+            "id",
+            "question",
+            "response",
+            "is_correct",
+            "score",
+            "correct_answer",
+            "explanation",
+            "explanation_source",
+            "ai_generated",
+            "model_answer",
+            "model_version",
+            "submitted_at",
         ]
 
     def get_ai_generated(self, answer: Answer) -> bool:

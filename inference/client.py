@@ -50,6 +50,7 @@ class ModelClient:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _turn: itertools.count = field(default_factory=itertools.count)
     _session: requests.Session = field(default_factory=requests.Session)
+    _versions: dict = field(default_factory=dict)
 
     # --- the OpenAI-compatible calls ----------------------------------------------------------
 
@@ -79,7 +80,7 @@ class ModelClient:
         choice = body["choices"][0]
         return ChatResult(
             text=choice["message"].get("content") or "",
-            model=body.get("model", self.model),
+            model=self.served_version(server),
             finish_reason=choice.get("finish_reason"),
             prompt_token_ids=body.get("prompt_token_ids"),
             server=server,
@@ -100,6 +101,17 @@ class ModelClient:
     def served_models(self) -> list[str]:
         _, body = self._request("GET", "/v1/models", None)
         return [entry["id"] for entry in body.get("data", [])]
+
+    def served_version(self, server: str) -> str:
+        """The model version a server serves: its name other than the common alias."""
+        if server not in self._versions:
+            try:
+                body = self._session.get(f"{server}/v1/models", timeout=self.timeout).json()
+                names = [entry["id"] for entry in body.get("data", []) if entry["id"] != self.model]
+            except (requests.RequestException, ValueError, KeyError):
+                return self.model
+            self._versions[server] = names[0] if names else self.model
+        return self._versions[server]
 
     def health(self) -> dict[str, bool]:
         status = {}

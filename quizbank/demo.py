@@ -37,5 +37,7 @@ def demo_seed(*, password: str) -> DemoSeed:
     paper = Paper.objects.filter(title=DEMO_PAPER_TITLE).first()
     if paper is None:
         questions = list(Question.objects.filter(qtype="single_choice").order_by("id")[:DEMO_PAPER_SIZE])
-        paper = paper_create(title=DEMO_PAPER_TITLE, questions=questions, created_by=User.objects.get(username="teacher1"))
+        paper = paper_create(
+            title=DEMO_PAPER_TITLE, questions=questions, created_by=User.objects.get(username="teacher1")
+        )
     return DemoSeed(usernames=list(DEMO_USERS), paper=paper)

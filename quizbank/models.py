@@ -75,6 +75,9 @@ class PaperQuestion(models.Model):
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["paper", "position"], name="paper_position_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.paper} #{self.position}"
+
 
 class ExplanationSource(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -101,3 +104,6 @@ class Answer(models.Model):
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} → question {self.question_id}: {self.response}"

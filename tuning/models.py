@@ -76,3 +76,6 @@ class RunEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} [{self.level}] {self.message}"

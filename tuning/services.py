@@ -98,17 +98,30 @@ def run_create(
 
     with transaction.atomic():
         run = TuningRun.objects.create(
-            method=method, stage=stage, base_version=base_version, config={}, dataset_path="",
-            dataset_size=len(records), promote=promote, created_by=created_by,
+            method=method,
+            stage=stage,
+            base_version=base_version,
+            config={},
+            dataset_path="",
+            dataset_size=len(records),
+            promote=promote,
+            created_by=created_by,
         )
         run_dir = settings.MODEL_ROOT / "runs" / f"run-{run.pk}"
         dataset_path = run_dir / "dataset.json"
         try:
             values = preset(method, dataset_size=len(records), memorise=memorise) | (overrides or {})
-            config = validate(TuningConfig.from_dict({
-                "model_name_or_path": base_version.path, "dataset_path": str(dataset_path),
-                "output_dir": str(run_dir), "stage": stage, **values,
-            }))
+            config = validate(
+                TuningConfig.from_dict(
+                    {
+                        "model_name_or_path": base_version.path,
+                        "dataset_path": str(dataset_path),
+                        "output_dir": str(run_dir),
+                        "stage": stage,
+                        **values,
+                    }
+                )
+            )
         except (ConfigError, TypeError) as exc:
             raise ApplicationError(f"invalid tuning settings: {exc}", extra={"method": method}) from exc
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +205,10 @@ def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = Non
         return run
     with transaction.atomic():
         run.output_version = version_register(
-            name=f"ft-{run.pk}", path=result.model_dir, method=run.method, parent=run.base_version,
+            name=f"ft-{run.pk}",
+            path=result.model_dir,
+            method=run.method,
+            parent=run.base_version,
             metrics=result.metrics,
         )
         run.progress = 1.0

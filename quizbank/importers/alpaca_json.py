@@ -15,8 +15,11 @@ KEYS = {"instruction", "input", "output"}
 
 
 def matches(data) -> bool:
-    return isinstance(data, list) and bool(data) and all(isinstance(item, dict) for item in data[:5]) and all(
-        {"instruction", "output"} <= set(item) for item in data[:5]
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and all(isinstance(item, dict) for item in data[:5])
+        and all({"instruction", "output"} <= set(item) for item in data[:5])
     )
 
 

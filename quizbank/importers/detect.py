@@ -17,13 +17,17 @@ def parse_file(path: Path, *, subject: str = "") -> list[QuestionRecord]:
     except OSError as exc:
         raise BankImportError([RowError(name, None, "(file)", f"cannot be read: {exc.strerror}")]) from exc
     if path.suffix.lower() != ".json":
-        raise BankImportError([RowError(name, None, "(file)", f"unsupported file type {path.suffix!r}; expected .json")])
+        raise BankImportError(
+            [RowError(name, None, "(file)", f"unsupported file type {path.suffix!r}; expected .json")]
+        )
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise BankImportError([RowError(name, None, "(file)", f"is not UTF-8 text (byte {exc.start})")]) from exc
     except json.JSONDecodeError as exc:
-        raise BankImportError([RowError(name, exc.lineno, "(json)", f"invalid JSON: {exc.msg} (line {exc.lineno})")]) from exc
+        raise BankImportError(
+            [RowError(name, exc.lineno, "(json)", f"invalid JSON: {exc.msg} (line {exc.lineno})")]
+        ) from exc
 
     if native_json.matches(data):
         records, errors = native_json.parse(data, file_name=name)
@@ -31,7 +35,11 @@ def parse_file(path: Path, *, subject: str = "") -> list[QuestionRecord]:
         records, errors = alpaca_json.parse(data, file_name=name, subject=subject)
     else:
         raise BankImportError(
-            [RowError(name, None, "(file)", "not a recognised bank: expected the quizsite-bank format or Alpaca records")]
+            [
+                RowError(
+                    name, None, "(file)", "not a recognised bank: expected the quizsite-bank format or Alpaca records"
+                )
+            ]
         )
     if subject:
         for record in records:

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,99 +14,152 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Question',
+            name="Question",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('qtype', models.CharField(choices=[('single_choice', '单选题'), ('short_answer', '简答题')], default='single_choice', max_length=32)),
-                ('stem', models.TextField()),
-                ('options', models.JSONField(blank=True, default=list)),
-                ('answer', models.TextField()),
-                ('explanation', models.TextField(blank=True, default='')),
-                ('score', models.DecimalField(decimal_places=2, default=1, max_digits=6)),
-                ('difficulty', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('source_file', models.CharField(blank=True, default='', max_length=500)),
-                ('source_row', models.PositiveIntegerField(blank=True, null=True)),
-                ('source_dataset', models.CharField(blank=True, default='', max_length=200)),
-                ('source_licence', models.CharField(blank=True, default='', max_length=100)),
-                ('content_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "qtype",
+                    models.CharField(
+                        choices=[("single_choice", "单选题"), ("short_answer", "简答题")],
+                        default="single_choice",
+                        max_length=32,
+                    ),
+                ),
+                ("stem", models.TextField()),
+                ("options", models.JSONField(blank=True, default=list)),
+                ("answer", models.TextField()),
+                ("explanation", models.TextField(blank=True, default="")),
+                ("score", models.DecimalField(decimal_places=2, default=1, max_digits=6)),
+                ("difficulty", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("source_file", models.CharField(blank=True, default="", max_length=500)),
+                ("source_row", models.PositiveIntegerField(blank=True, null=True)),
+                ("source_dataset", models.CharField(blank=True, default="", max_length=200)),
+                ("source_licence", models.CharField(blank=True, default="", max_length=100)),
+                ("content_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Paper',
+            name="Paper",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=200, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PaperQuestion',
+            name="PaperQuestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('score', models.DecimalField(decimal_places=2, default=1, max_digits=6)),
-                ('paper', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='quizbank.paper')),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='quizbank.question')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField()),
+                ("score", models.DecimalField(decimal_places=2, default=1, max_digits=6)),
+                (
+                    "paper",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="quizbank.paper"
+                    ),
+                ),
+                ("question", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="quizbank.question")),
             ],
             options={
-                'ordering': ['position'],
-            },
-        ),
-        migrations.AddField(
-            model_name='paper',
-            name='questions',
-            field=models.ManyToManyField(related_name='papers', through='quizbank.PaperQuestion', to='quizbank.question'),
-        ),
-        migrations.CreateModel(
-            name='Answer',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('response', models.TextField()),
-                ('is_correct', models.BooleanField(null=True)),
-                ('score', models.DecimalField(decimal_places=2, max_digits=6, null=True)),
-                ('submitted_at', models.DateTimeField(auto_now_add=True)),
-                ('explanation', models.TextField(blank=True, default='')),
-                ('explanation_source', models.CharField(choices=[('pending', 'Pending'), ('model', 'Model'), ('bank', 'Question bank (model unavailable)')], default='pending', max_length=16)),
-                ('model_answer', models.CharField(blank=True, default='', max_length=16)),
-                ('model_version', models.CharField(blank=True, default='', max_length=100)),
-                ('explanation_error', models.TextField(blank=True, default='')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to=settings.AUTH_USER_MODEL)),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='answers', to='quizbank.question')),
-            ],
-            options={
-                'ordering': ['-submitted_at', '-id'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Subject',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('path', models.CharField(max_length=500, unique=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='quizbank.subject')),
-            ],
-            options={
-                'ordering': ['path'],
+                "ordering": ["position"],
             },
         ),
         migrations.AddField(
-            model_name='question',
-            name='subject',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='questions', to='quizbank.subject'),
+            model_name="paper",
+            name="questions",
+            field=models.ManyToManyField(
+                related_name="papers", through="quizbank.PaperQuestion", to="quizbank.question"
+            ),
+        ),
+        migrations.CreateModel(
+            name="Answer",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("response", models.TextField()),
+                ("is_correct", models.BooleanField(null=True)),
+                ("score", models.DecimalField(decimal_places=2, max_digits=6, null=True)),
+                ("submitted_at", models.DateTimeField(auto_now_add=True)),
+                ("explanation", models.TextField(blank=True, default="")),
+                (
+                    "explanation_source",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("model", "Model"),
+                            ("bank", "Question bank (model unavailable)"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("model_answer", models.CharField(blank=True, default="", max_length=16)),
+                ("model_version", models.CharField(blank=True, default="", max_length=100)),
+                ("explanation_error", models.TextField(blank=True, default="")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="answers", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="answers", to="quizbank.question"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-submitted_at", "-id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Subject",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("path", models.CharField(max_length=500, unique=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="quizbank.subject",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["path"],
+            },
         ),
         migrations.AddField(
-            model_name='paper',
-            name='subject',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='quizbank.subject'),
+            model_name="question",
+            name="subject",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="questions", to="quizbank.subject"
+            ),
+        ),
+        migrations.AddField(
+            model_name="paper",
+            name="subject",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to="quizbank.subject"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='paperquestion',
-            constraint=models.UniqueConstraint(fields=('paper', 'position'), name='paper_position_unique'),
+            model_name="paperquestion",
+            constraint=models.UniqueConstraint(fields=("paper", "position"), name="paper_position_unique"),
         ),
     ]

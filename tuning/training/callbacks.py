@@ -22,8 +22,14 @@ class ProgressCallback(TrainerCallback):
         if now - self._last < self.min_interval:
             return
         self._last = now
-        self.report({"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
-                     "metrics": {k: v for k, v in (logs or {}).items() if isinstance(v, int | float)}})
+        self.report(
+            {
+                "step": state.global_step,
+                "max_steps": state.max_steps,
+                "epoch": state.epoch,
+                "metrics": {k: v for k, v in (logs or {}).items() if isinstance(v, int | float)},
+            }
+        )
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.should_cancel is not None and self.should_cancel():

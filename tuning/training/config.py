@@ -105,8 +105,14 @@ def preset(method: str, *, dataset_size: int, memorise: bool = False) -> dict:
     """
     small = dataset_size < 1000
     if method == "lora":
-        values = {"finetuning_type": "lora", "lora_rank": 8 if small else 16, "lora_alpha": 16 if small else 32,
-                  "lora_dropout": 0.3 if small else 0.05, "learning_rate": 2e-4, "num_train_epochs": 3.0}
+        values = {
+            "finetuning_type": "lora",
+            "lora_rank": 8 if small else 16,
+            "lora_alpha": 16 if small else 32,
+            "lora_dropout": 0.3 if small else 0.05,
+            "learning_rate": 2e-4,
+            "num_train_epochs": 3.0,
+        }
     elif method == "freeze":
         values = {"finetuning_type": "freeze", "learning_rate": 5e-5, "num_train_epochs": 4.0}
     elif method == "full":
@@ -116,8 +122,16 @@ def preset(method: str, *, dataset_size: int, memorise: bool = False) -> dict:
     values |= {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 8}
     if memorise:
         # measured on the 100-question demo bank: full, 2e-3 cosine, ~45 epochs to loss 0.01
-        values |= {"learning_rate": 2e-3 if method == "full" else 1e-2 if method == "lora" else 5e-3,
-                   "lora_rank": 64, "lora_alpha": 128, "lora_dropout": 0.0,
-                   "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
-                   "num_train_epochs": 60.0, "stop_at_loss": 0.01, "warmup_ratio": 0.02, "logging_steps": 10}
+        values |= {
+            "learning_rate": 2e-3 if method == "full" else 1e-2 if method == "lora" else 5e-3,
+            "lora_rank": 64,
+            "lora_alpha": 128,
+            "lora_dropout": 0.0,
+            "per_device_train_batch_size": 8,
+            "gradient_accumulation_steps": 1,
+            "num_train_epochs": 60.0,
+            "stop_at_loss": 0.01,
+            "warmup_ratio": 0.02,
+            "logging_steps": 10,
+        }
     return values

@@ -112,7 +112,9 @@ def warmup_steps(config: TuningConfig, n_examples: int) -> int:
 
 def prepare_model(model, config: TuningConfig):
     if config.finetuning_type == "lora":
-        target = "all-linear" if config.lora_target == "all" else [name.strip() for name in config.lora_target.split(",")]
+        target = (
+            "all-linear" if config.lora_target == "all" else [name.strip() for name in config.lora_target.split(",")]
+        )
         lora = LoraConfig(
             r=config.lora_rank,
             lora_alpha=config.lora_alpha,
@@ -130,8 +132,12 @@ def prepare_model(model, config: TuningConfig):
 
 
 def save_merged(model, tokenizer, model_dir: Path) -> None:
-    """A self-contained model directory: adapters merged in, safetensors, tokenizer and chat template."""
+    """A self-contained model directory: adapters merged in, safetensors, tokenizer and chat template.
+
+    A LoRA adapter is also kept on its own beside it (`adapter/`), for serving base + adapters.
+    """
     if isinstance(model, PeftModel):
+        model.save_pretrained(model_dir.parent / "adapter", safe_serialization=True)
         model = model.merge_and_unload()
     model_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(model_dir, safe_serialization=True)

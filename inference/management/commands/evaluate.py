@@ -1,14 +1,15 @@
 import json
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from inference.client import ModelServerError, get_client
 from inference.evaluation import evaluate_questions
 from quizbank.selectors import SPLITS, question_list
+from quizsite.commands import ModelVersionCommand
 
 
-class Command(BaseCommand):
+class Command(ModelVersionCommand):
     help = (
         "Ask the running model server every single-choice question of the bank and report "
         '{"n", "answer_accuracy", "explanation_fidelity"} (the last line of output with --json).'
@@ -20,9 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--subject", default="")
         parser.add_argument("--limit", type=int, default=0)
         parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument("--max-tokens", type=int, default=256, help="longest answer generated per question")
         parser.add_argument("--json", action="store_true", help="print only the JSON result")
 
-    def handle(self, *args, version, split, subject, limit, concurrency, **options):
+    def handle(self, *args, version, split, subject, limit, concurrency, max_tokens, **options):
         client = get_client()
         try:
             served = client.served_models()
@@ -37,7 +39,7 @@ class Command(BaseCommand):
             questions = questions[:limit]
         if not questions:
             raise CommandError("no questions in that split")
-        result = evaluate_questions(questions, client=client, concurrency=concurrency)
+        result = evaluate_questions(questions, client=client, concurrency=concurrency, max_tokens=max_tokens)
         served_versions = [name for name in served if name != settings.INFERENCE_MODEL_NAME]
         result = {**result, "split": split, "version": served_versions[0] if served_versions else served[0]}
         if not options["json"]:

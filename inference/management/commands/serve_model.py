@@ -1,12 +1,13 @@
 import os
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from inference.serving import serving_device, vllm_command
+from quizsite.commands import ModelVersionCommand
 from tuning.models import ModelVersion
 
 
-class Command(BaseCommand):
+class Command(ModelVersionCommand):
     help = "Run vLLM's OpenAI-compatible server on the active model version (or --version)."
 
     def add_arguments(self, parser):
@@ -22,8 +23,9 @@ class Command(BaseCommand):
         )
         if model is None:
             raise CommandError(
-                f"no model version named {version!r}" if version else
-                "no active model version: run `manage.py bootstrap_model` (and `manage.py tune`) first"
+                f"no model version named {version!r}"
+                if version
+                else "no active model version: run `manage.py bootstrap_model` (and `manage.py tune`) first"
             )
         argv, env = vllm_command(model_path=model.path, version_name=model.name, port=port)
         if options["print"]:
@@ -31,4 +33,4 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"serving {model.name} ({model.path}) on {serving_device()}")
         self.stdout.flush()
-        os.execve(argv[0], argv, env)  # the server replaces this process, so signals reach it
+        os.execve(argv[0], argv, env)  # noqa: S606 (the server replaces this process, so signals reach it)

@@ -16,14 +16,21 @@ class Command(BaseCommand):
         parser.add_argument("--base", default="", help="model version to start from (default: the base model)")
         parser.add_argument("--subject", default="", help="train on this subject path only")
         parser.add_argument("--split", choices=["train", "all"], default="train")
-        parser.add_argument("--memorise", action="store_true",
-                            help="demo settings: train a tiny model until it reproduces its bank")
-        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                            help="override one setting, e.g. --set lora_rank=16 (JSON values)")
+        parser.add_argument(
+            "--memorise", action="store_true", help="demo settings: train a tiny model until it reproduces its bank"
+        )
+        parser.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override one setting, e.g. --set lora_rank=16 (JSON values)",
+        )
         parser.add_argument("--promote", action="store_true", help="make the result the active version")
         parser.add_argument("--inline", action="store_true", help="train in this process, with progress")
-        parser.add_argument("--skip-if-tuned", action="store_true",
-                            help="do nothing when the active version is already a tuned one")
+        parser.add_argument(
+            "--skip-if-tuned", action="store_true", help="do nothing when the active version is already a tuned one"
+        )
 
     def handle(self, *args, **opts):
         active = ModelVersion.objects.filter(is_active=True).first()
@@ -37,8 +44,14 @@ class Command(BaseCommand):
                 raise CommandError(f"no model version named {opts['base']!r}")
         try:
             run = run_create(
-                method=opts["method"], stage=opts["stage"], base_version=base, overrides=_overrides(opts["set"]),
-                subject=opts["subject"], split=opts["split"], memorise=opts["memorise"], promote=opts["promote"],
+                method=opts["method"],
+                stage=opts["stage"],
+                base_version=base,
+                overrides=_overrides(opts["set"]),
+                subject=opts["subject"],
+                split=opts["split"],
+                memorise=opts["memorise"],
+                promote=opts["promote"],
                 enqueue=not opts["inline"],
             )
         except ApplicationError as exc:

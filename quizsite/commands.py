@@ -1,0 +1,10 @@
+"""A base for management commands whose `--version` names a model version, not Django's."""
+
+from django.core.management.base import BaseCommand
+
+
+class ModelVersionCommand(BaseCommand):
+    def add_base_argument(self, parser, *args, **kwargs):
+        if "--version" in args:
+            return  # freed for the command's own --version (a model version name)
+        super().add_base_argument(parser, *args, **kwargs)

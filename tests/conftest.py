@@ -1,0 +1,176 @@
+"""Shared fixtures: personas, the demo bank, a tiny trained model and a real vLLM server.
+
+Slow fixtures are session-scoped: the tiny model is trained once (about two minutes on two
+CPU cores) and one vLLM server (about a minute to start) serves every test that needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_BANK = REPO / "fixtures" / "demo_bank.json"
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_model_root(settings, tmp_path):
+    settings.MODEL_ROOT = tmp_path / "models"
+    settings.BASE_MODEL_PATH = ""
+
+
+@pytest.fixture
+def alice(django_user_model):
+    """alice, a student."""
+    return django_user_model.objects.create_user("alice", password="alice-pass-123")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    """bob, another student."""
+    return django_user_model.objects.create_user("bob", password="bob-pass-123")
+
+
+@pytest.fixture
+def demo_bank(db):
+    from quizbank.services import bank_import_file
+
+    bank_import_file(path=DEMO_BANK)
+    from quizbank.models import Question
+
+    return list(Question.objects.order_by("id"))
+
+
+def demo_records() -> list[dict]:
+    """The demo bank as instruction records, without a database (for session fixtures)."""
+    from quizbank import prompts
+
+    bank = json.loads(DEMO_BANK.read_text(encoding="utf-8"))
+    return [
+        prompts.instruction_record(
+            qtype=q["type"], stem=q["stem"], options=q["options"], answer=q["answer"], explanation=q["explanation"]
+        )
+        for q in bank["questions"]
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory) -> Path:
+    """A freshly bootstrapped (random) tiny model with a tokenizer trained on the demo bank."""
+    from tuning.training.bootstrap import bootstrap_tiny_model
+
+    out = tmp_path_factory.mktemp("base") / "tiny"
+    texts = [text for record in demo_records() for text in record.values() if text]
+    bootstrap_tiny_model(texts, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "demo.json"
+    path.write_text(json.dumps(demo_records(), ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_model(tiny_base_model, demo_dataset, tmp_path_factory) -> Path:
+    """The tiny model fully fine-tuned until it has learnt the demo bank (the demo's settings)."""
+    from tuning.training.config import TuningConfig, preset
+    from tuning.training.workflow import run_training
+
+    out = tmp_path_factory.mktemp("trained")
+    config = TuningConfig(
+        model_name_or_path=str(tiny_base_model),
+        dataset_path=str(demo_dataset),
+        output_dir=str(out),
+        **preset("full", dataset_size=100, memorise=True),
+    )
+    return run_training(config).model_dir
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class VLLMServer:
+    def __init__(self, model_dir: Path, version_name: str, log_path: Path):
+        from inference.serving import vllm_command
+
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.version_name = version_name
+        argv, env = vllm_command(model_path=model_dir, version_name=version_name, port=self.port)
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_ready(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"vLLM exited with {self.process.returncode}:\n{self.log_path.read_text()[-4000:]}")
+            try:
+                if requests.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        self.stop()
+        raise RuntimeError(f"vLLM did not start in {timeout} s:\n{self.log_path.read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(trained_model, tmp_path_factory):
+    """A real vLLM CPU server on the trained tiny model, for the whole session."""
+    server = VLLMServer(trained_model, "ft-test", tmp_path_factory.mktemp("vllm") / "server.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def served(settings, vllm_server):
+    """Point the app at the session's vLLM server."""
+    from inference.client import reset_client
+
+    settings.INFERENCE_URLS = [vllm_server.url]
+    reset_client()
+    yield vllm_server
+    reset_client()
+
+
+@pytest.fixture
+def no_model_server(settings):
+    """Point the app at a port where nothing listens."""
+    from inference.client import reset_client
+
+    settings.INFERENCE_URLS = [f"http://127.0.0.1:{_free_port()}"]
+    settings.INFERENCE_RETRIES = 1
+    reset_client()
+    yield
+    reset_client()

@@ -1,0 +1,50 @@
+"""The web process never imports torch, transformers, peft or vllm."""
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+SCRIPT = r"""
+import importlib, pkgutil, sys, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "quizsite.settings"
+os.environ["DATABASE_URL"] = "sqlite:///:memory:"
+os.environ["INFERENCE_URLS"] = "http://127.0.0.1:9"
+os.environ["INFERENCE_RETRIES"] = "0"
+import django
+django.setup()
+for package in ("quizsite", "quizbank", "inference", "tuning"):
+    module = importlib.import_module(package)
+    for info in pkgutil.walk_packages(module.__path__, package + "."):
+        if info.name.startswith("tuning.training"):
+            continue  # the training code: workers only
+        importlib.import_module(info.name)
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("import_bank", "fixtures/demo_bank.json", verbosity=0)
+call_command("seed_demo", verbosity=0)
+from django.test import Client
+from quizbank.models import Question
+client = Client()
+assert client.login(username="student1", password="quizsite-demo")
+question = Question.objects.first()
+assert client.get("/practice/").status_code == 200
+assert client.get(f"/practice/questions/{question.pk}/").status_code == 200
+assert client.post(f"/practice/questions/{question.pk}/", {"response": question.answer}).status_code == 302
+assert client.get(f"/api/questions/{question.pk}/").status_code == 200
+heavy = sorted(name for name in ("torch", "transformers", "peft", "vllm", "accelerate") if name in sys.modules)
+print("HEAVY", heavy)
+"""
+
+
+def test_web_modules_and_requests_import_no_model_libraries(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MODEL_ROOT": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "HEAVY []" in result.stdout
