@@ -52,7 +52,7 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: install
+bench: setup-demo
 	$(PY) -m tests.bench $(if $(ONLY),--only $(ONLY))
 
 lint: install
