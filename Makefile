@@ -34,7 +34,7 @@ endif
 setup-demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
-	$(PY) manage.py import_bank fixtures/demo_bank.json
+	$(PY) manage.py import_questions fixtures/demo_bank.json
 	$(PY) manage.py seed_demo
 	$(PY) manage.py bootstrap_model
 	$(PY) manage.py tune --method full --memorise --split all --promote --inline --skip-if-tuned

@@ -18,31 +18,82 @@ class Subject(models.Model):
 
 class QuestionType(models.TextChoices):
     SINGLE_CHOICE = "single_choice", "单选题"
+    MULTIPLE_CHOICE = "multiple_choice", "多选题"
+    TRUE_FALSE = "true_false", "判断题"
+    FILL_BLANK = "fill_blank", "填空题"
+    NUMERICAL = "numerical", "数值题"
+    MATCHING = "matching", "匹配题"
     SHORT_ANSWER = "short_answer", "简答题"
+    ESSAY = "essay", "论述题"
+    CLOZE = "cloze", "完形填空（组合题）"
+    DESCRIPTION = "description", "说明（不计分）"
+
+
+CHOICE_TYPES = (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE)
+# Types a key grades exactly; the others go to a teacher or the model grader.
+OBJECTIVE_TYPES = (*CHOICE_TYPES, QuestionType.TRUE_FALSE, QuestionType.FILL_BLANK, QuestionType.NUMERICAL,
+                   QuestionType.MATCHING)
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class KnowledgePoint(models.Model):
+    """知识点: a named point of the syllabus, optionally under a subject."""
+
+    name = models.CharField(max_length=200, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Question(models.Model):
+    """One version of a question. Editing a question that an exam uses creates a new version
+    (same `root`, `version` + 1); exams keep pointing at the version they were built with."""
+
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="questions")
     qtype = models.CharField(max_length=32, choices=QuestionType.choices, default=QuestionType.SINGLE_CHOICE)
     stem = models.TextField()
-    # [{"key": "A", "text": "..."}, ...] in display order; empty for types without options.
+    stem_format = models.CharField(max_length=16, default="plain")  # plain | html | markdown
+    # Choice types: [{"key": "A", "text": "...", "fraction": 1.0, "feedback": ""}, ...] in display order.
     options = models.JSONField(default=list, blank=True)
-    # The option key for single choice; the reference answer for short answer.
-    answer = models.TextField()
+    # A readable key: "B" (single), "AC" (multiple), "true"/"false", "3.14", blanks "山西；北京",
+    # the reference answer for short answer and essay.
+    answer = models.TextField(blank=True, default="")
+    # What grading needs beyond `answer`, by type (see quizbank/importers/base.py for each shape).
+    answer_data = models.JSONField(default=dict, blank=True)
     explanation = models.TextField(blank=True, default="")
+    general_feedback = models.TextField(blank=True, default="")
     score = models.DecimalField(max_digits=6, decimal_places=2, default=1)
+    # 漏选分: the score for a correct but incomplete subset of a multiple-choice answer.
+    partial_score = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     difficulty = models.PositiveSmallIntegerField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="questions")
+    knowledge_points = models.ManyToManyField(KnowledgePoint, blank=True, related_name="questions")
     source_file = models.CharField(max_length=500, blank=True, default="")
-    source_row = models.PositiveIntegerField(null=True, blank=True)
+    source_row = models.PositiveIntegerField(null=True, blank=True)  # line or row in the source file
     source_dataset = models.CharField(max_length=200, blank=True, default="")
     source_licence = models.CharField(max_length=100, blank=True, default="")
-    # NFKC-normalised stem + options, for duplicate detection across imports.
-    content_hash = models.CharField(max_length=64, unique=True)
+    # NFKC-normalised type + stem + options + key, for duplicate detection across imports.
+    content_hash = models.CharField(max_length=64, db_index=True)
+    root = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField(default=1)
+    is_current = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_hash"], condition=models.Q(is_current=True), name="current_question_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["qtype", "difficulty"])]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.stem[:40]}"
@@ -50,6 +101,10 @@ class Question(models.Model):
     @property
     def option_keys(self) -> list[str]:
         return [option["key"] for option in self.options]
+
+    @property
+    def is_non_commercial(self) -> bool:
+        return "NC" in self.source_licence.upper().replace("-", " ").split()
 
 
 class Paper(models.Model):

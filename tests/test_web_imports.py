@@ -21,7 +21,7 @@ for package in ("quizsite", "quizbank", "inference", "tuning"):
         importlib.import_module(info.name)
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-call_command("import_bank", "fixtures/demo_bank.json", verbosity=0)
+call_command("import_questions", "fixtures/demo_bank.json", verbosity=0)
 call_command("seed_demo", verbosity=0)
 from django.test import Client
 from quizbank.models import Question

@@ -1,23 +1,51 @@
-"""The intermediate record every importer produces, and its validation."""
+"""The intermediate record every importer produces, its validation, and shared reading helpers.
+
+`answer_data` by question type (what grading needs beyond the readable `answer`):
+- single_choice / multiple_choice: nothing; options carry `fraction` (-1..1) and `feedback`.
+  multiple_choice `answer` is the correct keys in order ("AC"); `partial_score` is the 漏选分.
+- true_false: {"feedback_true": str, "feedback_false": str}; `answer` is "true" or "false".
+- fill_blank: {"blanks": [{"answers": ["山西", "山西省", "晋"], "score": 2}], "order_free": bool,
+  "case_sensitive": bool}; `answer` joins each blank's first answer with "；".
+- numerical: {"answers": [{"value": 3.14, "tolerance": 0.01, "fraction": 1.0, "feedback": ""}
+  or {"min": 1, "max": 5, "fraction": 1.0}]}; `answer` is the first value (or "min..max").
+- matching: {"pairs": [{"left": str, "right": str}], "distractors": [str]}.
+- short_answer: {"answers": [{"text": str, "fraction": 1.0, "feedback": ""}], "case_sensitive": bool};
+  `answer` is the best answer.
+- essay: {"rubric": [{"id": str, "criterion": str, "points": number}], "grading_instructions": str};
+  `answer` is the reference answer (may be empty).
+- cloze: {"subquestions": [{"type": "single_choice"|"short_answer"|"numerical", "weight": int,
+  "options": [...], "answers": [...] }]}; `stem` holds {#1}, {#2} markers.
+- description: nothing (text only, not scored).
+"""
 
 from __future__ import annotations
 
+import codecs
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from quizbank.models import QuestionType
+
+TRUE_WORDS = {"true", "t", "对", "正确", "√", "✓", "是", "yes", "y", "1"}
+FALSE_WORDS = {"false", "f", "错", "错误", "×", "✗", "x", "否", "no", "n", "0"}
 
 
 @dataclass(frozen=True)
 class RowError:
     file: str
-    row: int | None  # 1-based item/row number in the source file
+    row: int | None  # 1-based line, row or item number in the source file
     field: str
     message: str
 
     def __str__(self) -> str:
         where = self.file if self.row is None else f"{self.file}, item {self.row}"
         return f"{where}, field '{self.field}': {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"source": self.file, "line": self.row, "field": self.field, "message": self.message}
 
 
 class BankImportError(Exception):
@@ -28,16 +56,50 @@ class BankImportError(Exception):
         super().__init__("\n".join(str(error) for error in errors))
 
 
+def parse_bool(value) -> bool | None:
+    """对/错/√/×/T/F/true/false/是/否 → bool; None when it is none of them."""
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    return None
+
+
+def read_text(path: Path, *, file_name: str | None = None) -> str:
+    """Decode a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (GBK)."""
+    raw = path.read_bytes()
+    name = file_name or path.name
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise BankImportError(
+            [RowError(name, None, "(file)", f"is neither UTF-8, UTF-16 nor GBK text (bad byte at {exc.start})")]
+        ) from exc
+
+
 @dataclass
 class QuestionRecord:
     subject: str
     qtype: str
     stem: str
-    answer: str
+    answer: str = ""
     options: list[dict] = field(default_factory=list)
+    answer_data: dict = field(default_factory=dict)
     explanation: str = ""
+    general_feedback: str = ""
+    stem_format: str = "plain"
     score: Decimal = Decimal(1)
+    partial_score: Decimal | None = None
     difficulty: int | None = None
+    tags: list[str] = field(default_factory=list)
+    knowledge_points: list[str] = field(default_factory=list)
     source_file: str = ""
     source_row: int | None = None
     source_dataset: str = ""
@@ -51,28 +113,148 @@ class QuestionRecord:
 
         if self.qtype not in QuestionType.values:
             bad("type", f"unknown question type {self.qtype!r}; expected one of {', '.join(QuestionType.values)}")
+            return errors
         if not self.stem.strip():
-            bad("stem", "is empty")
+            bad("stem", "the question text is empty")
         if not self.subject.strip() or any(not part.strip() for part in self.subject.split("/")):
-            bad("subject", f"{self.subject!r} is not a subject path like '数学/函数'")
-        if not self.answer.strip():
-            bad("answer", "is empty")
-        if self.qtype == QuestionType.SINGLE_CHOICE:
-            keys = [option.get("key") for option in self.options]
-            if len(self.options) < 2:
-                bad("options", "a single-choice question needs at least two options")
-            elif len(set(keys)) != len(keys):
-                bad("options", f"option keys repeat: {keys}")
-            elif any(not str(option.get("text", "")).strip() for option in self.options):
-                bad("options", "an option has no text")
-            elif self.answer.strip() not in keys:
-                bad("answer", f"{self.answer!r} is not one of the options {', '.join(keys)}")
-        try:
-            score = Decimal(str(self.score))
-            if score <= 0 or score > 1000:
-                bad("score", f"{self.score} is outside (0, 1000]")
-        except InvalidOperation:
-            bad("score", f"{self.score!r} is not a number")
-        if self.difficulty is not None and not (isinstance(self.difficulty, int) and 1 <= self.difficulty <= 5):
-            bad("difficulty", f"{self.difficulty!r} is not an integer from 1 to 5")
+            bad("subject", f"{self.subject!r} is not a subject path like '数学/函数' (give one with --subject)")
+        _validate_score(self, bad)
+        validator = _TYPE_VALIDATORS.get(self.qtype)
+        if validator:
+            validator(self, bad)
         return errors
+
+
+def _validate_score(record: QuestionRecord, bad) -> None:
+    try:
+        score = Decimal(str(record.score))
+    except InvalidOperation:
+        bad("score", f"{record.score!r} is not a number")
+        return
+    if not score.is_finite() or score < 0 or score > 1000:
+        bad("score", f"{record.score} is outside 0..1000")
+    if record.partial_score is not None:
+        try:
+            partial = Decimal(str(record.partial_score))
+        except InvalidOperation:
+            bad("partial_score", f"{record.partial_score!r} is not a number")
+        else:
+            if partial < 0 or partial > score:
+                bad("partial_score", f"the partial score {partial} must be between 0 and the score {score}")
+    if record.difficulty is not None and not (isinstance(record.difficulty, int) and 1 <= record.difficulty <= 5):
+        bad("difficulty", f"{record.difficulty!r} is not an integer from 1 to 5")
+
+
+def _validate_options(record: QuestionRecord, bad) -> list[str] | None:
+    """The option letters, or None (after reporting) when the options themselves are wrong."""
+    keys = [str(option.get("key", "")) for option in record.options]
+    problem = None
+    if len(record.options) < 2:
+        problem = f"a choice question needs at least two options, found {len(record.options)}"
+    elif len(set(keys)) != len(keys) or not all(keys):
+        problem = f"option letters must be unique and present: {keys}"
+    elif any(not str(option.get("text", "")).strip() for option in record.options):
+        empty = [str(option.get("key")) for option in record.options if not str(option.get("text", "")).strip()]
+        problem = f"option {', '.join(empty)} has no text"
+    else:
+        for option in record.options:
+            fraction = option.get("fraction")
+            if fraction is not None and not (isinstance(fraction, int | float) and -1 <= fraction <= 1):
+                problem = f"option {option.get('key')}: weight {fraction!r} is outside -100%..100%"
+    if problem:
+        bad("options", problem)
+        return None
+    return keys
+
+
+def _single(record: QuestionRecord, bad) -> None:
+    keys = _validate_options(record, bad)
+    if keys is not None and record.answer.strip() not in keys:
+        bad("answer", f"the answer {record.answer!r} is not one of the options {', '.join(keys)}")
+
+
+def _multiple(record: QuestionRecord, bad) -> None:
+    keys = _validate_options(record, bad)
+    chosen = list(record.answer.strip())
+    if not chosen:
+        bad("answer", "a multiple-choice question needs at least one correct option")
+    elif keys is not None and any(key not in keys for key in chosen):
+        bad("answer", f"the answer {record.answer!r} names options that do not exist ({', '.join(keys)})")
+
+
+def _true_false(record: QuestionRecord, bad) -> None:
+    if record.answer not in ("true", "false"):
+        bad("answer", f"a true/false answer must be 对/错 (true/false), not {record.answer!r}")
+
+
+def _fill_blank(record: QuestionRecord, bad) -> None:
+    blanks = record.answer_data.get("blanks") or []
+    if not blanks:
+        bad("answer", "a fill-in-the-blank question needs an answer for each blank")
+    for index, blank in enumerate(blanks, start=1):
+        if not [answer for answer in blank.get("answers", []) if str(answer).strip()]:
+            bad("answer", f"blank {index} has no answer")
+
+
+def _numerical(record: QuestionRecord, bad) -> None:
+    answers = record.answer_data.get("answers") or []
+    if not answers:
+        bad("answer", "a numerical question needs a numeric answer")
+    for answer in answers:
+        numbers = [answer[key] for key in ("value", "tolerance", "min", "max") if key in answer]
+        if not all(isinstance(n, int | float) and math.isfinite(n) for n in numbers):
+            bad("answer", f"{answer} is not numeric")
+        elif "min" in answer and answer["min"] > answer["max"]:
+            bad("answer", f"the range {answer['min']}..{answer['max']} is empty")
+        elif answer.get("tolerance", 0) < 0:
+            bad("answer", f"the tolerance {answer['tolerance']} is negative")
+        elif "value" not in answer and "min" not in answer:
+            bad("answer", f"{answer} has neither a value nor a range")
+
+
+def _matching(record: QuestionRecord, bad) -> None:
+    pairs = record.answer_data.get("pairs") or []
+    if len(pairs) < 2:
+        bad("answer", f"a matching question needs at least two pairs, found {len(pairs)}")
+    elif any(not str(pair.get("left", "")).strip() or not str(pair.get("right", "")).strip() for pair in pairs):
+        bad("answer", "every matching pair needs both sides")
+
+
+def _short_answer(record: QuestionRecord, bad) -> None:
+    answers = record.answer_data.get("answers") or []
+    if not record.answer.strip() and not answers:
+        bad("answer", "a short-answer question needs at least one accepted answer")
+
+
+def _cloze(record: QuestionRecord, bad) -> None:
+    if not record.answer_data.get("subquestions"):
+        bad("stem", "a cloze question needs at least one embedded answer like {1:SHORTANSWER:=...}")
+
+
+_TYPE_VALIDATORS = {
+    QuestionType.SINGLE_CHOICE: _single,
+    QuestionType.MULTIPLE_CHOICE: _multiple,
+    QuestionType.TRUE_FALSE: _true_false,
+    QuestionType.FILL_BLANK: _fill_blank,
+    QuestionType.NUMERICAL: _numerical,
+    QuestionType.MATCHING: _matching,
+    QuestionType.SHORT_ANSWER: _short_answer,
+    QuestionType.CLOZE: _cloze,
+}
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """One file to import: the path on disk, the name to report, the default subject."""
+
+    path: Path
+    file_name: str
+    subject: str = ""
+
+    def text(self) -> str:
+        return read_text(self.path, file_name=self.file_name)
+
+
+# What a format's parse() yields: records, or errors for rows it could not read at all.
+ParseItem = QuestionRecord | RowError
+ParseStream = Iterator[ParseItem]

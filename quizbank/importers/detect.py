@@ -1,51 +1,69 @@
-"""Pick the importer for a file by its extension and content."""
+"""Pick the importer for a file by its extension and content, and run it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from quizbank.importers import alpaca_json, native_json
-from quizbank.importers.base import BankImportError, QuestionRecord, RowError
+from quizbank.importers.base import BankImportError, ImportSource, ParseStream, RowError, read_text
+from quizbank.importers.registry import Format, format_by_name, formats
+from quizbank.sanitize import clean_record
+
+SNIFF_BYTES = 64 * 1024
 
 
-def parse_file(path: Path, *, subject: str = "") -> list[QuestionRecord]:
-    """Read and validate every record of a file; raise BankImportError listing all bad rows."""
-    name = path.name
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BankImportError([RowError(name, None, "(file)", f"cannot be read: {exc.strerror}")]) from exc
-    if path.suffix.lower() != ".json":
-        raise BankImportError(
-            [RowError(name, None, "(file)", f"unsupported file type {path.suffix!r}; expected .json")]
-        )
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise BankImportError([RowError(name, None, "(file)", f"is not UTF-8 text (byte {exc.start})")]) from exc
-    except json.JSONDecodeError as exc:
-        raise BankImportError(
-            [RowError(name, exc.lineno, "(json)", f"invalid JSON: {exc.msg} (line {exc.lineno})")]
-        ) from exc
+def detect_format(path: Path, *, file_name: str | None = None) -> Format:
+    """The format of a file: by content among the formats claiming its extension, else by content alone."""
+    name = file_name or path.name
+    lowered = name.lower()
+    available = formats()
+    binary = [fmt for fmt in available if fmt.binary and lowered.endswith(fmt.extensions)]
+    if binary:
+        return binary[0]
+    head = read_text(path, file_name=name)[:SNIFF_BYTES] if path.stat().st_size else ""
+    claiming = [fmt for fmt in available if lowered.endswith(fmt.extensions)]
+    for fmt in claiming + [fmt for fmt in available if fmt not in claiming]:
+        if not fmt.binary and fmt.sniff(head, name):
+            return fmt
+    if claiming:
+        return claiming[0]
+    known = sorted({ext for fmt in available for ext in fmt.extensions})
+    raise BankImportError(
+        [RowError(name, None, "(file)", f"unrecognised file type; known: {', '.join(known)}, or pass --format")]
+    )
 
-    if native_json.matches(data):
-        records, errors = native_json.parse(data, file_name=name)
-    elif alpaca_json.matches(data):
-        records, errors = alpaca_json.parse(data, file_name=name, subject=subject)
+
+def iter_file(path: Path, *, fmt: str = "", subject: str = "", file_name: str | None = None) -> ParseStream:
+    """Records (cleaned and validated) and errors of one file, streamed in file order.
+
+    A record that fails validation is replaced by its errors.
+    """
+    name = file_name or path.name
+    if fmt:
+        chosen = format_by_name(fmt)
+        if chosen is None:
+            names = ", ".join(f.name for f in formats())
+            raise BankImportError([RowError(name, None, "(format)", f"unknown format {fmt!r}; known: {names}")])
     else:
-        raise BankImportError(
-            [
-                RowError(
-                    name, None, "(file)", "not a recognised bank: expected the quizsite-bank format or Alpaca records"
-                )
-            ]
-        )
-    if subject:
-        for record in records:
-            record.subject = record.subject or subject
-    for record in records:
-        errors += record.validate()
+        chosen = detect_format(path, file_name=name)
+    for item in chosen.parse(ImportSource(path=path, file_name=name, subject=subject)):
+        if isinstance(item, RowError):
+            yield item
+            continue
+        if subject and not item.subject:
+            item.subject = subject
+        clean_record(item)
+        errors = item.validate()
+        if errors:
+            yield from errors
+        else:
+            yield item
+
+
+def parse_file(path: Path, *, fmt: str = "", subject: str = "", file_name: str | None = None) -> list:
+    """Every record of a file; raise BankImportError listing all bad rows if there is one."""
+    records, errors = [], []
+    for item in iter_file(path, fmt=fmt, subject=subject, file_name=file_name):
+        (errors if isinstance(item, RowError) else records).append(item)
     if errors:
         raise BankImportError(errors)
     return records

@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, out, subject, split, **options):
         records = dataset_alpaca(subject=subject, split=split)
         if not records:
-            raise CommandError("no questions match; import a bank first (manage.py import_bank)")
+            raise CommandError("no questions match; import a bank first (manage.py import_questions)")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         self.stdout.write(f"wrote {len(records)} records to {out}")

@@ -1,0 +1,48 @@
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from quizbank.importers.registry import formats
+from quizbank.services import bank_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Import question files (format detected by extension and content, or --format). By default a file set "
+        "with any bad row writes nothing; --skip-invalid imports the good rows and lists the rest."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", type=Path)
+        parser.add_argument("--format", default="", choices=[""] + [fmt.name for fmt in formats()])
+        parser.add_argument("--subject", default="", help="subject path for questions without one, e.g. 数学/函数")
+        parser.add_argument("--skip-invalid", action="store_true")
+        parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+        parser.add_argument("--json", action="store_true", help="print the report as JSON on the last line")
+
+    def handle(self, *args, paths, format, subject, skip_invalid, dry_run, **options):
+        missing = [str(path) for path in paths if not path.is_file()]
+        if missing:
+            raise CommandError(f"no such file: {', '.join(missing)}")
+        show_progress = not options["json"] and sys.stderr.isatty()
+        report = bank_import(
+            paths=paths, fmt=format, subject=subject, skip_invalid=skip_invalid, dry_run=dry_run,
+            on_progress=self._progress if show_progress else None,
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False))
+        else:
+            for error in report.errors:
+                self.stderr.write(f"  {error}")
+            verb = "would create" if dry_run else "created"
+            self.stdout.write(
+                f"{verb} {report.created}, {report.duplicates} already in the bank, {report.skipped} rejected"
+                + ("" if not report.errors or skip_invalid else " — nothing written (fix the rows or --skip-invalid)")
+            )
+        if report.errors and not skip_invalid:
+            raise CommandError(f"{len(report.errors)} error(s); nothing was written")
+
+    def _progress(self, count: int) -> None:
+        self.stderr.write(f"\r  {count} questions read", ending="")
