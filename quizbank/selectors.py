@@ -2,41 +2,67 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import hashlib
+from collections.abc import Iterator
 
-from quizbank import prompts
+from django.db.models import Q, QuerySet
+
+from quizbank.exporters.training import question_record
 from quizbank.models import Question
 
 SPLITS = ("all", "train", "val", "test")
+SPLIT_SEED = "quizsite-split-v1"
 
 
-def question_split(question: Question) -> str:
-    """A stable split from the content hash: 80% train, 10% val, 10% test."""
-    bucket = int(question.content_hash[:8], 16) % 10
-    return "test" if bucket == 0 else "val" if bucket == 1 else "train"
+def question_split(question: Question, *, seed: str = SPLIT_SEED) -> str:
+    """train (80%) / val (10%) / test (10%), from a seeded hash of the question's first version.
+
+    Each question's split depends on itself only, so it never moves when the bank grows or the
+    question is edited; within every subject the proportions hold up to sampling noise.
+    """
+    key = question.root.content_hash if question.root_id else question.content_hash
+    bucket = int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:8], 16) % 100
+    return "test" if bucket < 10 else "val" if bucket < 20 else "train"
+
+
+def subject_filter(subject: str) -> Q:
+    subject = subject.strip().strip("/")
+    return Q(subject__path=subject) | Q(subject__path__startswith=f"{subject}/")
+
+
+def question_queryset(*, subject: str = "", qtype: str = "", current_only: bool = True) -> QuerySet[Question]:
+    queryset = Question.objects.select_related("subject", "root").order_by("id")
+    if current_only:
+        queryset = queryset.filter(is_current=True)
+    if subject:
+        queryset = queryset.filter(subject_filter(subject))
+    if qtype:
+        queryset = queryset.filter(qtype=qtype)
+    return queryset
+
+
+def questions_iter(
+    *, subject: str = "", split: str = "all", qtype: str = "", allow_non_commercial: bool = True
+) -> Iterator[Question]:
+    """Questions in id order, streamed; `allow_non_commercial=False` leaves out evaluation-only data."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    for question in question_queryset(subject=subject, qtype=qtype).iterator(chunk_size=2000):
+        if not allow_non_commercial and question.is_non_commercial:
+            continue
+        if split == "all" or question_split(question) == split:
+            yield question
 
 
 def question_list(*, subject: str = "", split: str = "all", qtype: str = "") -> list[Question]:
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    queryset: QuerySet[Question] = Question.objects.select_related("subject").order_by("id")
-    if subject:
-        queryset = queryset.filter(subject__path__startswith=subject)
-    if qtype:
-        queryset = queryset.filter(qtype=qtype)
-    return [question for question in queryset if split == "all" or question_split(question) == split]
+    return list(questions_iter(subject=subject, split=split, qtype=qtype))
 
 
-def question_instruction_record(question: Question) -> dict:
-    return prompts.instruction_record(
-        qtype=question.qtype,
-        stem=question.stem,
-        options=question.options,
-        answer=question.answer,
-        explanation=question.explanation,
-    )
+def question_instruction_record(question: Question) -> dict | None:
+    return question_record(question)
 
 
-def dataset_alpaca(*, subject: str = "", split: str = "all") -> list[dict]:
-    """The bank as the seed's instruction records, in question order."""
-    return [question_instruction_record(question) for question in question_list(subject=subject, split=split)]
+def dataset_alpaca(*, subject: str = "", split: str = "all", allow_non_commercial: bool = False) -> list[dict]:
+    """The bank as the seed's instruction records, for training: evaluation-only sources left out."""
+    questions = questions_iter(subject=subject, split=split, allow_non_commercial=allow_non_commercial)
+    return [record for record in map(question_record, questions) if record is not None]
