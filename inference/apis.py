@@ -1,6 +1,7 @@
 """JSON API: a question without its key, and answering it (exact grade + the model's explanation)."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,24 +48,28 @@ class AnswerResultSerializer(serializers.ModelSerializer):
 
 
 class QuestionDetailApi(APIView):
+    @extend_schema(responses=QuestionPublicSerializer)
     def get(self, request, question_id: int):
         question = get_object_or_404(Question, pk=question_id)
         return Response(QuestionPublicSerializer(question).data)
 
 
-class AnswerCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        response = serializers.CharField(max_length=10_000, trim_whitespace=True)
+class AnswerInputSerializer(serializers.Serializer):
+    response = serializers.CharField(max_length=10_000, trim_whitespace=True)
 
+
+class AnswerCreateApi(APIView):
+    @extend_schema(request=AnswerInputSerializer, responses={201: AnswerResultSerializer})
     def post(self, request, question_id: int):
         question = get_object_or_404(Question, pk=question_id)
-        serializer = self.InputSerializer(data=request.data)
+        serializer = AnswerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         answer = answer_submit_and_explain(user=request.user, question=question, **serializer.validated_data)
         return Response(AnswerResultSerializer(answer).data, status=201)
 
 
 class AnswerDetailApi(APIView):
+    @extend_schema(responses=AnswerResultSerializer)
     def get(self, request, answer_id: int):
         answer = get_object_or_404(Answer.objects.select_related("question"), pk=answer_id, user=request.user)
         return Response(AnswerResultSerializer(answer).data)

@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 
-from quizbank.models import Answer, Paper, PaperQuestion, Question, Subject
+from quizbank.models import Answer, ImportJob, KnowledgePoint, Paper, PaperQuestion, Question, Subject, Tag
+from quizbank.services import subject_get_or_create
 
 
 @admin.register(Subject)
@@ -9,11 +12,50 @@ class SubjectAdmin(admin.ModelAdmin):
     search_fields = ["path"]
 
 
+@admin.register(Tag, KnowledgePoint)
+class NameAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+class QuestionActionForm(ActionForm):
+    value = forms.CharField(required=False, label="tag / subject path")
+
+
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
-    list_display = ["id", "subject", "qtype", "stem", "answer", "source_dataset"]
-    list_filter = ["qtype", "subject"]
-    search_fields = ["stem"]
+    list_display = ["id", "subject", "qtype", "short_stem", "answer", "difficulty", "source_dataset", "version",
+                    "is_current"]
+    list_filter = ["qtype", "difficulty", "is_current", "source_dataset", "source_licence", "subject"]
+    search_fields = ["stem", "explanation", "source_file"]
+    autocomplete_fields = ["tags", "knowledge_points"]
+    raw_id_fields = ["root"]
+    readonly_fields = ["content_hash", "root", "version", "created_at", "updated_at"]
+    action_form = QuestionActionForm
+    actions = ["add_tag", "move_to_subject"]
+
+    @admin.display(description="stem")
+    def short_stem(self, question: Question) -> str:
+        return question.stem[:60]
+
+    @admin.action(description="Add the tag typed below")
+    def add_tag(self, request, queryset):
+        name = request.POST.get("value", "").strip()
+        if not name:
+            self.message_user(request, "Type a tag name first.", messages.ERROR)
+            return
+        tag, _ = Tag.objects.get_or_create(name=name)
+        for question in queryset:
+            question.tags.add(tag)
+        self.message_user(request, f"Tagged {queryset.count()} questions with {name!r}.")
+
+    @admin.action(description="Move to the subject path typed below")
+    def move_to_subject(self, request, queryset):
+        path = request.POST.get("value", "").strip()
+        if not path:
+            self.message_user(request, "Type a subject path (e.g. 数学/函数) first.", messages.ERROR)
+            return
+        moved = queryset.update(subject=subject_get_or_create(path=path))
+        self.message_user(request, f"Moved {moved} questions to {path}.")
 
 
 class PaperQuestionInline(admin.TabularInline):
@@ -30,3 +72,9 @@ class PaperAdmin(admin.ModelAdmin):
 class AnswerAdmin(admin.ModelAdmin):
     list_display = ["id", "user", "question", "response", "is_correct", "explanation_source", "submitted_at"]
     list_filter = ["is_correct", "explanation_source"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "file_name", "status", "rows_read", "created_by", "created_at"]
+    list_filter = ["status"]

@@ -162,3 +162,34 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → question {self.question_id}: {self.response}"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed (nothing written)"
+
+
+class ImportJob(models.Model):
+    """An uploaded file being imported; large files run on a worker and report progress here."""
+
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    file_path = models.CharField(max_length=1000)
+    file_name = models.CharField(max_length=300)
+    file_size = models.PositiveBigIntegerField(default=0)
+    format = models.CharField(max_length=32, blank=True, default="")
+    subject = models.CharField(max_length=500, blank=True, default="")
+    skip_invalid = models.BooleanField(default=False)
+    dry_run = models.BooleanField(default=False)
+    rows_read = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} {self.file_name} ({self.status})"

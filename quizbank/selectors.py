@@ -66,3 +66,26 @@ def dataset_alpaca(*, subject: str = "", split: str = "all", allow_non_commercia
     """The bank as the seed's instruction records, for training: evaluation-only sources left out."""
     questions = questions_iter(subject=subject, split=split, allow_non_commercial=allow_non_commercial)
     return [record for record in map(question_record, questions) if record is not None]
+
+
+def question_search(
+    *,
+    subject: str = "",
+    qtype: str = "",
+    difficulty: int | None = None,
+    tag: str = "",
+    source: str = "",
+    search: str = "",
+    include_old_versions: bool = False,
+) -> QuerySet[Question]:
+    """The teacher's bank view: current versions, filtered."""
+    queryset = question_queryset(subject=subject, qtype=qtype, current_only=not include_old_versions)
+    if difficulty is not None:
+        queryset = queryset.filter(difficulty=difficulty)
+    if tag:
+        queryset = queryset.filter(tags__name=tag)
+    if source:
+        queryset = queryset.filter(Q(source_dataset__iexact=source) | Q(source_file__icontains=source))
+    if search:
+        queryset = queryset.filter(Q(stem__icontains=search) | Q(explanation__icontains=search))
+    return queryset.prefetch_related("tags", "knowledge_points").distinct()

@@ -1,18 +1,21 @@
-"""Writes to the question bank: imports, papers, answers."""
+"""Bank imports: files streamed through the importers into the bank, all or nothing."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from quizbank.importers import BankImportError, QuestionRecord, RowError, iter_file
-from quizbank.models import Answer, KnowledgePoint, Paper, PaperQuestion, Question, QuestionType, Subject, Tag
-from quizbank.normalize import normalize_text, record_hash
+from quizbank.importers.registry import format_by_name
+from quizbank.models import ImportJob, ImportStatus, KnowledgePoint, Question, Subject, Tag
+from quizbank.normalize import record_hash
 from quizsite.exceptions import ApplicationError
 
 
@@ -31,7 +34,9 @@ class ImportReport:
 
     def as_dict(self) -> dict:
         return {
-            "created": self.created, "duplicates": self.duplicates, "skipped": self.skipped,
+            "created": self.created,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
             "errors": [error.as_dict() for error in self.errors],
         }
 
@@ -41,6 +46,7 @@ class _DryRunRollback(Exception):
 
 
 IMPORT_BATCH = 1000
+logger = logging.getLogger(__name__)
 
 
 def subject_get_or_create(*, path: str) -> Subject:
@@ -76,7 +82,9 @@ class _BankWriter:
         if not batch:
             return
         hashes = [record_hash(record) for record in batch]
-        known = set(Question.objects.filter(content_hash__in=hashes, is_current=True).values_list("content_hash", flat=True))
+        known = set(
+            Question.objects.filter(content_hash__in=hashes, is_current=True).values_list("content_hash", flat=True)
+        )
         rows, extras = [], []
         for record, digest in zip(batch, hashes, strict=True):
             if digest in known or digest in self.seen:
@@ -98,7 +106,9 @@ class _BankWriter:
         tag_links, point_links = [], []
         for question, record in zip(questions, records, strict=True):
             for name in dict.fromkeys(record.tags):
-                tag_links.append(Question.tags.through(question_id=question.pk, tag_id=self._named(Tag, self.tags, name)))
+                tag_links.append(
+                    Question.tags.through(question_id=question.pk, tag_id=self._named(Tag, self.tags, name))
+                )
             for name in dict.fromkeys(record.knowledge_points):
                 point_links.append(
                     Question.knowledge_points.through(
@@ -117,11 +127,23 @@ class _BankWriter:
 
 def _question_row(record: QuestionRecord, digest: str, subject: Subject) -> Question:
     return Question(
-        subject=subject, qtype=record.qtype, stem=record.stem, stem_format=record.stem_format, options=record.options,
-        answer=record.answer, answer_data=record.answer_data, explanation=record.explanation.strip(),
-        general_feedback=record.general_feedback, score=record.score, partial_score=record.partial_score,
-        difficulty=record.difficulty, source_file=record.source_file, source_row=record.source_row,
-        source_dataset=record.source_dataset, source_licence=record.source_licence, content_hash=digest,
+        subject=subject,
+        qtype=record.qtype,
+        stem=record.stem,
+        stem_format=record.stem_format,
+        options=record.options,
+        answer=record.answer,
+        answer_data=record.answer_data,
+        explanation=record.explanation.strip(),
+        general_feedback=record.general_feedback,
+        score=record.score,
+        partial_score=record.partial_score,
+        difficulty=record.difficulty,
+        source_file=record.source_file,
+        source_row=record.source_row,
+        source_dataset=record.source_dataset,
+        source_licence=record.source_licence,
+        content_hash=digest,
     )
 
 
@@ -178,31 +200,81 @@ def bank_import_file(*, path: Path, subject: str = "", fmt: str = "") -> ImportR
     return report
 
 
-@transaction.atomic
-def paper_create(*, title: str, questions: list[Question], created_by=None, subject: Subject | None = None) -> Paper:
-    paper = Paper.objects.create(title=title, subject=subject, created_by=created_by)
-    PaperQuestion.objects.bulk_create(
-        PaperQuestion(paper=paper, question=question, position=position, score=question.score)
-        for position, question in enumerate(questions, start=1)
-    )
-    return paper
+# --- uploads -----------------------------------------------------------------------------------
+
+INLINE_IMPORT_BYTES = 512 * 1024  # smaller uploads are imported during the request
 
 
-def grade_objective(*, question: Question, response: str) -> bool | None:
-    """Exact grading where a key decides; None where a key cannot (graded later)."""
-    if question.qtype == QuestionType.SINGLE_CHOICE:
-        return normalize_text(response).upper() == question.answer.strip().upper()
-    return None
-
-
-def answer_submit(*, user: AbstractBaseUser, question: Question, response: str) -> Answer:
-    """Store the answer and its exact grade; the explanation is filled in afterwards."""
-    response = response.strip()
-    if question.qtype == QuestionType.SINGLE_CHOICE and normalize_text(response).upper() not in question.option_keys:
+def import_job_create(
+    *, upload, created_by, fmt: str = "", subject: str = "", skip_invalid: bool = False, dry_run: bool = False
+) -> ImportJob:
+    """Store an uploaded file and import it: now if small, else on a worker (progress on the job)."""
+    if upload.size > settings.IMPORT_MAX_UPLOAD_BYTES:
         raise ApplicationError(
-            f"answer {response!r} is not one of the options {', '.join(question.option_keys)}",
-            extra={"field": "response"},
+            f"{upload.name} is {upload.size // (1024 * 1024)} MB; the limit is "
+            f"{settings.IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
+            extra={"field": "file"},
         )
-    is_correct = grade_objective(question=question, response=response)
-    score = None if is_correct is None else (question.score if is_correct else Decimal(0))
-    return Answer.objects.create(user=user, question=question, response=response, is_correct=is_correct, score=score)
+    if fmt and format_by_name(fmt) is None:
+        raise ApplicationError(f"unknown format {fmt!r}", extra={"field": "format"})
+    folder = settings.IMPORT_ROOT / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    path = folder / Path(upload.name).name
+    with path.open("wb") as handle:
+        for chunk in upload.chunks():
+            handle.write(chunk)
+    job = ImportJob.objects.create(
+        file_path=str(path),
+        file_name=Path(upload.name).name,
+        file_size=upload.size,
+        format=fmt,
+        subject=subject,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+        created_by=created_by,
+    )
+    if upload.size <= INLINE_IMPORT_BYTES:
+        return import_job_run(job_id=job.pk)
+    from quizbank.tasks import run_import
+
+    transaction.on_commit(lambda: run_import.delay(job.pk))
+    return job
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Run a queued import job once (a redelivered message finds it claimed and does nothing)."""
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.RUNNING)
+    job = ImportJob.objects.get(pk=job_id)
+    if not claimed:
+        return job
+
+    def progress(rows: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(rows_read=rows)
+
+    try:
+        report = bank_import(
+            paths=[Path(job.file_path)],
+            file_names=[job.file_name],
+            fmt=job.format,
+            subject=job.subject,
+            skip_invalid=job.skip_invalid,
+            dry_run=job.dry_run,
+            on_progress=progress,
+        )
+    except Exception as exc:
+        logger.exception("import %s failed", job_id)
+        job.report = {
+            "created": 0,
+            "duplicates": 0,
+            "skipped": 0,
+            "errors": [
+                {"source": job.file_name, "line": None, "field": "(file)", "message": f"could not be read: {exc}"}
+            ],
+        }
+        job.status = ImportStatus.FAILED
+    else:
+        job.report = report.as_dict()
+        job.status = ImportStatus.FAILED if report.errors and not job.skip_invalid else ImportStatus.SUCCEEDED
+    job.finished_at = timezone.now()
+    job.save(update_fields=["report", "status", "finished_at"])
+    return job

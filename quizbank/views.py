@@ -1,0 +1,75 @@
+"""Teacher pages for the bank: browse and filter, upload a file, follow an import."""
+
+from django import forms
+from django.contrib.auth.decorators import login_required, user_passes_test
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+
+from quizbank.importers.registry import formats
+from quizbank.models import ImportJob, QuestionType
+from quizbank.roles import is_teacher
+from quizbank.selectors import question_search
+from quizbank.services import import_job_create
+from quizsite.exceptions import ApplicationError
+
+teacher_required = user_passes_test(is_teacher)
+
+
+class BankFilterForm(forms.Form):
+    subject = forms.CharField(required=False, label="学科")
+    qtype = forms.ChoiceField(required=False, label="题型", choices=[("", "全部"), *QuestionType.choices])
+    search = forms.CharField(required=False, label="搜索")
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="题库文件")
+    format = forms.ChoiceField(required=False, label="格式", choices=[("", "自动识别")])
+    subject = forms.CharField(required=False, label="默认学科（如 数学/函数）")
+    skip_invalid = forms.BooleanField(required=False, label="跳过有错误的行，导入其余")
+    dry_run = forms.BooleanField(required=False, label="只检查，不写入")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["format"].choices = [("", "自动识别")] + [(fmt.name, fmt.label) for fmt in formats()]
+
+
+@login_required
+@teacher_required
+def bank_index(request):
+    form = BankFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    questions = question_search(
+        subject=filters.get("subject", ""), qtype=filters.get("qtype", ""), search=filters.get("search", "")
+    )
+    page = Paginator(questions, 50).get_page(request.GET.get("page"))
+    return render(request, "quizbank/bank_index.html", {"form": form, "page": page})
+
+
+@login_required
+@teacher_required
+def bank_import_page(request):
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = import_job_create(
+                upload=data["file"],
+                created_by=request.user,
+                fmt=data["format"],
+                subject=data["subject"],
+                skip_invalid=data["skip_invalid"],
+                dry_run=data["dry_run"],
+            )
+        except ApplicationError as exc:
+            form.add_error("file", exc.message)
+        else:
+            return redirect("bank-import-status", job_id=job.pk)
+    jobs = ImportJob.objects.filter(created_by=request.user)[:10]
+    return render(request, "quizbank/bank_import.html", {"form": form, "jobs": jobs})
+
+
+@login_required
+@teacher_required
+def bank_import_status(request, job_id: int):
+    job = get_object_or_404(ImportJob, pk=job_id)
+    return render(request, "quizbank/bank_import_status.html", {"job": job})
