@@ -52,7 +52,8 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: setup-demo
+# explain_concurrency needs the demo's tuned model; import_100k needs only the install
+bench: install $(if $(filter-out import_100k,$(or $(ONLY),all)),setup-demo)
 	$(PY) -m tests.bench $(if $(ONLY),--only $(ONLY))
 
 lint: install

@@ -9,8 +9,12 @@ Every QuestionRecord field may be given per question (answer_data, tags, knowled
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 from decimal import Decimal, InvalidOperation
+
+import ijson
 
 from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError
 from quizbank.importers.registry import Format
@@ -23,24 +27,73 @@ def sniff(head: str, file_name: str) -> bool:
 
 
 def parse(source: ImportSource) -> ParseStream:
+    """Streamed with ijson: the header's scalar fields first, then the questions one by one."""
     name = source.file_name
     try:
-        data = json.loads(source.text())
-    except json.JSONDecodeError as exc:
-        yield RowError(name, exc.lineno, "(json)", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+        header = _header(source)
+    except ijson.JSONError:
+        yield _json_error(source)
         return
-    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
-        yield RowError(name, None, "format", f"expected \"format\": \"{FORMAT_NAME}\"")
+    except UnicodeDecodeError as exc:
+        yield RowError(name, None, "(file)", f"is not UTF-8 text (bad byte at {exc.start})")
         return
-    if data.get("version") != 1:
-        yield RowError(name, None, "version", f"unsupported version {data.get('version')!r}; expected 1")
+    if header.get("format") != FORMAT_NAME:
+        yield RowError(name, None, "format", f'expected "format": "{FORMAT_NAME}"')
         return
-    items = data.get("questions")
-    if not isinstance(items, list):
+    if header.get("version") != 1:
+        yield RowError(name, None, "version", f"unsupported version {header.get('version')!r}; expected 1")
+        return
+    if not header.get("has_questions"):
         yield RowError(name, None, "questions", "must be a list")
         return
-    for row, item in enumerate(items, start=1):
-        yield record_from_item(item, data=data, file_name=name, row=row, default_subject=source.subject)
+    with _open(source) as handle:
+        row = 0
+        try:
+            for row, item in enumerate(ijson.items(handle, "questions.item", use_float=True), start=1):
+                yield record_from_item(item, data=header, file_name=name, row=row, default_subject=source.subject)
+        except ijson.JSONError as exc:
+            yield RowError(name, row + 1, "(json)", f"invalid JSON after item {row}: {exc}")
+
+
+def _json_error(source: ImportSource) -> RowError:
+    """Where the JSON breaks, as line and column (the streaming parser does not say)."""
+    try:
+        json.loads(source.text())
+    except json.JSONDecodeError as exc:
+        return RowError(
+            source.file_name, exc.lineno, "(json)", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        )
+    return RowError(source.file_name, None, "(json)", "invalid JSON")
+
+
+def _open(source: ImportSource):
+    """The file as UTF-8 bytes (a BOM skipped); other encodings are decoded first."""
+    raw_head = source.path.open("rb").read(4)
+    if raw_head.startswith(codecs.BOM_UTF8) or not raw_head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        handle = source.path.open("rb")
+        if raw_head.startswith(codecs.BOM_UTF8):
+            handle.read(3)
+        return handle
+    return io.BytesIO(source.text().encode("utf-8"))
+
+
+def _header(source: ImportSource) -> dict:
+    """The top-level scalar fields, read without building the questions list."""
+    header: dict = {}
+    with _open(source) as handle:
+        for prefix, event, value in ijson.parse(handle, use_float=True):
+            if prefix in ("format", "version", "subject", "dataset", "licence") and event in (
+                "string",
+                "number",
+                "null",
+                "boolean",
+            ):
+                header[prefix] = value
+            elif prefix == "questions" and event == "start_array":
+                header["has_questions"] = True
+            elif prefix == "questions" and event != "end_array" and event != "start_array":
+                header["has_questions"] = False
+    return header
 
 
 def record_from_item(item, *, data: dict, file_name: str, row: int, default_subject: str) -> QuestionRecord | RowError:
