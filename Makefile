@@ -12,7 +12,7 @@ TORCH_CPU_INDEX ?=
 WEB_PORT ?= 8000
 ONLY ?=
 
-.PHONY: install run setup-demo test test-fast bench lint clean
+.PHONY: install run setup-demo test test-fast bench compat lint clean
 
 install: $(STAMP)
 
@@ -55,6 +55,23 @@ test-fast: install
 # explain_concurrency needs the demo's tuned model; import_100k needs only the install
 bench: install $(if $(filter-out import_100k,$(or $(ONLY),all)),setup-demo)
 	$(PY) -m tests.bench $(if $(ONLY),--only $(ONLY))
+
+# LLaMA-Factory in its own venv, to check that our exports load with its data loader unchanged
+LF_VENV := var/llamafactory-venv
+LF_DEPS := "transformers>=4.55,<=5.6" "datasets>=2.16,<=4.0" "peft>=0.18,<=0.18.1" "accelerate>=1.3,<=1.11" \
+	"trl>=0.18,<=0.24" omegaconf fire "tyro<0.9" einops pandas scipy sentencepiece tiktoken protobuf pyyaml \
+	safetensors numpy packaging pydantic
+
+$(LF_VENV)/.installed:
+	$(PYTHON) -m venv $(LF_VENV)
+	$(LF_VENV)/bin/pip install -q "torch==2.13.0+cpu" $(if $(TORCH_CPU_INDEX),--extra-index-url $(TORCH_CPU_INDEX))
+	@# --no-deps: its audio/vision/web-UI extras (torchaudio, gradio...) are not needed to read text data
+	$(LF_VENV)/bin/pip install -q --no-deps "llamafactory==0.9.5"
+	$(LF_VENV)/bin/pip install -q $(LF_DEPS)
+	touch $@
+
+compat: install $(LF_VENV)/.installed
+	$(PY) -m tests.compat.run_llamafactory
 
 lint: install
 	$(VENV)/bin/ruff check .
