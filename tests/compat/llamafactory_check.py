@@ -6,6 +6,7 @@ Loads the exported folder with LLaMA-Factory's data loader exactly as training w
 prints `COMPAT llamafactory ok records=<n> ...` or fails.
 """
 
+import importlib.machinery
 import sys
 import tempfile
 import types
@@ -15,7 +16,9 @@ def main() -> int:
     dataset_dir, model_dir, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
     # LLaMA-Factory imports torchaudio at start; PyPI's torchaudio does not load beside the CPU
     # torch, and text data never needs it.
-    sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))
+    stand_in = types.ModuleType("torchaudio")
+    stand_in.__spec__ = importlib.machinery.ModuleSpec("torchaudio", None)
+    sys.modules.setdefault("torchaudio", stand_in)
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
