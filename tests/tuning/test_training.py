@@ -50,7 +50,7 @@ def test_sft_loss_is_on_the_answer_tokens_only(tiny_base_model):
 
 
 def test_config_validation_quotes_the_advice():
-    with pytest.raises(ConfigError, match="integer multiple of lora_rank"):
+    with pytest.raises(ConfigError, match="integer multiple of the rank"):
         validate(TuningConfig(model_name_or_path="m", dataset_path="d", output_dir="o", lora_rank=8, lora_alpha=12))
     with pytest.raises(ConfigError, match="unknown setting"):
         TuningConfig.from_dict({"model_name_or_path": "m", "dataset_path": "d", "output_dir": "o", "lora_rnak": 8})

@@ -83,3 +83,10 @@ class PadCollator:
             "labels": torch.tensor(labels),
             "attention_mask": torch.tensor(attention),
         }
+
+
+def pack_examples(examples: list[dict], *, cutoff_len: int) -> list[dict]:
+    """Continued pre-training: concatenate examples into full-length sequences (no padding)."""
+    ids: list[int] = [token for example in examples for token in example["input_ids"]]
+    blocks = [ids[start:start + cutoff_len] for start in range(0, len(ids), cutoff_len)]
+    return [{"input_ids": block, "labels": list(block)} for block in blocks if len(block) > 1]

@@ -1,4 +1,4 @@
-"""One training run, top to bottom: tokenizer → data → model/adapter → collator → trainer → merge/save."""
+"""One training run, top to bottom: tokenizer → data → model/adapter → collator → trainer → merge/save → evaluate."""
 
 from __future__ import annotations
 
@@ -10,18 +10,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
-from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments, set_seed
+from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
 
 from tuning.training.callbacks import ProgressCallback, StopAtLossCallback
-from tuning.training.config import TuningConfig, validate
-from tuning.training.data import PadCollator, encode_all, length_histogram, load_records, split_records
+from tuning.training.config import Hardware, TuningConfig, downgrade_precision, validate
+from tuning.training.data import (
+    PadCollator,
+    encode_all,
+    length_histogram,
+    load_records,
+    pack_examples,
+    split_records,
+)
+from tuning.training.evaluate import evaluate_records
+from tuning.training.hardware import detect_hardware
 
 
 @dataclass
 class TrainingResult:
     model_dir: Path
     metrics: dict
+    resumed_from: str | None = None
 
 
 def run_training(
@@ -29,8 +47,14 @@ def run_training(
     *,
     report: Callable[[dict], None] = lambda event: None,
     should_cancel: Callable[[], bool] | None = None,
+    resume: bool = False,
+    hardware: Hardware | None = None,
+    eval_limit: int = 64,
 ) -> TrainingResult:
-    validate(config)
+    hardware = hardware or detect_hardware()
+    validate(config, hardware=hardware)
+    for warning in downgrade_precision(config, hardware):
+        report({"level": "warn", "message": warning})
     set_seed(config.seed)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -47,62 +71,90 @@ def run_training(
     )
     train_set = encode_all(tokenizer, train_records, stage=config.stage, cutoff_len=config.cutoff_len)
     val_set = encode_all(tokenizer, val_records, stage=config.stage, cutoff_len=config.cutoff_len)
-    report({"message": "dataset encoded", "histogram": length_histogram(train_set, cutoff_len=config.cutoff_len)})
+    histogram = length_histogram(train_set, cutoff_len=config.cutoff_len)
+    report({"message": "dataset encoded", "histogram": histogram})
+    if histogram["truncated"]:
+        report({"level": "warn", "message": f"{histogram['truncated']} examples are cut at cutoff_len {config.cutoff_len}"})
+    if config.packing:
+        train_set = pack_examples(train_set, cutoff_len=config.cutoff_len)
 
     # model / adapter
-    model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path, dtype=torch.float32)
+    model = load_model(config, hardware)
     model = prepare_model(model, config)
 
     # trainer
-    args = TrainingArguments(
-        output_dir=str(output_dir / "checkpoints"),
-        learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        num_train_epochs=config.num_train_epochs,
-        warmup_steps=warmup_steps(config, len(train_set)),
-        weight_decay=config.weight_decay,
-        lr_scheduler_type="cosine",
-        logging_steps=config.logging_steps,
-        save_strategy="steps" if config.save_steps else "no",
-        save_steps=config.save_steps or 500,
-        eval_strategy="epoch" if val_set else "no",
-        bf16=config.bf16,
-        fp16=config.fp16,
-        seed=config.seed,
-        report_to=[],
-        disable_tqdm=True,
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        use_cpu=not torch.cuda.is_available(),
-    )
+    checkpoints = output_dir / "checkpoints"
     trainer = Trainer(
         model=model,
-        args=args,
+        args=training_arguments(config, checkpoints, n_examples=len(train_set), has_val=bool(val_set), hardware=hardware),
         train_dataset=train_set,
         eval_dataset=val_set or None,
         data_collator=PadCollator(tokenizer.pad_token_id),
-        callbacks=[ProgressCallback(report, should_cancel=should_cancel), StopAtLossCallback(config.stop_at_loss)],
+        callbacks=callbacks(config, report, should_cancel),
     )
+    last = get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
+    if last:
+        report({"message": f"resuming from {Path(last).name}"})
     started = time.monotonic()
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=last)
     seconds = time.monotonic() - started
 
     # merge / save
     model_dir = output_dir / "model"
     save_merged(trainer.model, tokenizer, model_dir)
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    metrics = {
-        "train_loss": train_output.training_loss,
-        "final_logged_loss": losses[-1] if losses else None,
-        "steps": trainer.state.global_step,
-        "epochs": trainer.state.epoch,
-        "train_seconds": round(seconds, 1),
-        "train_examples": len(train_set),
-        "train_tokens_per_epoch": sum(len(example["input_ids"]) for example in train_set),
-    }
+    metrics = training_metrics(trainer, train_output, train_set, seconds)
+
+    # evaluate: task metrics on the held-out records
+    if val_records:
+        merged = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        metrics["eval"] = evaluate_records(merged, tokenizer, val_records[:eval_limit])
+        report({"message": "evaluated on the held-out split", "metrics": metrics["eval"]})
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return TrainingResult(model_dir=model_dir, metrics=metrics)
+    return TrainingResult(model_dir=model_dir, metrics=metrics, resumed_from=Path(last).name if last else None)
+
+
+def training_arguments(
+    config: TuningConfig, checkpoints: Path, *, n_examples: int, has_val: bool, hardware: Hardware
+) -> TrainingArguments:
+    per_epoch = "steps" if config.save_steps else "epoch"
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        per_device_eval_batch_size=config.per_device_train_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        num_train_epochs=config.num_train_epochs,
+        warmup_steps=warmup_steps(config, n_examples),
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        lr_scheduler_type="cosine",
+        logging_steps=config.logging_steps,
+        save_strategy=per_epoch,
+        save_steps=config.save_steps or 500,
+        save_total_limit=2,
+        eval_strategy=per_epoch if has_val else "no",
+        eval_steps=config.save_steps or None,
+        load_best_model_at_end=bool(config.early_stopping_patience),
+        metric_for_best_model="eval_loss" if config.early_stopping_patience else None,
+        greater_is_better=False if config.early_stopping_patience else None,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        bf16=config.bf16,
+        fp16=config.fp16,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to=[],
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        use_cpu=not hardware.cuda,
+    )
+
+
+def callbacks(config: TuningConfig, report, should_cancel) -> list:
+    found = [ProgressCallback(report, should_cancel=should_cancel), StopAtLossCallback(config.stop_at_loss)]
+    if config.early_stopping_patience:
+        found.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    return found
 
 
 def warmup_steps(config: TuningConfig, n_examples: int) -> int:
@@ -110,11 +162,24 @@ def warmup_steps(config: TuningConfig, n_examples: int) -> int:
     return int(steps_per_epoch * config.num_train_epochs * config.warmup_ratio)
 
 
+def load_model(config: TuningConfig, hardware: Hardware):
+    if config.quantization_bit == 4:
+        from transformers import BitsAndBytesConfig
+
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if hardware.bf16 else torch.float16,
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            config.model_name_or_path, quantization_config=quantization, device_map={"": 0}
+        )
+        return prepare_model_for_kbit_training(model)
+    return AutoModelForCausalLM.from_pretrained(config.model_name_or_path, dtype=torch.float32)
+
+
 def prepare_model(model, config: TuningConfig):
     if config.finetuning_type == "lora":
-        target = (
-            "all-linear" if config.lora_target == "all" else [name.strip() for name in config.lora_target.split(",")]
-        )
+        target = "all-linear" if config.lora_target == "all" else [name.strip() for name in config.lora_target.split(",")]
         lora = LoraConfig(
             r=config.lora_rank,
             lora_alpha=config.lora_alpha,
@@ -124,11 +189,41 @@ def prepare_model(model, config: TuningConfig):
         )
         return get_peft_model(model, lora)
     if config.finetuning_type == "freeze":
-        n_layers = model.config.num_hidden_layers
-        trainable = {f"layers.{index}." for index in range(n_layers - config.freeze_trainable_layers, n_layers)}
         for name, parameter in model.named_parameters():
-            parameter.requires_grad = any(part in name for part in trainable)
+            parameter.requires_grad = is_trainable_in_freeze(name, config, model.config.num_hidden_layers)
     return model
+
+
+def is_trainable_in_freeze(name: str, config: TuningConfig, n_layers: int) -> bool:
+    """Freeze: only the last N layers train, and of those only the named modules if given."""
+    top = {f"layers.{index}." for index in range(n_layers - config.freeze_trainable_layers, n_layers)}
+    if not any(layer in name for layer in top):
+        return False
+    if config.freeze_trainable_modules == "all":
+        return True
+    modules = [module.strip() for module in config.freeze_trainable_modules.split(",")]
+    return any(f".{module}." in name for module in modules)
+
+
+def training_metrics(trainer, train_output, train_set, seconds: float) -> dict:
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    eval_losses = [entry["eval_loss"] for entry in trainer.state.log_history if "eval_loss" in entry]
+    tokens = sum(sum(1 for label in example["labels"] if label != -100) for example in train_set)
+    return {
+        "train_loss": train_output.training_loss,
+        "final_logged_loss": losses[-1] if losses else None,
+        "best_eval_loss": min(eval_losses) if eval_losses else None,
+        "steps": trainer.state.global_step,
+        "max_steps": trainer.state.max_steps,
+        "epochs": trainer.state.epoch,
+        "train_seconds": round(seconds, 1),
+        "train_examples": len(train_set),
+        "trained_tokens_per_epoch": tokens,
+        "loss_history": [[entry["step"], entry["loss"]] for entry in trainer.state.log_history if "loss" in entry],
+        "eval_loss_history": [
+            [entry["step"], entry["eval_loss"]] for entry in trainer.state.log_history if "eval_loss" in entry
+        ],
+    }
 
 
 def save_merged(model, tokenizer, model_dir: Path) -> None:
