@@ -42,12 +42,16 @@ def question_queryset(*, subject: str = "", qtype: str = "", current_only: bool 
 
 
 def questions_iter(
-    *, subject: str = "", split: str = "all", qtype: str = "", allow_non_commercial: bool = True
+    *, subject: str = "", split: str = "all", qtype: str = "", allow_non_commercial: bool = True,
+    created_after=None,
 ) -> Iterator[Question]:
     """Questions in id order, streamed; `allow_non_commercial=False` leaves out evaluation-only data."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    for question in question_queryset(subject=subject, qtype=qtype).iterator(chunk_size=2000):
+    queryset = question_queryset(subject=subject, qtype=qtype)
+    if created_after is not None:
+        queryset = queryset.filter(created_at__gt=created_after)
+    for question in queryset.iterator(chunk_size=2000):
         if not allow_non_commercial and question.is_non_commercial:
             continue
         if split == "all" or question_split(question) == split:
@@ -62,9 +66,13 @@ def question_instruction_record(question: Question) -> dict | None:
     return question_record(question)
 
 
-def dataset_alpaca(*, subject: str = "", split: str = "all", allow_non_commercial: bool = False) -> list[dict]:
+def dataset_alpaca(
+    *, subject: str = "", split: str = "all", allow_non_commercial: bool = False, created_after=None
+) -> list[dict]:
     """The bank as the seed's instruction records, for training: evaluation-only sources left out."""
-    questions = questions_iter(subject=subject, split=split, allow_non_commercial=allow_non_commercial)
+    questions = questions_iter(
+        subject=subject, split=split, allow_non_commercial=allow_non_commercial, created_after=created_after
+    )
     return [record for record in map(question_record, questions) if record is not None]
 
 

@@ -11,6 +11,10 @@ class ModelVersion(models.Model):
     method = models.CharField(max_length=32)  # bootstrap | checkpoint | lora | freeze | full
     is_active = models.BooleanField(default=False)
     metrics = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(default=dict, blank=True)  # the training config that produced it
+    dataset_hash = models.CharField(max_length=64, blank=True, default="")  # sha256 of the dataset snapshot
+    template_hash = models.CharField(max_length=64, blank=True, default="")  # sha256 of its chat template
+    promoted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -24,6 +28,7 @@ class ModelVersion(models.Model):
 
 
 class RunStatus(models.TextChoices):
+    VALIDATING = "validating", "Validating"
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
@@ -50,6 +55,9 @@ class TuningRun(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
+    resume = models.BooleanField(default=False, help_text="continue from the last checkpoint when it runs")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life from the worker")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

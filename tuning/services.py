@@ -5,13 +5,16 @@ The web process calls these too, so heavy imports stay inside the functions that
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from quizbank.selectors import dataset_alpaca
@@ -28,18 +31,55 @@ BASE_VERSION_NAME = "base"
 
 
 def version_register(
-    *, name: str, path: Path | str, method: str, parent: ModelVersion | None = None, metrics: dict | None = None
+    *,
+    name: str,
+    path: Path | str,
+    method: str,
+    parent: ModelVersion | None = None,
+    metrics: dict | None = None,
+    config: dict | None = None,
+    dataset_hash: str = "",
 ) -> ModelVersion:
-    if not (Path(path) / "config.json").exists():
+    model_dir = Path(path)
+    if not (model_dir / "config.json").exists():
         raise ApplicationError(f"{path} is not a model directory (no config.json)", extra={"path": str(path)})
-    return ModelVersion.objects.create(name=name, path=str(path), method=method, parent=parent, metrics=metrics or {})
+    template = model_dir / "chat_template.jinja"
+    template_hash = hashlib.sha256(template.read_bytes()).hexdigest() if template.exists() else ""
+    return ModelVersion.objects.create(
+        name=name,
+        path=str(path),
+        method=method,
+        parent=parent,
+        metrics=metrics or {},
+        config=config or {},
+        dataset_hash=dataset_hash,
+        template_hash=template_hash,
+    )
+
+
+def version_accuracy(version: ModelVersion | None) -> float | None:
+    if version is None:
+        return None
+    return (version.metrics.get("eval") or {}).get("answer_accuracy")
 
 
 @transaction.atomic
-def version_promote(*, version: ModelVersion) -> ModelVersion:
-    """Make `version` the one the model server serves (restart serve_model to switch)."""
+def version_promote(*, version: ModelVersion, force: bool = False) -> ModelVersion:
+    """Make `version` the one the model server serves (restart serve_model to switch).
+
+    Refused when its held-out answer accuracy is below the active version's, unless `force`
+    (a rollback to an earlier version is a forced promotion).
+    """
+    active = ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=version.pk).first()
+    new, current = version_accuracy(version), version_accuracy(active)
+    if not force and new is not None and current is not None and new < current:
+        raise ApplicationError(
+            f"{version.name} answers {new:.1%} of held-out questions correctly, worse than the active "
+            f"{active.name} ({current:.1%}); promote with force to do it anyway",
+            extra={"candidate": version.metrics.get("eval"), "active": active.metrics.get("eval")},
+        )
     ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
-    ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+    ModelVersion.objects.filter(pk=version.pk).update(is_active=True, promoted_at=timezone.now())
     version.refresh_from_db()
     return version
 
@@ -85,16 +125,24 @@ def run_create(
     split: str = "train",
     memorise: bool = False,
     promote: bool = False,
+    new_data_only: bool = False,
     created_by=None,
     enqueue: bool = True,
 ) -> TuningRun:
-    """Snapshot the bank as instruction data, validate the config, and queue the run."""
+    """Snapshot the bank as instruction data, validate dataset and config, and queue the run.
+
+    `new_data_only` continues training from `base_version` on the questions added since it was made.
+    """
     base_version = base_version or ModelVersion.objects.filter(name=BASE_VERSION_NAME).first()
     if base_version is None:
         raise ApplicationError("no base model: run `manage.py bootstrap_model` first")
-    records = dataset_alpaca(subject=subject, split=split)
+    since = base_version.created_at if new_data_only else None
+    records = dataset_alpaca(subject=subject, split=split, created_after=since)
     if not records:
         raise ApplicationError("no questions to train on", extra={"subject": subject, "split": split})
+    problems = dataset_problems(records)
+    if problems:
+        raise ApplicationError("the dataset is not valid", extra={"errors": problems[:20]})
 
     with transaction.atomic():
         run = TuningRun.objects.create(
@@ -128,7 +176,9 @@ def run_create(
         dataset_path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
         run.config = config.to_dict()
         run.dataset_path = str(dataset_path)
-        run.save(update_fields=["config", "dataset_path"])
+        run.status = RunStatus.QUEUED
+        run.save(update_fields=["config", "dataset_path", "status"])
+        run_event_add(run=run, message=f"dataset valid: {len(records)} records", data={"records": len(records)})
         run_event_add(run=run, message=f"queued: {method}/{stage} on {len(records)} records from {base_version}")
         if enqueue:
             from tuning.tasks import run_tuning
@@ -141,12 +191,67 @@ def run_event_add(*, run: TuningRun, message: str, level: str = RunEvent.Level.I
     RunEvent.objects.create(run=run, level=level, message=message, data=data or {})
 
 
+def dataset_problems(records: list[dict]) -> list[str]:
+    """Schema checks of instruction records before a run is queued."""
+    problems = []
+    for index, record in enumerate(records, start=1):
+        if set(record) != {"instruction", "input", "output"}:
+            problems.append(f"record {index}: keys must be instruction, input, output")
+        elif not all(isinstance(value, str) for value in record.values()):
+            problems.append(f"record {index}: values must be strings")
+        elif not record["output"].strip():
+            problems.append(f"record {index}: the output is empty")
+    return problems
+
+
 def run_claim(*, run_id: int) -> bool:
     """Move a queued run to running; False if another worker (or a redelivery) got it first."""
+    now = timezone.now()
     claimed = TuningRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=timezone.now()
+        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
     )
     return claimed == 1
+
+
+def run_heartbeat(*, run_id: int) -> None:
+    TuningRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def run_resume(*, run: TuningRun, enqueue: bool = True) -> TuningRun:
+    """Queue a failed, cancelled or abandoned run again; it continues from its last checkpoint."""
+    resumable = (RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.RUNNING)
+    stale = timezone.now() - timedelta(seconds=settings.TUNING_STALE_SECONDS)
+    updated = TuningRun.objects.filter(
+        Q(status__in=resumable[:2]) | Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale), pk=run.pk
+    ).update(status=RunStatus.QUEUED, resume=True, cancel_requested=False, error="", finished_at=None)
+    if not updated:
+        raise ApplicationError(f"run {run.pk} is {run.status}; only failed, cancelled or abandoned runs resume")
+    run_event_add(run=run, message="queued again: it continues from its last checkpoint")
+    if enqueue:
+        from tuning.tasks import run_tuning
+
+        transaction.on_commit(lambda: run_tuning.delay(run.pk))
+    run.refresh_from_db()
+    return run
+
+
+def runs_recover_stale() -> list[int]:
+    """Runs whose worker died (no heartbeat for TUNING_STALE_SECONDS): queued again to resume, or
+    failed with the reason after TUNING_MAX_ATTEMPTS. No run stays `running` without a worker."""
+    stale = timezone.now() - timedelta(seconds=settings.TUNING_STALE_SECONDS)
+    recovered = []
+    for run in TuningRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale):
+        if run.attempts >= settings.TUNING_MAX_ATTEMPTS:
+            if TuningRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, heartbeat_at__lt=stale).update(
+                status=RunStatus.FAILED,
+                finished_at=timezone.now(),
+                error=f"the worker stopped answering {run.attempts} times; giving up",
+            ):
+                run_event_add(run=run, level=RunEvent.Level.ERROR, message="failed: the worker was lost")
+        else:
+            run_resume(run=run)
+        recovered.append(run.pk)
+    return recovered
 
 
 def run_cancel(*, run: TuningRun) -> TuningRun:
@@ -182,9 +287,12 @@ def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = Non
     from tuning.training.workflow import run_training  # torch: only in the worker
 
     def report(event: dict) -> None:
+        update = {"heartbeat_at": timezone.now()}
         if event.get("max_steps"):
-            TuningRun.objects.filter(pk=run.pk).update(progress=event["step"] / event["max_steps"])
-        run_event_add(run=run, message=event.pop("message", "progress"), data=event)
+            update["progress"] = event["step"] / event["max_steps"]
+        TuningRun.objects.filter(pk=run.pk).update(**update)
+        level = event.pop("level", RunEvent.Level.INFO)
+        run_event_add(run=run, level=level, message=event.pop("message", "progress"), data=event)
         if on_progress:
             on_progress(event)
 
@@ -192,7 +300,9 @@ def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = Non
         return TuningRun.objects.filter(pk=run.pk, cancel_requested=True).exists()
 
     try:
-        result = run_training(TuningConfig.from_dict(run.config), report=report, should_cancel=should_cancel)
+        result = run_training(
+            TuningConfig.from_dict(run.config), report=report, should_cancel=should_cancel, resume=run.resume
+        )
     except Exception as exc:
         logger.exception("run %s failed", run.pk)
         run_event_add(run=run, level=RunEvent.Level.ERROR, message=f"failed: {exc}")
@@ -216,5 +326,8 @@ def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = Non
         _run_finish(run=run, status=RunStatus.SUCCEEDED, metrics=result.metrics)
         run_event_add(run=run, message=f"succeeded: model version {run.output_version.name}", data=result.metrics)
         if run.promote:
-            version_promote(version=run.output_version)
+            try:
+                version_promote(version=run.output_version)
+            except ApplicationError as exc:
+                run_event_add(run=run, level=RunEvent.Level.WARN, message=f"not promoted: {exc.message}")
     return run

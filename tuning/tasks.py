@@ -6,3 +6,10 @@ def run_tuning(run_id: int) -> None:
     from tuning.services import run_execute
 
     run_execute(run_id=run_id)
+
+
+@shared_task(name="tuning.recover_stale_runs", ignore_result=True)
+def recover_stale_runs() -> None:
+    from tuning.services import runs_recover_stale
+
+    runs_recover_stale()

@@ -109,8 +109,9 @@ def estimate_parameters(model_dir: str) -> int | None:
         intermediate, vocab = config["intermediate_size"], config["vocab_size"]
     except (OSError, KeyError, ValueError):
         return None
-    heads, kv_heads = config.get("num_attention_heads", 1), config.get("num_key_value_heads") or config.get(
-        "num_attention_heads", 1
+    heads, kv_heads = (
+        config.get("num_attention_heads", 1),
+        config.get("num_key_value_heads") or config.get("num_attention_heads", 1),
     )
     head_dim = config.get("head_dim") or hidden // heads
     attention = hidden * head_dim * (2 * heads + 2 * kv_heads)
@@ -217,23 +218,41 @@ def preset(method: str, *, dataset_size: int, hardware: Hardware | None = None, 
     small = dataset_size < SMALL_DATASET
     values: dict = {"finetuning_type": method}
     if method == "lora":
-        values |= {"lora_rank": 8 if small else 16, "lora_alpha": 16 if small else 32,
-                   "lora_dropout": 0.3 if small else 0.05, "learning_rate": 2e-4, "num_train_epochs": 3.0}
+        values |= {
+            "lora_rank": 8 if small else 16,
+            "lora_alpha": 16 if small else 32,
+            "lora_dropout": 0.3 if small else 0.05,
+            "learning_rate": 2e-4,
+            "num_train_epochs": 3.0,
+        }
     elif method == "freeze":
         values |= {"learning_rate": 5e-5, "num_train_epochs": 4.0}
     else:
         values |= {"learning_rate": 1e-5, "num_train_epochs": 10.0 if small else 5.0}
     big_memory = hardware is not None and hardware.cuda and hardware.gpu_memory_gib >= 40
-    values |= {"per_device_train_batch_size": 8 if big_memory else 2, "gradient_accumulation_steps": 2 if big_memory else 8}
+    values |= {
+        "per_device_train_batch_size": 8 if big_memory else 2,
+        "gradient_accumulation_steps": 2 if big_memory else 8,
+    }
     if small:
         values |= {"val_size": 0.1, "early_stopping_patience": 2}
     if hardware is not None and hardware.cuda:
         values |= {"bf16": hardware.bf16, "fp16": not hardware.bf16}
     if memorise:
         # measured on the 100-question demo bank: full, 2e-3 cosine, ~45 epochs to loss 0.01
-        values |= {"learning_rate": 2e-3 if method == "full" else 1e-2 if method == "lora" else 5e-3,
-                   "allow_unadvised_learning_rate": True, "lora_rank": 64, "lora_alpha": 128, "lora_dropout": 0.0,
-                   "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "val_size": 0.0,
-                   "early_stopping_patience": 0, "num_train_epochs": 60.0, "stop_at_loss": 0.01,
-                   "warmup_ratio": 0.02, "logging_steps": 10}
+        values |= {
+            "learning_rate": 2e-3 if method == "full" else 1e-2 if method == "lora" else 5e-3,
+            "allow_unadvised_learning_rate": True,
+            "lora_rank": 64,
+            "lora_alpha": 128,
+            "lora_dropout": 0.0,
+            "per_device_train_batch_size": 8,
+            "gradient_accumulation_steps": 1,
+            "val_size": 0.0,
+            "early_stopping_patience": 0,
+            "num_train_epochs": 60.0,
+            "stop_at_loss": 0.01,
+            "warmup_ratio": 0.02,
+            "logging_steps": 10,
+        }
     return values

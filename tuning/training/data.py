@@ -88,5 +88,5 @@ class PadCollator:
 def pack_examples(examples: list[dict], *, cutoff_len: int) -> list[dict]:
     """Continued pre-training: concatenate examples into full-length sequences (no padding)."""
     ids: list[int] = [token for example in examples for token in example["input_ids"]]
-    blocks = [ids[start:start + cutoff_len] for start in range(0, len(ids), cutoff_len)]
+    blocks = [ids[start : start + cutoff_len] for start in range(0, len(ids), cutoff_len)]
     return [{"input_ids": block, "labels": list(block)} for block in blocks if len(block) > 1]

@@ -17,10 +17,13 @@ def evaluate_records(model, tokenizer, records: list[dict], *, max_new_tokens: i
     for record in records:
         ids = torch.tensor([prompt_ids(tokenizer, record)], device=model.device)
         output = model.generate(
-            ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+            ids,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
         )
-        generated = prompts.parse_output(tokenizer.decode(output[0][ids.shape[1]:], skip_special_tokens=True))
+        generated = prompts.parse_output(tokenizer.decode(output[0][ids.shape[1] :], skip_special_tokens=True))
         reference = prompts.parse_output(record["output"])
         correct += generated.answer is not None and generated.answer == reference.answer
         fidelity += rouge_l_chars(generated.explanation, reference.explanation)

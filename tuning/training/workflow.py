@@ -74,7 +74,9 @@ def run_training(
     histogram = length_histogram(train_set, cutoff_len=config.cutoff_len)
     report({"message": "dataset encoded", "histogram": histogram})
     if histogram["truncated"]:
-        report({"level": "warn", "message": f"{histogram['truncated']} examples are cut at cutoff_len {config.cutoff_len}"})
+        report(
+            {"level": "warn", "message": f"{histogram['truncated']} examples are cut at cutoff_len {config.cutoff_len}"}
+        )
     if config.packing:
         train_set = pack_examples(train_set, cutoff_len=config.cutoff_len)
 
@@ -86,7 +88,9 @@ def run_training(
     checkpoints = output_dir / "checkpoints"
     trainer = Trainer(
         model=model,
-        args=training_arguments(config, checkpoints, n_examples=len(train_set), has_val=bool(val_set), hardware=hardware),
+        args=training_arguments(
+            config, checkpoints, n_examples=len(train_set), has_val=bool(val_set), hardware=hardware
+        ),
         train_dataset=train_set,
         eval_dataset=val_set or None,
         data_collator=PadCollator(tokenizer.pad_token_id),
@@ -167,7 +171,9 @@ def load_model(config: TuningConfig, hardware: Hardware):
         from transformers import BitsAndBytesConfig
 
         quantization = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16 if hardware.bf16 else torch.float16,
         )
         model = AutoModelForCausalLM.from_pretrained(
@@ -179,7 +185,9 @@ def load_model(config: TuningConfig, hardware: Hardware):
 
 def prepare_model(model, config: TuningConfig):
     if config.finetuning_type == "lora":
-        target = "all-linear" if config.lora_target == "all" else [name.strip() for name in config.lora_target.split(",")]
+        target = (
+            "all-linear" if config.lora_target == "all" else [name.strip() for name in config.lora_target.split(",")]
+        )
         lora = LoraConfig(
             r=config.lora_rank,
             lora_alpha=config.lora_alpha,

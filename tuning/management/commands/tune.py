@@ -1,10 +1,11 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from quizsite.exceptions import ApplicationError
-from tuning.models import ModelVersion, RunStatus
-from tuning.services import run_create, run_execute
+from tuning.models import ModelVersion, RunStatus, TuningRun
+from tuning.services import run_create, run_execute, run_resume
 
 
 class Command(BaseCommand):
@@ -33,6 +34,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
+        if opts["resume"] is not None:
+            return self._resume(opts["resume"], inline=opts["inline"])
         active = ModelVersion.objects.filter(is_active=True).first()
         if opts["skip_if_tuned"] and active and active.method not in ("bootstrap", "checkpoint"):
             self.stdout.write(f"active version {active.name} is already tuned; nothing to do")
@@ -60,6 +63,23 @@ class Command(BaseCommand):
             self.stdout.write(f"run {run.pk} queued on the 'tuning' queue; a worker will pick it up")
             return
         self.stdout.write(f"run {run.pk}: {run.method}/{run.stage} on {run.dataset_size} records")
+        self._execute(run)
+
+    def _resume(self, run_id: int, *, inline: bool) -> None:
+        run = TuningRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(f"no run {run_id}")
+        try:
+            with transaction.atomic():
+                run = run_resume(run=run, enqueue=not inline)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        if not inline:
+            self.stdout.write(f"run {run.pk} queued again; it continues from its last checkpoint")
+            return
+        self._execute(run)
+
+    def _execute(self, run) -> None:
         run = run_execute(run_id=run.pk, on_progress=self._progress)
         self.stdout.write("")
         if run.status != RunStatus.SUCCEEDED:
