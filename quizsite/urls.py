@@ -18,5 +18,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("quizbank.urls")),
+    path("", include("tuning.urls")),
     path("", include("inference.urls")),
 ]

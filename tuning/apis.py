@@ -1,0 +1,159 @@
+"""Tuning API shaped like the OpenAI fine-tuning API (/api/v1/tuning/...). Admins only."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tuning.models import ModelVersion, TuningRun
+from tuning.selectors import run_checkpoints
+from tuning.services import run_cancel, run_create, run_resume, version_promote
+
+
+class IsTuningAdmin(BasePermission):
+    message = "Only admins can tune models."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return user.is_authenticated and (user.is_superuser or user.groups.filter(name="admin").exists())
+
+
+def _unix(value):
+    return int(value.timestamp()) if value else None
+
+
+class RunSerializer(serializers.ModelSerializer):
+    """fine_tuning.job"""
+
+    object = serializers.SerializerMethodField()
+    id = serializers.SerializerMethodField()
+    model = serializers.CharField(source="base_version.name")
+    fine_tuned_model = serializers.SerializerMethodField()
+    hyperparameters = serializers.JSONField(source="config")
+    created_at = serializers.SerializerMethodField()
+    finished_at = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TuningRun
+        fields = ["object", "id", "model", "fine_tuned_model", "status", "method", "stage", "hyperparameters",
+                  "dataset_size", "progress", "metrics", "created_at", "finished_at", "error"]
+
+    def get_object(self, run) -> str:
+        return "fine_tuning.job"
+
+    def get_id(self, run) -> str:
+        return f"ftjob-{run.pk}"
+
+    def get_fine_tuned_model(self, run) -> str | None:
+        return run.output_version.name if run.output_version_id else None
+
+    def get_created_at(self, run) -> int:
+        return _unix(run.created_at)
+
+    def get_finished_at(self, run) -> int | None:
+        return _unix(run.finished_at)
+
+    def get_error(self, run) -> dict | None:
+        return {"message": run.error} if run.error else None
+
+
+class RunCreateSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["lora", "freeze", "full"])
+    stage = serializers.ChoiceField(choices=["sft", "pt"], default="sft")
+    model = serializers.CharField(required=False, default="", help_text="base model version (default: base)")
+    hyperparameters = serializers.DictField(default=dict, help_text="overrides of the auto preset")
+    subject = serializers.CharField(required=False, default="")
+    split = serializers.ChoiceField(choices=["train", "all"], default="train")
+    new_data_only = serializers.BooleanField(default=False)
+    promote = serializers.BooleanField(default=False)
+
+
+def _run(run_id: str) -> TuningRun:
+    return get_object_or_404(TuningRun, pk=str(run_id).removeprefix("ftjob-"))
+
+
+class RunListApi(APIView):
+    permission_classes = [IsTuningAdmin]
+
+    @extend_schema(responses=RunSerializer(many=True))
+    def get(self, request):
+        runs = TuningRun.objects.select_related("base_version", "output_version")[:100]
+        return Response({"object": "list", "data": RunSerializer(runs, many=True).data, "has_more": False})
+
+    @extend_schema(request=RunCreateSerializer, responses={201: RunSerializer})
+    def post(self, request):
+        serializer = RunCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        base = get_object_or_404(ModelVersion, name=data["model"]) if data["model"] else None
+        run = run_create(
+            method=data["method"], stage=data["stage"], base_version=base, overrides=data["hyperparameters"],
+            subject=data["subject"], split=data["split"], new_data_only=data["new_data_only"],
+            promote=data["promote"], created_by=request.user,
+        )
+        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetailApi(APIView):
+    permission_classes = [IsTuningAdmin]
+
+    @extend_schema(responses=RunSerializer)
+    def get(self, request, run_id: str):
+        return Response(RunSerializer(_run(run_id)).data)
+
+
+class RunEventsApi(APIView):
+    permission_classes = [IsTuningAdmin]
+
+    @extend_schema(responses=None)
+    def get(self, request, run_id: str):
+        run = _run(run_id)
+        events = [
+            {"object": "fine_tuning.job.event", "id": f"ftevent-{event.pk}", "created_at": _unix(event.created_at),
+             "level": event.level, "message": event.message, "data": event.data,
+             "type": "metrics" if event.data.get("metrics") else "message"}
+            for event in run.events.order_by("-id")[:500]
+        ]
+        return Response({"object": "list", "data": events, "has_more": False})
+
+
+class RunCheckpointsApi(APIView):
+    permission_classes = [IsTuningAdmin]
+
+    @extend_schema(responses=None)
+    def get(self, request, run_id: str):
+        return Response({"object": "list", "data": run_checkpoints(_run(run_id)), "has_more": False})
+
+
+class RunCancelApi(APIView):
+    permission_classes = [IsTuningAdmin]
+
+    @extend_schema(request=None, responses=RunSerializer)
+    def post(self, request, run_id: str):
+        return Response(RunSerializer(run_cancel(run=_run(run_id))).data)
+
+
+class RunResumeApi(APIView):
+    permission_classes = [IsTuningAdmin]
+
+    @extend_schema(request=None, responses=RunSerializer)
+    def post(self, request, run_id: str):
+        return Response(RunSerializer(run_resume(run=_run(run_id))).data)
+
+
+class PromoteSerializer(serializers.Serializer):
+    force = serializers.BooleanField(default=False)
+
+
+class VersionPromoteApi(APIView):
+    permission_classes = [IsTuningAdmin]
+
+    @extend_schema(request=PromoteSerializer, responses=None)
+    def post(self, request, name: str):
+        serializer = PromoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = version_promote(version=get_object_or_404(ModelVersion, name=name), **serializer.validated_data)
+        return Response({"name": version.name, "is_active": version.is_active, "metrics": version.metrics})
