@@ -143,6 +143,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # --- Tuning runs ----------------------------------------------------------------------------
 TUNING_STALE_SECONDS = env.int("TUNING_STALE_SECONDS", default=300)  # no heartbeat this long: worker lost
 TUNING_MAX_ATTEMPTS = env.int("TUNING_MAX_ATTEMPTS", default=3)
+# Scheduled retraining: continue the active version once this many new questions have arrived.
+TUNING_RETRAIN_MIN_NEW_QUESTIONS = env.int("TUNING_RETRAIN_MIN_NEW_QUESTIONS", default=200)
+TUNING_RETRAIN_EVERY_SECONDS = env.int("TUNING_RETRAIN_EVERY_SECONDS", default=6 * 3600)
 CELERY_BEAT_SCHEDULE = {
     "tuning-recover-stale-runs": {"task": "tuning.recover_stale_runs", "schedule": 60.0},
+    "tuning-retrain-if-due": {"task": "tuning.retrain_if_due", "schedule": float(TUNING_RETRAIN_EVERY_SECONDS)},
 }

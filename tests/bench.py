@@ -163,8 +163,62 @@ def bench_explain_concurrency():
     )
 
 
+def bench_tuning_lora_vs_llamafactory():
+    """LoRA SFT, one epoch, batch 4, same tiny model and exported dataset, here and in LLaMA-Factory 0.9.5."""
+    import subprocess
+
+    from quizbank.exporters.training import export_alpaca, export_llamafactory
+    from quizbank.selectors import questions_iter
+    from quizbank.services import bank_import
+    from tests.conftest import REPO, SHARED
+    from tuning.training.bootstrap import bootstrap_tiny_model
+    from tuning.training.config import TuningConfig
+    from tuning.training.workflow import run_training
+
+    lf_python = REPO / "var" / "llamafactory-venv" / "bin" / "python"
+    if not lf_python.exists():
+        raise SystemExit("LLaMA-Factory is not installed: run `make compat` once (it installs var/llamafactory-venv)")
+    files = sorted((SHARED / "datasets" / "ceval" / "dev").glob("*.csv"))
+    files += sorted((SHARED / "datasets" / "gaokao-bench" / "Data" / "Objective_Questions").glob("*.json"))
+    bank_import(paths=files, skip_invalid=True)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        n = export_alpaca(questions_iter(), root / "data.json")
+        export_llamafactory(questions_iter(), root / "lf")
+        records = json.loads((root / "data.json").read_text(encoding="utf-8"))
+        bootstrap_tiny_model([text for record in records for text in record.values() if text], root / "tiny")
+
+        config = TuningConfig(
+            model_name_or_path=str(root / "tiny"), dataset_path=str(root / "data.json"), output_dir=str(root / "ours"),
+            finetuning_type="lora", lora_rank=8, lora_alpha=16, lora_dropout=0.0, learning_rate=2e-4,
+            per_device_train_batch_size=4, gradient_accumulation_steps=1, num_train_epochs=1.0, cutoff_len=1024,
+            logging_steps=10, save_steps=10**6,
+        )
+        ours = run_training(config).metrics
+        ours_tokens_per_s = ours["train_tokens_per_epoch"] / ours["train_seconds"]
+
+        result = subprocess.run(
+            [str(lf_python), str(REPO / "tests" / "compat" / "llamafactory_train.py"), str(root / "lf"),
+             str(root / "tiny"), str(root / "lf-out")], capture_output=True, text=True, timeout=1800,
+        )
+        if result.returncode:
+            raise SystemExit(f"LLaMA-Factory training failed:\n{result.stderr[-3000:]}")
+        theirs = json.loads(result.stdout.strip().splitlines()[-1])
+    theirs_tokens_per_s = theirs["effective_tokens_per_sec"]
+    yield (
+        f"BENCH tuning_lora_vs_llamafactory ratio={ours_tokens_per_s / theirs_tokens_per_s:.2f} goal=2.0 records={n} "
+        f"tokens_per_s={ours_tokens_per_s:.0f} llamafactory_tokens_per_s={theirs_tokens_per_s:.0f} "
+        f"loss={ours['train_loss']:.3f} llamafactory_loss={theirs['train_loss']:.3f} "
+        f"seconds={ours['train_seconds']:.1f} llamafactory_seconds={theirs['train_runtime']:.1f}"
+    )
+
+
 # name → (function, needs a throw-away database)
-BENCHES = {"import_100k": (bench_import_100k, True), "explain_concurrency": (bench_explain_concurrency, False)}
+BENCHES = {
+    "import_100k": (bench_import_100k, True),
+    "explain_concurrency": (bench_explain_concurrency, False),
+    "tuning_lora_vs_llamafactory": (bench_tuning_lora_vs_llamafactory, True),
+}
 
 
 def main() -> int:

@@ -331,3 +331,17 @@ def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = Non
             except ApplicationError as exc:
                 run_event_add(run=run, level=RunEvent.Level.WARN, message=f"not promoted: {exc.message}")
     return run
+
+
+def retrain_if_due(*, min_new_questions: int | None = None) -> TuningRun | None:
+    """Scheduled retraining: when enough questions arrived since the active version was made,
+    continue training it on them (LoRA, auto settings), promoted only if not worse."""
+    threshold = min_new_questions or settings.TUNING_RETRAIN_MIN_NEW_QUESTIONS
+    active = ModelVersion.objects.filter(is_active=True).first()
+    if active is None or TuningRun.objects.exclude(status__in=TERMINAL_STATUSES).exists():
+        return None
+    new = len(dataset_alpaca(created_after=active.created_at))
+    if new < threshold:
+        return None
+    logger.info("%s new questions since %s: retraining", new, active.name)
+    return run_create(method="lora", base_version=active, new_data_only=True, split="all", promote=True)

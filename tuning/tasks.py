@@ -13,3 +13,10 @@ def recover_stale_runs() -> None:
     from tuning.services import runs_recover_stale
 
     runs_recover_stale()
+
+
+@shared_task(name="tuning.retrain_if_due", ignore_result=True)
+def retrain_if_due() -> None:
+    from tuning.services import retrain_if_due as retrain
+
+    retrain()

@@ -150,3 +150,18 @@ def test_promotion_refuses_a_worse_version_unless_forced(tiny_base_model):
     version_promote(version=good)  # rollback
     good.refresh_from_db()
     assert good.is_active and good.template_hash
+
+
+@pytest.mark.django_db
+def test_retraining_starts_when_enough_new_questions_arrived(tiny_base_model, tmp_path):
+    from quizbank.services import bank_import_file
+    from tests.conftest import DEMO_BANK
+    from tuning.services import retrain_if_due
+
+    active = version_register(name="ft-old", path=tiny_base_model, method="full")
+    version_promote(version=active)
+    assert retrain_if_due(min_new_questions=50) is None  # nothing new yet
+    bank_import_file(path=DEMO_BANK)
+    run = retrain_if_due(min_new_questions=50)
+    assert run is not None and run.base_version == active and run.dataset_size == 100 and run.promote
+    assert retrain_if_due(min_new_questions=50) is None  # one at a time

@@ -227,6 +227,7 @@ def training_metrics(trainer, train_output, train_set, seconds: float) -> dict:
         "train_seconds": round(seconds, 1),
         "train_examples": len(train_set),
         "trained_tokens_per_epoch": tokens,
+        "train_tokens_per_epoch": sum(len(example["input_ids"]) for example in train_set),
         "loss_history": [[entry["step"], entry["loss"]] for entry in trainer.state.log_history if "loss" in entry],
         "eval_loss_history": [
             [entry["step"], entry["eval_loss"]] for entry in trainer.state.log_history if "eval_loss" in entry
