@@ -14,10 +14,11 @@ def normalize_text(text: str) -> str:
 
 
 def _normalized(value):
+    """Text normalised; empty entries dropped, so `{}` and `{"feedback": ""}` are the same content."""
     if isinstance(value, str):
         return normalize_text(value)
     if isinstance(value, dict):
-        return {key: _normalized(item) for key, item in value.items()}
+        return {key: _normalized(item) for key, item in value.items() if item not in ("", None, [], {})}
     if isinstance(value, list):
         return [_normalized(item) for item in value]
     return value

@@ -84,6 +84,20 @@ def read_text(path: Path, *, file_name: str | None = None) -> str:
         ) from exc
 
 
+def read_head(path: Path, size: int = 64 * 1024) -> str:
+    """The start of a text file, decoded like read_text but without reading the whole file."""
+    with path.open("rb") as handle:
+        raw = handle.read(size)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw[: len(raw) // 2 * 2].decode("utf-16", errors="ignore")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(raw) - 3:  # a character cut at the end of the sample
+            return raw[: exc.start].decode("utf-8-sig")
+    return raw.decode("gb18030", errors="ignore")
+
+
 @dataclass
 class QuestionRecord:
     subject: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quizbank.importers.base import BankImportError, ImportSource, ParseStream, RowError, read_text
+from quizbank.importers.base import BankImportError, ImportSource, ParseStream, RowError, read_head
 from quizbank.importers.registry import Format, format_by_name, formats
 from quizbank.sanitize import clean_record
 
@@ -19,7 +19,7 @@ def detect_format(path: Path, *, file_name: str | None = None) -> Format:
     binary = [fmt for fmt in available if fmt.binary and lowered.endswith(fmt.extensions)]
     if binary:
         return binary[0]
-    head = read_text(path, file_name=name)[:SNIFF_BYTES] if path.stat().st_size else ""
+    head = read_head(path, SNIFF_BYTES) if path.stat().st_size else ""
     claiming = [fmt for fmt in available if lowered.endswith(fmt.extensions)]
     for fmt in claiming + [fmt for fmt in available if fmt not in claiming]:
         if not fmt.binary and fmt.sniff(head, name):
