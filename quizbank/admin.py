@@ -23,8 +23,17 @@ class QuestionActionForm(ActionForm):
 
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
-    list_display = ["id", "subject", "qtype", "short_stem", "answer", "difficulty", "source_dataset", "version",
-                    "is_current"]
+    list_display = [
+        "id",
+        "subject",
+        "qtype",
+        "short_stem",
+        "answer",
+        "difficulty",
+        "source_dataset",
+        "version",
+        "is_current",
+    ]
     list_filter = ["qtype", "difficulty", "is_current", "source_dataset", "source_licence", "subject"]
     search_fields = ["stem", "explanation", "source_file"]
     autocomplete_fields = ["tags", "knowledge_points"]

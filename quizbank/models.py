@@ -31,8 +31,13 @@ class QuestionType(models.TextChoices):
 
 CHOICE_TYPES = (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE)
 # Types a key grades exactly; the others go to a teacher or the model grader.
-OBJECTIVE_TYPES = (*CHOICE_TYPES, QuestionType.TRUE_FALSE, QuestionType.FILL_BLANK, QuestionType.NUMERICAL,
-                   QuestionType.MATCHING)
+OBJECTIVE_TYPES = (
+    *CHOICE_TYPES,
+    QuestionType.TRUE_FALSE,
+    QuestionType.FILL_BLANK,
+    QuestionType.NUMERICAL,
+    QuestionType.MATCHING,
+)
 
 
 class Tag(models.Model):

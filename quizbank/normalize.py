@@ -24,7 +24,9 @@ def _normalized(value):
     return value
 
 
-def content_hash(*, qtype: str, stem: str, options: list[dict], answer: str = "", answer_data: dict | None = None) -> str:
+def content_hash(
+    *, qtype: str, stem: str, options: list[dict], answer: str = "", answer_data: dict | None = None
+) -> str:
     """The identity of a question's content: type, stem, options with weights, key, structured key."""
     parts = [qtype, normalize_text(stem), normalize_text(answer)]
     parts += [
@@ -37,6 +39,9 @@ def content_hash(*, qtype: str, stem: str, options: list[dict], answer: str = ""
 def record_hash(record) -> str:
     """content_hash of a QuestionRecord or a Question."""
     return content_hash(
-        qtype=record.qtype, stem=record.stem, options=record.options, answer=record.answer,
+        qtype=record.qtype,
+        stem=record.stem,
+        options=record.options,
+        answer=record.answer,
         answer_data=record.answer_data,
     )

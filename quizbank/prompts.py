@@ -103,17 +103,30 @@ def instruction_record(
     answer_data = answer_data or {}
     if qtype in ("single_choice", "multiple_choice"):
         instruction = SINGLE_CHOICE_INSTRUCTION if qtype == "single_choice" else MULTIPLE_CHOICE_INSTRUCTION
-        return {"instruction": instruction, "input": choice_input(stem, options),
-                "output": answer_output(answer, explanation)}
+        return {
+            "instruction": instruction,
+            "input": choice_input(stem, options),
+            "output": answer_output(answer, explanation),
+        }
     if qtype == "true_false":
-        return {"instruction": TRUE_FALSE_INSTRUCTION, "input": stem.strip(),
-                "output": answer_output(true_false_word(answer), explanation)}
+        return {
+            "instruction": TRUE_FALSE_INSTRUCTION,
+            "input": stem.strip(),
+            "output": answer_output(true_false_word(answer), explanation),
+        }
     if qtype == "fill_blank":
         blanks = [blank["answers"][0] for blank in answer_data.get("blanks", []) if blank.get("answers")]
-        return {"instruction": FILL_BLANK_INSTRUCTION, "input": stem.strip(),
-                "output": answer_output(BLANK_SEPARATOR.join(blanks) or answer, explanation)}
+        return {
+            "instruction": FILL_BLANK_INSTRUCTION,
+            "input": stem.strip(),
+            "output": answer_output(BLANK_SEPARATOR.join(blanks) or answer, explanation),
+        }
     if qtype == "numerical":
-        return {"instruction": NUMERICAL_INSTRUCTION, "input": stem.strip(), "output": answer_output(answer, explanation)}
+        return {
+            "instruction": NUMERICAL_INSTRUCTION,
+            "input": stem.strip(),
+            "output": answer_output(answer, explanation),
+        }
     if qtype == "matching":
         text, key = matching_input(stem, answer_data)
         return {"instruction": MATCHING_INSTRUCTION, "input": text, "output": answer_output(key, explanation)}
@@ -140,12 +153,21 @@ def question_from_record(record: dict) -> dict | None:
         qtype = "single_choice" if instruction == SINGLE_CHOICE_INSTRUCTION else "multiple_choice"
         return {"qtype": qtype, "stem": stem, "options": options, "answer": parsed.answer, **common}
     if instruction == TRUE_FALSE_INSTRUCTION:
-        return {"qtype": "true_false", "stem": text.strip(), "answer": "true" if parsed.answer == "对" else "false",
-                **common}
+        return {
+            "qtype": "true_false",
+            "stem": text.strip(),
+            "answer": "true" if parsed.answer == "对" else "false",
+            **common,
+        }
     if instruction == FILL_BLANK_INSTRUCTION:
         blanks = [{"answers": [part]} for part in parsed.answer.split(BLANK_SEPARATOR)]
-        return {"qtype": "fill_blank", "stem": text.strip(), "answer": parsed.answer,
-                "answer_data": {"blanks": blanks}, **common}
+        return {
+            "qtype": "fill_blank",
+            "stem": text.strip(),
+            "answer": parsed.answer,
+            "answer_data": {"blanks": blanks},
+            **common,
+        }
     if instruction in (SHORT_ANSWER_INSTRUCTION, ESSAY_INSTRUCTION):
         qtype = "short_answer" if instruction == SHORT_ANSWER_INSTRUCTION else "essay"
         return {"qtype": qtype, "stem": text.strip(), "answer": parsed.answer, **common}

@@ -5,8 +5,32 @@ from __future__ import annotations
 import nh3
 
 ALLOWED_TAGS = {
-    "p", "br", "b", "strong", "i", "em", "u", "sub", "sup", "span", "div", "ul", "ol", "li", "table", "thead",
-    "tbody", "tr", "td", "th", "pre", "code", "img", "a", "blockquote", "hr",
+    "p",
+    "br",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "sub",
+    "sup",
+    "span",
+    "div",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "td",
+    "th",
+    "pre",
+    "code",
+    "img",
+    "a",
+    "blockquote",
+    "hr",
 }
 ALLOWED_ATTRIBUTES = {"img": {"src", "alt", "width", "height"}, "a": {"href", "title"}, "td": {"colspan", "rowspan"}}
 

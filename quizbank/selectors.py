@@ -42,7 +42,11 @@ def question_queryset(*, subject: str = "", qtype: str = "", current_only: bool 
 
 
 def questions_iter(
-    *, subject: str = "", split: str = "all", qtype: str = "", allow_non_commercial: bool = True,
+    *,
+    subject: str = "",
+    split: str = "all",
+    qtype: str = "",
+    allow_non_commercial: bool = True,
     created_after=None,
 ) -> Iterator[Question]:
     """Questions in id order, streamed; `allow_non_commercial=False` leaves out evaluation-only data."""

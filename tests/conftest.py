@@ -40,6 +40,26 @@ def bob(django_user_model):
     return django_user_model.objects.create_user("bob", password="bob-pass-123")
 
 
+def _member_of(django_user_model, username: str, group: str):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username, password=f"{username}-pass-123")
+    user.groups.add(Group.objects.get_or_create(name=group)[0])
+    return user
+
+
+@pytest.fixture
+def carol(django_user_model):
+    """carol, a teacher."""
+    return _member_of(django_user_model, "carol", "teacher")
+
+
+@pytest.fixture
+def dave(django_user_model):
+    """dave, an admin."""
+    return _member_of(django_user_model, "dave", "admin")
+
+
 @pytest.fixture
 def demo_bank(db):
     from quizbank.services import bank_import_file

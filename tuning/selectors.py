@@ -34,37 +34,56 @@ def run_checkpoints(run: TuningRun) -> list[dict]:
     return found
 
 
-def run_loss_points(run: TuningRun) -> list[tuple[int, float]]:
-    """(step, loss) from the run's metric events, or from its final metrics."""
+def run_loss_points(run: TuningRun) -> dict[str, list[tuple[int, float]]]:
+    """Training and validation loss by step, from the final metrics or, while running, the events."""
     if run.metrics.get("loss_history"):
-        return [(int(step), float(loss)) for step, loss in run.metrics["loss_history"]]
-    points = []
+        return {
+            "train": [(int(step), float(loss)) for step, loss in run.metrics["loss_history"]],
+            "eval": [(int(step), float(loss)) for step, loss in run.metrics.get("eval_loss_history", [])],
+        }
+    train, evaluation = [], []
     for event in run.events.filter(message="progress").only("data"):
-        loss = (event.data.get("metrics") or {}).get("loss")
-        if loss is not None:
-            points.append((int(event.data["step"]), float(loss)))
-    return points
+        metrics = event.data.get("metrics") or {}
+        if metrics.get("loss") is not None:
+            train.append((int(event.data["step"]), float(metrics["loss"])))
+        if metrics.get("eval_loss") is not None:
+            evaluation.append((int(event.data["step"]), float(metrics["eval_loss"])))
+    return {"train": train, "eval": evaluation}
 
 
-def loss_curve_svg(points: list[tuple[int, float]], *, width: int = 480, height: int = 160) -> str:
-    """A server-rendered line chart of the loss (no script, no external library)."""
-    if len(points) < 2:
+COLOURS = {"train": "#8250df", "eval": "#1a7f37"}
+
+
+def loss_curve_svg(series: dict[str, list[tuple[int, float]]], *, width: int = 480, height: int = 160) -> str:
+    """A server-rendered line chart of the losses (no script, no external library)."""
+    points = [point for values in series.values() for point in values]
+    if len(series.get("train", [])) < 2:
         return ""
     steps = [step for step, _ in points]
     losses = [loss for _, loss in points]
-    x0, x1 = min(steps), max(steps) or 1
+    x0, x1 = min(steps), max(steps)
     y0, y1 = min(losses), max(losses)
     span_x, span_y = (x1 - x0) or 1, (y1 - y0) or 1
-    coords = " ".join(
-        f"{(step - x0) / span_x * (width - 40) + 35:.1f},{height - 20 - (loss - y0) / span_y * (height - 30):.1f}"
-        for step, loss in points
+
+    def coords(values):
+        return " ".join(
+            f"{(step - x0) / span_x * (width - 40) + 35:.1f},{height - 20 - (loss - y0) / span_y * (height - 30):.1f}"
+            for step, loss in values
+        )
+
+    lines = "".join(
+        f'<polyline fill="none" stroke="{COLOURS[name]}" stroke-width="2" points="{coords(values)}"><title>{name} loss'
+        f"</title></polyline>"
+        for name, values in series.items() if values
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="loss">'
-        f'<polyline fill="none" stroke="#8250df" stroke-width="2" points="{coords}"/>'
+        f"{lines}"
         f'<text x="0" y="12" font-size="10">{y1:.3g}</text><text x="0" y="{height - 20}" font-size="10">{y0:.3g}</text>'
         f'<text x="35" y="{height - 4}" font-size="10">step {x0}</text>'
-        f'<text x="{width - 60}" y="{height - 4}" font-size="10">step {x1}</text></svg>'
+        f'<text x="{width - 60}" y="{height - 4}" font-size="10">step {x1}</text>'
+        f'<text x="{width - 120}" y="12" font-size="10" fill="{COLOURS["train"]}">train</text>'
+        f'<text x="{width - 80}" y="12" font-size="10" fill="{COLOURS["eval"]}">validation</text></svg>'
     )
 
 

@@ -15,8 +15,12 @@ DATASET_NAME = "quizsite"
 
 def question_record(question: Question) -> dict | None:
     return prompts.instruction_record(
-        qtype=question.qtype, stem=question.stem, options=question.options, answer=question.answer,
-        explanation=question.explanation, answer_data=question.answer_data,
+        qtype=question.qtype,
+        stem=question.stem,
+        options=question.options,
+        answer=question.answer,
+        explanation=question.explanation,
+        answer_data=question.answer_data,
     )
 
 

@@ -7,8 +7,6 @@ reference answer is the output.
 
 from __future__ import annotations
 
-import json
-
 from quizbank import prompts
 from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError
 from quizbank.importers.registry import Format
@@ -23,10 +21,9 @@ def sniff(head: str, file_name: str) -> bool:
 
 def parse(source: ImportSource) -> ParseStream:
     name = source.file_name
-    try:
-        data = json.loads(source.text())
-    except json.JSONDecodeError as exc:
-        yield RowError(name, exc.lineno, "(json)", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+    data, error = source.json()
+    if error:
+        yield error
         return
     if not isinstance(data, list):
         yield RowError(name, None, "(file)", "Alpaca data must be a JSON list of records")

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -267,6 +268,14 @@ class ImportSource:
 
     def text(self) -> str:
         return read_text(self.path, file_name=self.file_name)
+
+    def json(self) -> tuple[object, RowError | None]:
+        """The whole file as JSON, or the error saying where it breaks."""
+        try:
+            return json.loads(self.text()), None
+        except json.JSONDecodeError as exc:
+            message = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            return None, RowError(self.file_name, exc.lineno, "(json)", message)
 
 
 # What a format's parse() yields: records, or errors for rows it could not read at all.

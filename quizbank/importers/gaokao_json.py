@@ -31,7 +31,6 @@ the file's keywords (SUBJECTS), else the import's default subject. Difficulty is
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -79,10 +78,9 @@ def sniff(head: str, file_name: str) -> bool:
 
 def parse(source: ImportSource) -> ParseStream:
     name = source.file_name
-    try:
-        data = json.loads(source.text())
-    except json.JSONDecodeError as exc:
-        yield RowError(name, exc.lineno, "(json)", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+    data, error = source.json()
+    if error:
+        yield error
         return
     if not isinstance(data, dict) or not isinstance(data.get("example"), list):
         yield RowError(name, None, "example", 'a GAOKAO-Bench file is an object with an "example" list')

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import io
-import json
 from decimal import Decimal, InvalidOperation
 
 import ijson
@@ -57,13 +56,7 @@ def parse(source: ImportSource) -> ParseStream:
 
 def _json_error(source: ImportSource) -> RowError:
     """Where the JSON breaks, as line and column (the streaming parser does not say)."""
-    try:
-        json.loads(source.text())
-    except json.JSONDecodeError as exc:
-        return RowError(
-            source.file_name, exc.lineno, "(json)", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        )
-    return RowError(source.file_name, None, "(json)", "invalid JSON")
+    return source.json()[1] or RowError(source.file_name, None, "(json)", "invalid JSON")
 
 
 def _open(source: ImportSource):

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,134 +14,212 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='KnowledgePoint',
+            name="KnowledgePoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Paper',
+            name="Paper",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=200, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Question',
+            name="Question",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('qtype', models.CharField(choices=[('single_choice', '单选题'), ('multiple_choice', '多选题'), ('true_false', '判断题'), ('fill_blank', '填空题'), ('numerical', '数值题'), ('matching', '匹配题'), ('short_answer', '简答题'), ('essay', '论述题'), ('cloze', '完形填空（组合题）'), ('description', '说明（不计分）')], default='single_choice', max_length=32)),
-                ('stem', models.TextField()),
-                ('stem_format', models.CharField(default='plain', max_length=16)),
-                ('options', models.JSONField(blank=True, default=list)),
-                ('answer', models.TextField(blank=True, default='')),
-                ('answer_data', models.JSONField(blank=True, default=dict)),
-                ('explanation', models.TextField(blank=True, default='')),
-                ('general_feedback', models.TextField(blank=True, default='')),
-                ('score', models.DecimalField(decimal_places=2, default=1, max_digits=6)),
-                ('partial_score', models.DecimalField(blank=True, decimal_places=2, max_digits=6, null=True)),
-                ('difficulty', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('source_file', models.CharField(blank=True, default='', max_length=500)),
-                ('source_row', models.PositiveIntegerField(blank=True, null=True)),
-                ('source_dataset', models.CharField(blank=True, default='', max_length=200)),
-                ('source_licence', models.CharField(blank=True, default='', max_length=100)),
-                ('content_hash', models.CharField(db_index=True, max_length=64)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('is_current', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('knowledge_points', models.ManyToManyField(blank=True, related_name='questions', to='quizbank.knowledgepoint')),
-                ('root', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='quizbank.question')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "qtype",
+                    models.CharField(
+                        choices=[
+                            ("single_choice", "单选题"),
+                            ("multiple_choice", "多选题"),
+                            ("true_false", "判断题"),
+                            ("fill_blank", "填空题"),
+                            ("numerical", "数值题"),
+                            ("matching", "匹配题"),
+                            ("short_answer", "简答题"),
+                            ("essay", "论述题"),
+                            ("cloze", "完形填空（组合题）"),
+                            ("description", "说明（不计分）"),
+                        ],
+                        default="single_choice",
+                        max_length=32,
+                    ),
+                ),
+                ("stem", models.TextField()),
+                ("stem_format", models.CharField(default="plain", max_length=16)),
+                ("options", models.JSONField(blank=True, default=list)),
+                ("answer", models.TextField(blank=True, default="")),
+                ("answer_data", models.JSONField(blank=True, default=dict)),
+                ("explanation", models.TextField(blank=True, default="")),
+                ("general_feedback", models.TextField(blank=True, default="")),
+                ("score", models.DecimalField(decimal_places=2, default=1, max_digits=6)),
+                ("partial_score", models.DecimalField(blank=True, decimal_places=2, max_digits=6, null=True)),
+                ("difficulty", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("source_file", models.CharField(blank=True, default="", max_length=500)),
+                ("source_row", models.PositiveIntegerField(blank=True, null=True)),
+                ("source_dataset", models.CharField(blank=True, default="", max_length=200)),
+                ("source_licence", models.CharField(blank=True, default="", max_length=100)),
+                ("content_hash", models.CharField(db_index=True, max_length=64)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("is_current", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "knowledge_points",
+                    models.ManyToManyField(blank=True, related_name="questions", to="quizbank.knowledgepoint"),
+                ),
+                (
+                    "root",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="quizbank.question",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='PaperQuestion',
+            name="PaperQuestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('score', models.DecimalField(decimal_places=2, default=1, max_digits=6)),
-                ('paper', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='quizbank.paper')),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='quizbank.question')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField()),
+                ("score", models.DecimalField(decimal_places=2, default=1, max_digits=6)),
+                (
+                    "paper",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="quizbank.paper"
+                    ),
+                ),
+                ("question", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="quizbank.question")),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.AddField(
-            model_name='paper',
-            name='questions',
-            field=models.ManyToManyField(related_name='papers', through='quizbank.PaperQuestion', to='quizbank.question'),
+            model_name="paper",
+            name="questions",
+            field=models.ManyToManyField(
+                related_name="papers", through="quizbank.PaperQuestion", to="quizbank.question"
+            ),
         ),
         migrations.CreateModel(
-            name='Answer',
+            name="Answer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('response', models.TextField()),
-                ('is_correct', models.BooleanField(null=True)),
-                ('score', models.DecimalField(decimal_places=2, max_digits=6, null=True)),
-                ('submitted_at', models.DateTimeField(auto_now_add=True)),
-                ('explanation', models.TextField(blank=True, default='')),
-                ('explanation_source', models.CharField(choices=[('pending', 'Pending'), ('model', 'Model'), ('bank', 'Question bank (model unavailable)')], default='pending', max_length=16)),
-                ('model_answer', models.CharField(blank=True, default='', max_length=16)),
-                ('model_version', models.CharField(blank=True, default='', max_length=100)),
-                ('explanation_error', models.TextField(blank=True, default='')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to=settings.AUTH_USER_MODEL)),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='answers', to='quizbank.question')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("response", models.TextField()),
+                ("is_correct", models.BooleanField(null=True)),
+                ("score", models.DecimalField(decimal_places=2, max_digits=6, null=True)),
+                ("submitted_at", models.DateTimeField(auto_now_add=True)),
+                ("explanation", models.TextField(blank=True, default="")),
+                (
+                    "explanation_source",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("model", "Model"),
+                            ("bank", "Question bank (model unavailable)"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("model_answer", models.CharField(blank=True, default="", max_length=16)),
+                ("model_version", models.CharField(blank=True, default="", max_length=100)),
+                ("explanation_error", models.TextField(blank=True, default="")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="answers", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="answers", to="quizbank.question"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-submitted_at', '-id'],
+                "ordering": ["-submitted_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Subject',
+            name="Subject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('path', models.CharField(max_length=500, unique=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='quizbank.subject')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("path", models.CharField(max_length=500, unique=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="quizbank.subject",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['path'],
+                "ordering": ["path"],
             },
         ),
         migrations.AddField(
-            model_name='question',
-            name='subject',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='questions', to='quizbank.subject'),
+            model_name="question",
+            name="subject",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="questions", to="quizbank.subject"
+            ),
         ),
         migrations.AddField(
-            model_name='paper',
-            name='subject',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='quizbank.subject'),
+            model_name="paper",
+            name="subject",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to="quizbank.subject"
+            ),
         ),
         migrations.AddField(
-            model_name='question',
-            name='tags',
-            field=models.ManyToManyField(blank=True, related_name='questions', to='quizbank.tag'),
+            model_name="question",
+            name="tags",
+            field=models.ManyToManyField(blank=True, related_name="questions", to="quizbank.tag"),
         ),
         migrations.AddConstraint(
-            model_name='paperquestion',
-            constraint=models.UniqueConstraint(fields=('paper', 'position'), name='paper_position_unique'),
+            model_name="paperquestion",
+            constraint=models.UniqueConstraint(fields=("paper", "position"), name="paper_position_unique"),
         ),
         migrations.AddIndex(
-            model_name='question',
-            index=models.Index(fields=['qtype', 'difficulty'], name='quizbank_qu_qtype_c17b22_idx'),
+            model_name="question",
+            index=models.Index(fields=["qtype", "difficulty"], name="quizbank_qu_qtype_c17b22_idx"),
         ),
         migrations.AddConstraint(
-            model_name='question',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('content_hash',), name='current_question_unique'),
+            model_name="question",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)), fields=("content_hash",), name="current_question_unique"
+            ),
         ),
     ]

@@ -6,33 +6,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quizbank', '0001_initial'),
+        ("quizbank", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed (nothing written)')], default='queued', max_length=16)),
-                ('file_path', models.CharField(max_length=1000)),
-                ('file_name', models.CharField(max_length=300)),
-                ('file_size', models.PositiveBigIntegerField(default=0)),
-                ('format', models.CharField(blank=True, default='', max_length=32)),
-                ('subject', models.CharField(blank=True, default='', max_length=500)),
-                ('skip_invalid', models.BooleanField(default=False)),
-                ('dry_run', models.BooleanField(default=False)),
-                ('rows_read', models.PositiveIntegerField(default=0)),
-                ('report', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed (nothing written)"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("file_path", models.CharField(max_length=1000)),
+                ("file_name", models.CharField(max_length=300)),
+                ("file_size", models.PositiveBigIntegerField(default=0)),
+                ("format", models.CharField(blank=True, default="", max_length=32)),
+                ("subject", models.CharField(blank=True, default="", max_length=500)),
+                ("skip_invalid", models.BooleanField(default=False)),
+                ("dry_run", models.BooleanField(default=False)),
+                ("rows_read", models.PositiveIntegerField(default=0)),
+                ("report", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

@@ -1,6 +1,6 @@
 """Writes to the question bank, one module per concern."""
 
-from quizbank.services.answers import answer_submit, grade_objective, paper_create
+from quizbank.services.answers import answer_submit, paper_create
 from quizbank.services.imports import (
     ImportReport,
     bank_import,

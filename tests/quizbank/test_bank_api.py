@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -13,14 +12,6 @@ from quizbank.services import bank_import_file, paper_create
 from tests.conftest import DEMO_BANK
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def carol(django_user_model):
-    """carol, a teacher."""
-    user = django_user_model.objects.create_user("carol", password="carol-pass-123")
-    user.groups.add(Group.objects.get_or_create(name="teacher")[0])
-    return user
 
 
 @pytest.fixture

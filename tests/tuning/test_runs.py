@@ -72,3 +72,10 @@ def test_a_queued_run_is_trained_by_a_celery_worker_over_the_broker(demo_bank, t
             time.sleep(0.5)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.output_version is not None and run.progress == 1.0
+
+
+def test_tune_resume_names_a_missing_run(db):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="no run 999"):
+        call_command("tune", "--resume", "999", "--inline")

@@ -1,7 +1,6 @@
 """The tuning API (OpenAI fine-tuning shapes) and pages, for admins only."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -9,14 +8,6 @@ from tuning.models import RunStatus, TuningRun
 from tuning.services import run_execute, version_register
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dave(django_user_model):
-    """dave, an admin."""
-    user = django_user_model.objects.create_user("dave", password="dave-pass-123")
-    user.groups.add(Group.objects.get_or_create(name="admin")[0])
-    return user
 
 
 @pytest.fixture

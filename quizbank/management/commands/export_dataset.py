@@ -19,10 +19,14 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, required=True, help="a file, or a folder for llamafactory")
         parser.add_argument("--subject", default="", help="only this subject path and below")
         parser.add_argument("--split", choices=SPLITS, default="all")
-        parser.add_argument("--task", choices=["explain"], default="explain",
-                            help="explain: answer and 解析 for each question")
-        parser.add_argument("--allow-non-commercial", action="store_true",
-                            help="include evaluation-only sources (CC BY-NC: C-Eval, CMMLU) in training data")
+        parser.add_argument(
+            "--task", choices=["explain"], default="explain", help="explain: answer and 解析 for each question"
+        )
+        parser.add_argument(
+            "--allow-non-commercial",
+            action="store_true",
+            help="include evaluation-only sources (CC BY-NC: C-Eval, CMMLU) in training data",
+        )
 
     def handle(self, *args, format, out, subject, split, allow_non_commercial, **options):
         training = format in TRAINING_FORMATS

@@ -28,7 +28,11 @@ class Command(BaseCommand):
             raise CommandError(f"no such file: {', '.join(missing)}")
         show_progress = not options["json"] and sys.stderr.isatty()
         report = bank_import(
-            paths=paths, fmt=format, subject=subject, skip_invalid=skip_invalid, dry_run=dry_run,
+            paths=paths,
+            fmt=format,
+            subject=subject,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
             on_progress=self._progress if show_progress else None,
         )
         if options["json"]:

@@ -32,6 +32,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-if-tuned", action="store_true", help="do nothing when the active version is already a tuned one"
         )
+        parser.add_argument(
+            "--new-data-only",
+            action="store_true",
+            help="continue from --base on the questions added since that version was made",
+        )
+        parser.add_argument(
+            "--resume",
+            type=int,
+            default=None,
+            metavar="RUN_ID",
+            help="continue a failed, cancelled or abandoned run from its last checkpoint",
+        )
 
     def handle(self, *args, **opts):
         if opts["resume"] is not None:
@@ -55,6 +67,7 @@ class Command(BaseCommand):
                 split=opts["split"],
                 memorise=opts["memorise"],
                 promote=opts["promote"],
+                new_data_only=opts["new_data_only"],
                 enqueue=not opts["inline"],
             )
         except ApplicationError as exc:
