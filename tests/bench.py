@@ -54,9 +54,14 @@ def generated_questions(n: int):
     for index in range(n):
         a, b = index % 997 + 2, index // 997 + 3
         yield {
-            "type": "single_choice", "subject": f"数学/练习{index % 20}", "stem": f"第 {index} 题：计算 {a} × {b} = ?",
-            "options": [str(a * b), str(a * b + 1), str(a * b - 1), str(a + b)], "answer": "A",
-            "explanation": f"{a} × {b} = {a * b}，故选 A。", "score": 2, "difficulty": 1 + index % 5,
+            "type": "single_choice",
+            "subject": f"数学/练习{index % 20}",
+            "stem": f"第 {index} 题：计算 {a} × {b} = ?",
+            "options": [str(a * b), str(a * b + 1), str(a * b - 1), str(a + b)],
+            "answer": "A",
+            "explanation": f"{a} × {b} = {a * b}，故选 A。",
+            "score": 2,
+            "difficulty": 1 + index % 5,
         }
 
 
@@ -75,8 +80,19 @@ def write_xlsx_bank(path: Path, n: int) -> None:
     sheet = workbook.create_sheet("题库")
     sheet.append(["题目", "类型", "答案", "解析", "选项A", "选项B", "选项C", "选项D", "分值", "难度", "知识点", "学科"])
     for item in generated_questions(n):
-        sheet.append([item["stem"], "单选题", "A", item["explanation"], *item["options"], 2, item["difficulty"], "",
-                      item["subject"]])
+        sheet.append(
+            [
+                item["stem"],
+                "单选题",
+                "A",
+                item["explanation"],
+                *item["options"],
+                2,
+                item["difficulty"],
+                "",
+                item["subject"],
+            ]
+        )
     workbook.save(path)
 
 
@@ -93,11 +109,19 @@ def bulk_create_baseline(n: int) -> float:
         if item["subject"] not in subjects:
             subjects[item["subject"]] = Subject.objects.get_or_create(path=item["subject"], defaults={"name": "x"})[0]
         options = [{"key": "ABCD"[i], "text": text} for i, text in enumerate(item["options"])]
-        rows.append(Question(
-            subject=subjects[item["subject"]], qtype=item["type"], stem=item["stem"], options=options, answer="A",
-            explanation=item["explanation"], score=2, difficulty=item["difficulty"],
-            content_hash=content_hash(qtype=item["type"], stem=item["stem"], options=options, answer="A"),
-        ))
+        rows.append(
+            Question(
+                subject=subjects[item["subject"]],
+                qtype=item["type"],
+                stem=item["stem"],
+                options=options,
+                answer="A",
+                explanation=item["explanation"],
+                score=2,
+                difficulty=item["difficulty"],
+                content_hash=content_hash(qtype=item["type"], stem=item["stem"], options=options, answer="A"),
+            )
+        )
     started = time.monotonic()
     with transaction.atomic():
         Question.objects.bulk_create(rows, batch_size=1000)
@@ -189,17 +213,35 @@ def bench_tuning_lora_vs_llamafactory():
         bootstrap_tiny_model([text for record in records for text in record.values() if text], root / "tiny")
 
         config = TuningConfig(
-            model_name_or_path=str(root / "tiny"), dataset_path=str(root / "data.json"), output_dir=str(root / "ours"),
-            finetuning_type="lora", lora_rank=8, lora_alpha=16, lora_dropout=0.0, learning_rate=2e-4,
-            per_device_train_batch_size=4, gradient_accumulation_steps=1, num_train_epochs=1.0, cutoff_len=1024,
-            logging_steps=10, save_steps=10**6,
+            model_name_or_path=str(root / "tiny"),
+            dataset_path=str(root / "data.json"),
+            output_dir=str(root / "ours"),
+            finetuning_type="lora",
+            lora_rank=8,
+            lora_alpha=16,
+            lora_dropout=0.0,
+            learning_rate=2e-4,
+            per_device_train_batch_size=4,
+            gradient_accumulation_steps=1,
+            num_train_epochs=1.0,
+            cutoff_len=1024,
+            logging_steps=10,
+            save_steps=10**6,
         )
         ours = run_training(config).metrics
         ours_tokens_per_s = ours["train_tokens_per_epoch"] / ours["train_seconds"]
 
         result = subprocess.run(
-            [str(lf_python), str(REPO / "tests" / "compat" / "llamafactory_train.py"), str(root / "lf"),
-             str(root / "tiny"), str(root / "lf-out")], capture_output=True, text=True, timeout=1800,
+            [
+                str(lf_python),
+                str(REPO / "tests" / "compat" / "llamafactory_train.py"),
+                str(root / "lf"),
+                str(root / "tiny"),
+                str(root / "lf-out"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
         if result.returncode:
             raise SystemExit(f"LLaMA-Factory training failed:\n{result.stderr[-3000:]}")

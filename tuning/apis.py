@@ -38,8 +38,22 @@ class RunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TuningRun
-        fields = ["object", "id", "model", "fine_tuned_model", "status", "method", "stage", "hyperparameters",
-                  "dataset_size", "progress", "metrics", "created_at", "finished_at", "error"]
+        fields = [
+            "object",
+            "id",
+            "model",
+            "fine_tuned_model",
+            "status",
+            "method",
+            "stage",
+            "hyperparameters",
+            "dataset_size",
+            "progress",
+            "metrics",
+            "created_at",
+            "finished_at",
+            "error",
+        ]
 
     def get_object(self, run) -> str:
         return "fine_tuning.job"
@@ -90,9 +104,15 @@ class RunListApi(APIView):
         data = serializer.validated_data
         base = get_object_or_404(ModelVersion, name=data["model"]) if data["model"] else None
         run = run_create(
-            method=data["method"], stage=data["stage"], base_version=base, overrides=data["hyperparameters"],
-            subject=data["subject"], split=data["split"], new_data_only=data["new_data_only"],
-            promote=data["promote"], created_by=request.user,
+            method=data["method"],
+            stage=data["stage"],
+            base_version=base,
+            overrides=data["hyperparameters"],
+            subject=data["subject"],
+            split=data["split"],
+            new_data_only=data["new_data_only"],
+            promote=data["promote"],
+            created_by=request.user,
         )
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
@@ -112,9 +132,15 @@ class RunEventsApi(APIView):
     def get(self, request, run_id: str):
         run = _run(run_id)
         events = [
-            {"object": "fine_tuning.job.event", "id": f"ftevent-{event.pk}", "created_at": _unix(event.created_at),
-             "level": event.level, "message": event.message, "data": event.data,
-             "type": "metrics" if event.data.get("metrics") else "message"}
+            {
+                "object": "fine_tuning.job.event",
+                "id": f"ftevent-{event.pk}",
+                "created_at": _unix(event.created_at),
+                "level": event.level,
+                "message": event.message,
+                "data": event.data,
+                "type": "metrics" if event.data.get("metrics") else "message",
+            }
             for event in run.events.order_by("-id")[:500]
         ]
         return Response({"object": "list", "data": events, "has_more": False})

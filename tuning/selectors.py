@@ -19,18 +19,20 @@ def run_checkpoints(run: TuningRun) -> list[dict]:
         state = json.loads(state_file.read_text())
         losses = [entry for entry in state.get("log_history", []) if "loss" in entry]
         evals = [entry for entry in state.get("log_history", []) if "eval_loss" in entry]
-        found.append({
-            "object": "fine_tuning.job.checkpoint",
-            "id": f"ftckpt-{run.pk}-{state.get('global_step')}",
-            "fine_tuning_job_id": f"ftjob-{run.pk}",
-            "step_number": state.get("global_step"),
-            "metrics": {
-                "train_loss": losses[-1]["loss"] if losses else None,
-                "valid_loss": evals[-1]["eval_loss"] if evals else None,
-                "epoch": state.get("epoch"),
-            },
-            "path": str(path),
-        })
+        found.append(
+            {
+                "object": "fine_tuning.job.checkpoint",
+                "id": f"ftckpt-{run.pk}-{state.get('global_step')}",
+                "fine_tuning_job_id": f"ftjob-{run.pk}",
+                "step_number": state.get("global_step"),
+                "metrics": {
+                    "train_loss": losses[-1]["loss"] if losses else None,
+                    "valid_loss": evals[-1]["eval_loss"] if evals else None,
+                    "epoch": state.get("epoch"),
+                },
+                "path": str(path),
+            }
+        )
     return found
 
 
@@ -74,7 +76,8 @@ def loss_curve_svg(series: dict[str, list[tuple[int, float]]], *, width: int = 4
     lines = "".join(
         f'<polyline fill="none" stroke="{COLOURS[name]}" stroke-width="2" points="{coords(values)}"><title>{name} loss'
         f"</title></polyline>"
-        for name, values in series.items() if values
+        for name, values in series.items()
+        if values
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="loss">'
@@ -91,8 +94,12 @@ def version_comparison() -> list[dict]:
     rows = []
     for version in ModelVersion.objects.order_by("-created_at"):
         evaluation = version.metrics.get("eval") or {}
-        rows.append({
-            "version": version, "accuracy": evaluation.get("answer_accuracy"),
-            "fidelity": evaluation.get("explanation_rouge_l"), "n": evaluation.get("n"),
-        })
+        rows.append(
+            {
+                "version": version,
+                "accuracy": evaluation.get("answer_accuracy"),
+                "fidelity": evaluation.get("explanation_rouge_l"),
+                "n": evaluation.get("n"),
+            }
+        )
     return rows

@@ -26,8 +26,12 @@ class RunForm(forms.Form):
     promote = forms.BooleanField(required=False, label="promote when it is not worse")
     lora_rank = forms.IntegerField(required=False, help_text=HELP["lora_rank"], label="lora_rank (empty: auto)")
     lora_alpha = forms.IntegerField(required=False, help_text=HELP["lora_alpha"], label="lora_alpha (empty: auto)")
-    learning_rate = forms.FloatField(required=False, help_text=HELP["learning_rate"], label="learning_rate (empty: auto)")
-    num_train_epochs = forms.FloatField(required=False, help_text=HELP["num_train_epochs"], label="epochs (empty: auto)")
+    learning_rate = forms.FloatField(
+        required=False, help_text=HELP["learning_rate"], label="learning_rate (empty: auto)"
+    )
+    num_train_epochs = forms.FloatField(
+        required=False, help_text=HELP["num_train_epochs"], label="epochs (empty: auto)"
+    )
 
 
 @login_required
@@ -36,12 +40,22 @@ def tuning_index(request):
     form = RunForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        overrides = {key: data[key] for key in ("lora_rank", "lora_alpha", "learning_rate", "num_train_epochs")
-                     if data[key] is not None}
+        overrides = {
+            key: data[key]
+            for key in ("lora_rank", "lora_alpha", "learning_rate", "num_train_epochs")
+            if data[key] is not None
+        }
         try:
-            run = run_create(method=data["method"], stage=data["stage"], base_version=data["base"],
-                             overrides=overrides, split=data["split"], new_data_only=data["new_data_only"],
-                             promote=data["promote"], created_by=request.user)
+            run = run_create(
+                method=data["method"],
+                stage=data["stage"],
+                base_version=data["base"],
+                overrides=overrides,
+                split=data["split"],
+                new_data_only=data["new_data_only"],
+                promote=data["promote"],
+                created_by=request.user,
+            )
         except ApplicationError as exc:
             form.add_error(None, f"{exc.message} {exc.extra or ''}")
         else:
@@ -54,11 +68,17 @@ def tuning_index(request):
 @admin_required
 def tuning_run(request, run_id: int):
     run = get_object_or_404(TuningRun.objects.select_related("base_version", "output_version"), pk=run_id)
-    return render(request, "tuning/run.html", {
-        "run": run, "events": run.events.order_by("-id")[:100], "checkpoints": run_checkpoints(run),
-        "curve": mark_safe(loss_curve_svg(run_loss_points(run))),  # noqa: S308 (numbers only, built here)
-        "running": run.status in ("validating", "queued", "running"),
-    })
+    return render(
+        request,
+        "tuning/run.html",
+        {
+            "run": run,
+            "events": run.events.order_by("-id")[:100],
+            "checkpoints": run_checkpoints(run),
+            "curve": mark_safe(loss_curve_svg(run_loss_points(run))),  # noqa: S308 (numbers only, built here)
+            "running": run.status in ("validating", "queued", "running"),
+        },
+    )
 
 
 @login_required

@@ -24,15 +24,27 @@ def main() -> int:
     from llamafactory.model import load_tokenizer
 
     with tempfile.TemporaryDirectory() as output_dir:
-        model_args, data_args, training_args, finetuning_args, _ = get_train_args({
-            "stage": "sft", "do_train": True, "model_name_or_path": model_dir, "dataset": "quizsite",
-            "dataset_dir": dataset_dir, "template": "deepseek3", "finetuning_type": "lora",
-            "output_dir": output_dir, "cutoff_len": 1024, "overwrite_cache": True, "report_to": "none",
-            "per_device_train_batch_size": 1,
-        })
+        model_args, data_args, training_args, finetuning_args, _ = get_train_args(
+            {
+                "stage": "sft",
+                "do_train": True,
+                "model_name_or_path": model_dir,
+                "dataset": "quizsite",
+                "dataset_dir": dataset_dir,
+                "template": "deepseek3",
+                "finetuning_type": "lora",
+                "output_dir": output_dir,
+                "cutoff_len": 1024,
+                "overwrite_cache": True,
+                "report_to": "none",
+                "per_device_train_batch_size": 1,
+            }
+        )
         tokenizer_module = load_tokenizer(model_args)
         template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
-        dataset = get_dataset(template, model_args, data_args, training_args, "sft", **tokenizer_module)["train_dataset"]
+        dataset = get_dataset(template, model_args, data_args, training_args, "sft", **tokenizer_module)[
+            "train_dataset"
+        ]
     n = len(dataset)
     if n != expected:
         print(f"COMPAT llamafactory FAILED records={n} expected={expected}")

@@ -20,16 +20,39 @@ def main() -> int:
     sys.modules.setdefault("torchaudio", stand_in)
     from llamafactory.train.tuner import run_exp
 
-    run_exp({
-        "stage": "sft", "do_train": True, "model_name_or_path": model_dir, "dataset": "quizsite",
-        "dataset_dir": dataset_dir, "template": "deepseek3", "finetuning_type": "lora", "lora_rank": 8,
-        "lora_alpha": 16, "lora_dropout": 0.0, "lora_target": "all", "output_dir": output_dir,
-        "cutoff_len": 1024, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1,
-        "learning_rate": 2e-4, "num_train_epochs": 1.0, "lr_scheduler_type": "cosine", "logging_steps": 10,
-        "save_strategy": "no", "report_to": "none", "overwrite_output_dir": True, "overwrite_cache": True,
-        "include_effective_tokens_per_second": True, "seed": 42, "use_cpu": True, "plot_loss": False,
-        "dataloader_num_workers": 0, "preprocessing_num_workers": 1,
-    })
+    run_exp(
+        {
+            "stage": "sft",
+            "do_train": True,
+            "model_name_or_path": model_dir,
+            "dataset": "quizsite",
+            "dataset_dir": dataset_dir,
+            "template": "deepseek3",
+            "finetuning_type": "lora",
+            "lora_rank": 8,
+            "lora_alpha": 16,
+            "lora_dropout": 0.0,
+            "lora_target": "all",
+            "output_dir": output_dir,
+            "cutoff_len": 1024,
+            "per_device_train_batch_size": 4,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 2e-4,
+            "num_train_epochs": 1.0,
+            "lr_scheduler_type": "cosine",
+            "logging_steps": 10,
+            "save_strategy": "no",
+            "report_to": "none",
+            "overwrite_output_dir": True,
+            "overwrite_cache": True,
+            "include_effective_tokens_per_second": True,
+            "seed": 42,
+            "use_cpu": True,
+            "plot_loss": False,
+            "dataloader_num_workers": 0,
+            "preprocessing_num_workers": 1,
+        }
+    )
     results = json.loads((Path(output_dir) / "train_results.json").read_text())
     print(json.dumps(results))
     return 0

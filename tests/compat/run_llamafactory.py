@@ -40,8 +40,17 @@ def main() -> int:
             model = Path(folder) / "tiny"
             bootstrap_tiny_model(texts, model)
             print(f"exported {count} records ({report.created} questions imported) to {out}", flush=True)
-            result = subprocess.run([str(LF_PYTHON), str(REPO / "tests" / "compat" / "llamafactory_check.py"),
-                                     str(out), str(model), str(count)], capture_output=True, text=True)
+            result = subprocess.run(
+                [
+                    str(LF_PYTHON),
+                    str(REPO / "tests" / "compat" / "llamafactory_check.py"),
+                    str(out),
+                    str(model),
+                    str(count),
+                ],
+                capture_output=True,
+                text=True,
+            )
     finally:
         teardown_databases(config, verbosity=0)
     lines = [line for line in result.stdout.splitlines() if line.startswith("COMPAT")]

@@ -21,9 +21,17 @@ def teacher_api(carol):
     return client
 
 
-NEW = {"subject": "数学/函数", "type": "multiple_choice", "stem": "下列函数中是偶函数的有",
-       "options": [{"key": "A", "text": "y=x²"}, {"key": "B", "text": "y=x³"}, {"key": "C", "text": "y=|x|"}],
-       "answer": "AC", "partial_score": 1, "score": 3, "tags": ["函数"], "knowledge_points": ["奇偶性"]}
+NEW = {
+    "subject": "数学/函数",
+    "type": "multiple_choice",
+    "stem": "下列函数中是偶函数的有",
+    "options": [{"key": "A", "text": "y=x²"}, {"key": "B", "text": "y=x³"}, {"key": "C", "text": "y=|x|"}],
+    "answer": "AC",
+    "partial_score": 1,
+    "score": 3,
+    "tags": ["函数"],
+    "knowledge_points": ["奇偶性"],
+}
 
 
 def test_students_cannot_use_the_bank_api(alice):
@@ -66,18 +74,22 @@ def test_editing_a_question_used_by_a_paper_makes_a_new_version(teacher_api, car
 
 
 def test_upload_import_reports_every_bad_row_and_writes_nothing(teacher_api, tmp_path):
-    bank = {"format": "quizsite-bank", "version": 1, "subject": "数学", "questions": [
-        {"stem": "1+1=?", "options": ["1", "2"], "answer": "B"},
-        {"stem": "2+2=?", "options": ["3", "4"], "answer": "C"},
-    ]}
+    bank = {
+        "format": "quizsite-bank",
+        "version": 1,
+        "subject": "数学",
+        "questions": [
+            {"stem": "1+1=?", "options": ["1", "2"], "answer": "B"},
+            {"stem": "2+2=?", "options": ["3", "4"], "answer": "C"},
+        ],
+    }
     upload = SimpleUploadedFile("bad.json", json.dumps(bank).encode(), content_type="application/json")
     response = teacher_api.post(reverse("api-v1-imports"), {"file": upload}, format="multipart")
     assert response.status_code == 201
     body = response.json()
     assert body["status"] == "failed" and body["report"]["created"] == 0
     assert body["report"]["errors"] == [
-        {"source": "bad.json", "line": 2, "field": "answer",
-         "message": "the answer 'C' is not one of the options A, B"}
+        {"source": "bad.json", "line": 2, "field": "answer", "message": "the answer 'C' is not one of the options A, B"}
     ]
     assert Question.objects.count() == 0
     upload = SimpleUploadedFile("bad.json", json.dumps(bank).encode())

@@ -16,10 +16,20 @@ pytestmark = pytest.mark.django_db
 
 def nc_bank(tmp_path):
     path = tmp_path / "nc.json"
-    path.write_text(json.dumps({
-        "format": "quizsite-bank", "version": 1, "subject": "评测", "licence": "CC BY-NC-SA 4.0", "dataset": "C-Eval",
-        "questions": [{"stem": "只用于评测的题", "options": ["甲", "乙"], "answer": "A"}],
-    }, ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "format": "quizsite-bank",
+                "version": 1,
+                "subject": "评测",
+                "licence": "CC BY-NC-SA 4.0",
+                "dataset": "C-Eval",
+                "questions": [{"stem": "只用于评测的题", "options": ["甲", "乙"], "answer": "A"}],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     return path
 
 

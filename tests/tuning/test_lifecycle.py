@@ -21,7 +21,9 @@ from tuning.training.workflow import run_training
 
 def config_for(base, dataset, out, method="lora", **extra):
     values = preset(method, dataset_size=100, memorise=True) | {"num_train_epochs": 2.0, "stop_at_loss": 0.0}
-    return TuningConfig(model_name_or_path=str(base), dataset_path=str(dataset), output_dir=str(out), **(values | extra))
+    return TuningConfig(
+        model_name_or_path=str(base), dataset_path=str(dataset), output_dir=str(out), **(values | extra)
+    )
 
 
 def test_invalid_configs_are_refused_with_the_advice():
@@ -40,12 +42,21 @@ def test_invalid_configs_are_refused_with_the_advice():
 
 
 def test_full_fine_tuning_of_a_7b_model_is_refused_on_a_small_gpu(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({
-        "hidden_size": 3584, "num_hidden_layers": 28, "intermediate_size": 18944, "vocab_size": 152064,
-        "num_attention_heads": 28, "num_key_value_heads": 4,
-    }))
-    config = TuningConfig(model_name_or_path=str(tmp_path), dataset_path="d", output_dir="o", finetuning_type="full",
-                          learning_rate=1e-5)
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "hidden_size": 3584,
+                "num_hidden_layers": 28,
+                "intermediate_size": 18944,
+                "vocab_size": 152064,
+                "num_attention_heads": 28,
+                "num_key_value_heads": 4,
+            }
+        )
+    )
+    config = TuningConfig(
+        model_name_or_path=str(tmp_path), dataset_path="d", output_dir="o", finetuning_type="full", learning_rate=1e-5
+    )
     with pytest.raises(ConfigError, match=r"full fine-tuning of 7\.\dB parameters needs about \d+ GiB"):
         validate(config, hardware=Hardware(cuda=True, gpu_memory_gib=24, bf16=True))
 
@@ -64,8 +75,18 @@ def test_pt_stage_with_packing_and_full_fine_tuning_change_every_layer(tiny_base
     import torch
     from transformers import AutoModelForCausalLM
 
-    result = run_training(config_for(tiny_base_model, demo_dataset, tmp_path, "full", stage="pt", packing=True,
-                                     cutoff_len=256, num_train_epochs=1.0))
+    result = run_training(
+        config_for(
+            tiny_base_model,
+            demo_dataset,
+            tmp_path,
+            "full",
+            stage="pt",
+            packing=True,
+            cutoff_len=256,
+            num_train_epochs=1.0,
+        )
+    )
     before = AutoModelForCausalLM.from_pretrained(tiny_base_model).state_dict()
     after = AutoModelForCausalLM.from_pretrained(result.model_dir).state_dict()
     assert all(not torch.equal(before[name], after[name]) for name in before if "layers." in name and "weight" in name)
@@ -80,8 +101,13 @@ def test_a_killed_training_resumes_from_its_checkpoint_to_the_same_step_count(ti
         "from tuning.training.workflow import run_training; "
         f"run_training(TuningConfig.from_dict(json.loads({json.dumps(json.dumps(config.to_dict()))})))"
     )
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoints = tmp_path / "run" / "checkpoints"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not (checkpoints / "checkpoint-16" / "trainer_state.json").exists():
@@ -102,8 +128,9 @@ def test_cancel_stops_at_a_checkpoint_and_resume_finishes(demo_bank, tiny_base_m
     from tuning.services import run_cancel, run_resume
 
     version_register(name="base", path=tiny_base_model, method="bootstrap")
-    run = run_create(method="lora", memorise=True, overrides={"num_train_epochs": 2.0, "stop_at_loss": 0.0},
-                     enqueue=False)
+    run = run_create(
+        method="lora", memorise=True, overrides={"num_train_epochs": 2.0, "stop_at_loss": 0.0}, enqueue=False
+    )
     seen = []
 
     def cancel_after_first_report(event):
@@ -139,10 +166,12 @@ def test_a_run_whose_worker_died_is_resumed_then_failed_never_left_running(demo_
 
 @pytest.mark.django_db
 def test_promotion_refuses_a_worse_version_unless_forced(tiny_base_model):
-    good = version_register(name="good", path=tiny_base_model, method="full",
-                            metrics={"eval": {"answer_accuracy": 0.9}})
-    worse = version_register(name="worse", path=tiny_base_model, method="lora",
-                             metrics={"eval": {"answer_accuracy": 0.5}})
+    good = version_register(
+        name="good", path=tiny_base_model, method="full", metrics={"eval": {"answer_accuracy": 0.9}}
+    )
+    worse = version_register(
+        name="worse", path=tiny_base_model, method="lora", metrics={"eval": {"answer_accuracy": 0.5}}
+    )
     version_promote(version=good)
     with pytest.raises(ApplicationError, match="worse than the active good"):
         version_promote(version=worse)

@@ -30,8 +30,11 @@ def test_students_cannot_tune(alice, base):
 
 
 def test_create_list_cancel_a_run(admin_api, demo_bank, base):
-    created = admin_api.post(reverse("api-v1-tuning-runs"), {"method": "lora", "hyperparameters": {"lora_rank": 16,
-                             "lora_alpha": 32}}, format="json")
+    created = admin_api.post(
+        reverse("api-v1-tuning-runs"),
+        {"method": "lora", "hyperparameters": {"lora_rank": 16, "lora_alpha": 32}},
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     job = created.json()
     assert job["object"] == "fine_tuning.job" and job["id"].startswith("ftjob-") and job["status"] == "queued"
@@ -45,16 +48,26 @@ def test_create_list_cancel_a_run(admin_api, demo_bank, base):
 
 
 def test_bad_hyperparameters_are_refused_with_the_advice(admin_api, demo_bank, base):
-    response = admin_api.post(reverse("api-v1-tuning-runs"), {"method": "lora", "hyperparameters": {"lora_rank": 8,
-                              "lora_alpha": 12}}, format="json")
+    response = admin_api.post(
+        reverse("api-v1-tuning-runs"),
+        {"method": "lora", "hyperparameters": {"lora_rank": 8, "lora_alpha": 12}},
+        format="json",
+    )
     assert response.status_code == 400 and "rank 8 → alpha 16" in response.json()["message"]
     assert TuningRun.objects.count() == 0
 
 
 @pytest.mark.slow
 def test_run_page_shows_progress_curve_checkpoints_and_versions(client, dave, admin_api, demo_bank, base):
-    job = admin_api.post(reverse("api-v1-tuning-runs"), {"method": "lora", "split": "all", "hyperparameters": {
-        "num_train_epochs": 2, "logging_steps": 2, "val_size": 0.1}}, format="json").json()
+    job = admin_api.post(
+        reverse("api-v1-tuning-runs"),
+        {
+            "method": "lora",
+            "split": "all",
+            "hyperparameters": {"num_train_epochs": 2, "logging_steps": 2, "val_size": 0.1},
+        },
+        format="json",
+    ).json()
     run = run_execute(run_id=int(job["id"].removeprefix("ftjob-")))
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.output_version.metrics["eval"]["n"] == 10
