@@ -252,6 +252,7 @@ def preset(method: str, *, dataset_size: int, hardware: Hardware | None = None, 
             "early_stopping_patience": 0,
             "num_train_epochs": 60.0,
             "stop_at_loss": 0.01,
+            "save_steps": 200,
             "warmup_ratio": 0.02,
             "logging_steps": 10,
         }

@@ -19,7 +19,9 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import get_last_checkpoint
+from transformers.utils import logging as hf_logging
 
 from tuning.training.callbacks import ProgressCallback, StopAtLossCallback
 from tuning.training.config import Hardware, TuningConfig, downgrade_precision, validate
@@ -53,6 +55,7 @@ def run_training(
 ) -> TrainingResult:
     hardware = hardware or detect_hardware()
     validate(config, hardware=hardware)
+    hf_logging.disable_progress_bar()  # progress goes through `report`, not to the console
     for warning in downgrade_precision(config, hardware):
         report({"level": "warn", "message": warning})
     set_seed(config.seed)
@@ -96,6 +99,7 @@ def run_training(
         data_collator=PadCollator(tokenizer.pad_token_id),
         callbacks=callbacks(config, report, should_cancel),
     )
+    trainer.remove_callback(PrinterCallback)
     last = get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
     if last:
         report({"message": f"resuming from {Path(last).name}"})
