@@ -156,6 +156,8 @@ def cell_text(value) -> str:
     """A cell (from csv or openpyxl) as the text a teacher typed; formulas stay text."""
     if value is None:
         return ""
+    if type(value) is str and "\r" not in value and not value.startswith("'"):
+        return value.strip()  # the common case, first: plain text
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

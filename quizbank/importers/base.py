@@ -30,6 +30,7 @@ from pathlib import Path
 
 from quizbank.models import QuestionType
 
+QUESTION_TYPES = frozenset(QuestionType.values)
 TRUE_WORDS = {"true", "t", "对", "正确", "√", "✓", "是", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "错", "错误", "×", "✗", "x", "否", "no", "n", "0"}
 
@@ -126,7 +127,7 @@ class QuestionRecord:
         def bad(field_name: str, message: str) -> None:
             errors.append(RowError(self.source_file, self.source_row, field_name, message))
 
-        if self.qtype not in QuestionType.values:
+        if self.qtype not in QUESTION_TYPES:
             bad("type", f"unknown question type {self.qtype!r}; expected one of {', '.join(QuestionType.values)}")
             return errors
         if not self.stem.strip():
