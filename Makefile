@@ -52,10 +52,6 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# explain_concurrency needs the demo's tuned model; import_100k needs only the install
-bench: install $(if $(filter-out import_100k,$(or $(ONLY),all)),setup-demo)
-	$(PY) -m tests.bench $(if $(ONLY),--only $(ONLY))
-
 # LLaMA-Factory in its own venv, to check that our exports load with its data loader unchanged
 LF_VENV := var/llamafactory-venv
 LF_DEPS := "transformers>=4.55,<=5.6" "datasets>=2.16,<=4.0" "peft>=0.18,<=0.18.1" "accelerate>=1.3,<=1.11" \
@@ -69,6 +65,12 @@ $(LF_VENV)/.installed:
 	$(LF_VENV)/bin/pip install -q --no-deps "llamafactory==0.9.5"
 	$(LF_VENV)/bin/pip install -q $(LF_DEPS)
 	touch $@
+
+# explain_concurrency needs the demo's tuned model, tuning_lora_vs_llamafactory needs LLaMA-Factory
+BENCH_NAMES := $(or $(ONLY),import_100k explain_concurrency tuning_lora_vs_llamafactory)
+bench: install $(if $(filter explain_concurrency,$(BENCH_NAMES)),setup-demo) \
+		$(if $(filter tuning_lora_vs_llamafactory,$(BENCH_NAMES)),$(LF_VENV)/.installed)
+	$(PY) -m tests.bench $(if $(ONLY),--only $(ONLY))
 
 compat: install $(LF_VENV)/.installed
 	$(PY) -m tests.compat.run_llamafactory
