@@ -26,7 +26,6 @@ from decimal import Decimal
 from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError
 from quizbank.importers.registry import Format
 from quizbank.models import QuestionType
-from quizbank.sanitize import sanitize_html
 
 DEFAULT_SUBJECT = "导入"
 GAP = "_____"
@@ -304,8 +303,6 @@ def read_question(paragraph: Paragraph, *, subject: str, file_name: str) -> Ques
         _true_false(record, answer_text, gift_format)
     else:
         _short_answer(record, answer_text, answer_offset, paragraph, gift_format)
-    if record.stem_format == "html":
-        _sanitize_answer_data(record)
     return record
 
 
@@ -440,19 +437,6 @@ def _numerical(record: QuestionRecord, answer_text: str, offset: int, paragraph:
     record.answer_data = {"answers": answers}
     if wrong_feedback:
         record.answer_data["wrong_feedback"] = wrong_feedback
-
-
-def _sanitize_answer_data(record: QuestionRecord) -> None:
-    """HTML kept in answer_data (matching items, feedback) gets the same cleaning as the stem."""
-    data = record.answer_data
-    for pair in data.get("pairs", []):
-        pair["left"] = sanitize_html(pair["left"])
-    for answer in data.get("answers", []):
-        if answer.get("feedback"):
-            answer["feedback"] = sanitize_html(answer["feedback"])
-    for key in ("feedback_true", "feedback_false", "wrong_feedback"):
-        if data.get(key):
-            data[key] = sanitize_html(data[key])
 
 
 FORMAT = Format(name="gift", label="Moodle GIFT", extensions=(".gift", ".gift.txt", ".txt"), parse=parse, sniff=sniff)

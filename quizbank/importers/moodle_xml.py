@@ -44,7 +44,6 @@ from defusedxml.ElementTree import DefusedXMLParser
 from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError, parse_bool
 from quizbank.importers.registry import Format
 from quizbank.models import QuestionType
-from quizbank.sanitize import sanitize_html
 
 DEFAULT_SUBJECT = "导入"
 OPTION_KEYS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -352,27 +351,7 @@ def _question(element, *, qtype: str, subject: str, file_name: str, row: int) ->
         reader(element, record)
     except _Invalid as exc:
         return RowError(file_name, row, exc.field_name, str(exc))
-    if record.stem_format == "html":
-        sanitize_answer_data(record.answer_data)
     return record
-
-
-def sanitize_answer_data(data: dict) -> None:
-    """HTML kept in answer_data (matching items, choices and feedback, grading notes) gets the
-    cleaning the pipeline gives the stem; answers to compare with a response stay as written."""
-    for pair in data.get("pairs", []):
-        pair["left"] = sanitize_html(pair["left"])
-    for key in ("feedback_true", "feedback_false", "grading_instructions", "response_template"):
-        if data.get(key):
-            data[key] = sanitize_html(data[key])
-    for holder in [data, *data.get("subquestions", [])]:
-        for answer in holder.get("answers", []):
-            if answer.get("feedback"):
-                answer["feedback"] = sanitize_html(answer["feedback"])
-        for option in holder.get("options", []):
-            option["text"] = sanitize_html(option["text"])
-            if option.get("feedback"):
-                option["feedback"] = sanitize_html(option["feedback"])
 
 
 def _score(element, *, default: Decimal) -> Decimal:

@@ -36,7 +36,6 @@ from quizbank.importers.moodle_xml import (
     option_keys,
     plain_number,
     read_xml,
-    sanitize_answer_data,
     score_decimal,
 )
 from quizbank.importers.registry import Format
@@ -280,7 +279,6 @@ def _item(root, *, file_name: str, subject: str) -> QuestionRecord:
         editor.replace_with_text(feedback, "")
     record.stem = editor.html()
     record.score = _score(root, maximum)
-    sanitize_answer_data(record.answer_data)
     return record
 
 
