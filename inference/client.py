@@ -76,7 +76,7 @@ class ModelClient:
             payload["structured_outputs"] = {"regex": regex}
         if return_token_ids:
             payload["return_token_ids"] = True
-        server, body = self._post("/v1/chat/completions", payload)
+        server, body = self._request("POST", "/v1/chat/completions", payload)
         choice = body["choices"][0]
         return ChatResult(
             text=choice["message"].get("content") or "",
@@ -123,9 +123,6 @@ class ModelClient:
         return status
 
     # --- transport ------------------------------------------------------------------------------
-
-    def _post(self, path: str, payload: dict) -> tuple[str, dict]:
-        return self._request("POST", path, payload)
 
     def _request(self, method: str, path: str, payload: dict | None) -> tuple[str, dict]:
         errors: list[str] = []

@@ -1,22 +1,14 @@
-"""How well the served model knows the bank: the right option letter and the bank's explanation."""
+"""How well the served model knows the bank: the right option letter, and the bank's 解析 by
+character-level ROUGE-L (the same measure the training runs report)."""
 
 from __future__ import annotations
 
 import time
-from difflib import SequenceMatcher
 
 from inference.client import ModelClient
 from inference.services import explanation_from_result, question_chat_request
 from quizbank.models import Question, QuestionType
-from quizbank.normalize import normalize_text
-
-
-def explanation_fidelity(generated: str, reference: str) -> float:
-    """Character-level similarity (0..1) of the normalised texts."""
-    generated, reference = normalize_text(generated), normalize_text(reference)
-    if not reference:
-        return 1.0 if not generated else 0.0
-    return SequenceMatcher(None, generated, reference, autojunk=False).ratio()
+from tuning.metrics import rouge_l_chars
 
 
 def evaluate_questions(
@@ -35,7 +27,7 @@ def evaluate_questions(
             continue
         explained = explanation_from_result(result.text, result.model)
         correct += explained.answer == question.answer
-        fidelity += explanation_fidelity(explained.explanation, question.explanation)
+        fidelity += rouge_l_chars(explained.explanation, question.explanation)
     n = len(questions)
     return {
         "n": n,

@@ -9,8 +9,8 @@ from django.db import transaction
 
 from inference.client import ModelClient, ModelServerError, get_client
 from quizbank import prompts
+from quizbank.exporters.training import question_record
 from quizbank.models import Answer, ExplanationSource, Question, QuestionType
-from quizbank.selectors import question_instruction_record
 from quizbank.services import answer_submit
 
 
@@ -24,7 +24,7 @@ class ModelExplanation:
 
 def question_chat_request(question: Question, *, max_tokens: int) -> dict:
     """The chat request for one question: the trained prompt, its answer format enforced."""
-    record = question_instruction_record(question)
+    record = question_record(question)
     request: dict = {"messages": prompts.prompt_messages(record), "max_tokens": max_tokens}
     if question.qtype == QuestionType.SINGLE_CHOICE:
         request["regex"] = prompts.choice_output_pattern(question.option_keys)

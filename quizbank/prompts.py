@@ -74,9 +74,6 @@ def answer_output(answer: str, explanation: str) -> str:
     return text
 
 
-choice_output = answer_output
-
-
 def true_false_word(answer: str) -> str:
     return "对" if answer == "true" else "错"
 

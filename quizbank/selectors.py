@@ -66,10 +66,6 @@ def question_list(*, subject: str = "", split: str = "all", qtype: str = "") -> 
     return list(questions_iter(subject=subject, split=split, qtype=qtype))
 
 
-def question_instruction_record(question: Question) -> dict | None:
-    return question_record(question)
-
-
 def dataset_alpaca(
     *, subject: str = "", split: str = "all", allow_non_commercial: bool = False, created_after=None
 ) -> list[dict]:

@@ -61,7 +61,8 @@ def _json_error(source: ImportSource) -> RowError:
 
 def _open(source: ImportSource):
     """The file as UTF-8 bytes (a BOM skipped); other encodings are decoded first."""
-    raw_head = source.path.open("rb").read(4)
+    with source.path.open("rb") as probe:
+        raw_head = probe.read(4)
     if raw_head.startswith(codecs.BOM_UTF8) or not raw_head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         handle = source.path.open("rb")
         if raw_head.startswith(codecs.BOM_UTF8):

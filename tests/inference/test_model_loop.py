@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from transformers import AutoTokenizer
 
 from inference.client import get_client
-from quizbank.selectors import question_instruction_record
+from quizbank.exporters.training import question_record
 from tests.conftest import VLLMServer
 from tuning.training.data import prompt_ids
 
@@ -26,7 +26,7 @@ def test_the_server_gets_exactly_the_token_ids_the_trainer_built(served, trained
 
     tokenizer = AutoTokenizer.from_pretrained(trained_model)
     for question in demo_bank[::17]:
-        record = question_instruction_record(question)
+        record = question_record(question)
         result = get_client().chat(prompts.prompt_messages(record), max_tokens=1, return_token_ids=True)
         assert result.prompt_token_ids == prompt_ids(tokenizer, record)
 

@@ -99,7 +99,9 @@ class Command(BaseCommand):
             raise CommandError(f"run {run.pk} {run.status}: {run.error}")
         promoted = " (now active)" if run.promote else ""
         self.stdout.write(f"run {run.pk} succeeded: version {run.output_version.name}{promoted}")
-        summary = {key: run.metrics.get(key) for key in ("final_logged_loss", "steps", "epochs", "train_seconds", "eval")}
+        summary = {
+            key: run.metrics.get(key) for key in ("final_logged_loss", "steps", "epochs", "train_seconds", "eval")
+        }
         self.stdout.write(json.dumps({key: value for key, value in summary.items() if value is not None}))
 
     def _progress(self, event: dict) -> None:
