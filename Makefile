@@ -12,9 +12,30 @@ TORCH_CPU_INDEX ?=
 WEB_PORT ?= 8000
 ONLY ?=
 
-.PHONY: install run setup-demo test test-fast bench compat lint clean
+KATEX_VERSION := 0.16.47
+KATEX := var/vendor/katex/katex.min.js
 
-install: $(STAMP)
+.PHONY: install run setup-demo test test-fast bench compat lint clean browser messages
+
+install: $(STAMP) $(KATEX)
+
+# KaTeX renders the LaTeX of real banks (GAOKAO-Bench, C-Eval); served from our own static files.
+$(KATEX):
+	rm -rf var/vendor/katex var/vendor/katex-pack && mkdir -p var/vendor/katex-pack
+	cd var/vendor/katex-pack && npm pack --silent katex@$(KATEX_VERSION) >/dev/null
+	tar xzf var/vendor/katex-pack/katex-$(KATEX_VERSION).tgz -C var/vendor/katex-pack
+	mv var/vendor/katex-pack/package/dist var/vendor/katex && rm -rf var/vendor/katex-pack
+	test -f $@
+
+# Browser tests drive Debian's chromium (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	} || echo "chromium could not be installed: browser tests will be skipped"
+
+messages: install
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=var
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,7 +67,7 @@ run: setup-demo
 	@echo ""
 	WEB_PORT=$(WEB_PORT) $(VENV)/bin/honcho start -f Procfile
 
-test: install
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install

@@ -6,3 +6,11 @@ def run_import(job_id: int) -> None:
     from quizbank.services import import_job_run
 
     import_job_run(job_id=job_id)
+
+
+@shared_task(name="quizbank.sweep_sessions", ignore_result=True)
+def sweep_sessions() -> int:
+    """Finish (or abandon, by the paper's rule) every session whose time is up."""
+    from quizbank.services import sessions_sweep
+
+    return sessions_sweep()

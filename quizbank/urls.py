@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from quizbank import apis, views
 
@@ -11,4 +11,7 @@ urlpatterns = [
     path("bank/", views.bank_index, name="bank-index"),
     path("bank/import/", views.bank_import_page, name="bank-import"),
     path("bank/imports/<int:job_id>/", views.bank_import_status, name="bank-import-status"),
+    path("", include("quizbank.exam_api_urls")),
+    path("", include("quizbank.exam_web_urls")),
+    path("", include("quizbank.teacher_urls")),
 ]

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "quizbank",
     "tuning",
@@ -41,6 +42,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -80,10 +82,15 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="zh-hans")
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Front-end files fetched by `make install` from the npm registry (KaTeX for the LaTeX in real banks).
+STATICFILES_DIRS = [VAR_DIR / "vendor"]
+(VAR_DIR / "vendor").mkdir(exist_ok=True)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "practice-index"
 LOGOUT_REDIRECT_URL = "login"
@@ -91,6 +98,7 @@ LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -149,4 +157,13 @@ TUNING_RETRAIN_EVERY_SECONDS = env.int("TUNING_RETRAIN_EVERY_SECONDS", default=6
 CELERY_BEAT_SCHEDULE = {
     "tuning-recover-stale-runs": {"task": "tuning.recover_stale_runs", "schedule": 60.0},
     "tuning-retrain-if-due": {"task": "tuning.retrain_if_due", "schedule": float(TUNING_RETRAIN_EVERY_SECONDS)},
+}
+
+# --- Exams ----------------------------------------------------------------------------------
+# 错题本: an entry is mastered after this many right answers in a row in practice.
+WRONG_BOOK_MASTERED_AFTER = env.int("WRONG_BOOK_MASTERED_AFTER", default=2)
+SESSION_SWEEP_EVERY_SECONDS = env.float("SESSION_SWEEP_EVERY_SECONDS", default=30.0)
+CELERY_BEAT_SCHEDULE["quizbank-sweep-sessions"] = {
+    "task": "quizbank.sweep_sessions",
+    "schedule": SESSION_SWEEP_EVERY_SECONDS,
 }

@@ -1,23 +1,12 @@
-"""Papers and answers: exact grading of what a key decides."""
+"""Practice answers outside any session: exact grading of what a key decides."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 
 from quizbank.grading import grade
-from quizbank.models import Answer, Paper, PaperQuestion, Question, Subject
+from quizbank.models import Answer, Question
 from quizsite.exceptions import ApplicationError
-
-
-@transaction.atomic
-def paper_create(*, title: str, questions: list[Question], created_by=None, subject: Subject | None = None) -> Paper:
-    paper = Paper.objects.create(title=title, subject=subject, created_by=created_by)
-    PaperQuestion.objects.bulk_create(
-        PaperQuestion(paper=paper, question=question, position=position, score=question.score)
-        for position, question in enumerate(questions, start=1)
-    )
-    return paper
 
 
 def answer_submit(*, user: AbstractBaseUser, question: Question, response: str) -> Answer:

@@ -1,0 +1,227 @@
+"""Reads for papers and sessions, and the one place that decides what a student may see.
+
+Every page and API response a student gets is built from `session_view`, which copies only the
+fields the review policy allows at that moment: during an attempt no key, explanation, per-option
+fraction or feedback, correctness or score leaves the server (practice mode shows them for each
+checked question, that being its purpose).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from quizbank.models import (
+    Answer,
+    GradingMethod,
+    Paper,
+    PaperMode,
+    QuestionType,
+    QuizSession,
+    ReviewWhen,
+    SessionState,
+    WrongBookEntry,
+)
+
+
+def papers_for_student(*, user, now: datetime | None = None) -> QuerySet[Paper]:
+    """Published papers open to everyone, and the student's own practice papers."""
+    return (
+        Paper.objects.filter(published=True)
+        .filter(Q(owner__isnull=True) | Q(owner=user))
+        .select_related("subject")
+        .order_by("-created_at", "-id")
+    )
+
+
+def paper_for_student(*, user, paper_id: int) -> Paper | None:
+    return papers_for_student(user=user).filter(pk=paper_id).first()
+
+
+def sessions_of_student(*, user, paper: Paper | None = None) -> QuerySet[QuizSession]:
+    queryset = QuizSession.objects.filter(user=user).select_related("paper")
+    return queryset.filter(paper=paper) if paper is not None else queryset
+
+
+def session_of_student(*, user, session_id: int) -> QuizSession | None:
+    """A student's own session, or None: another student's sessions do not exist for them."""
+    return QuizSession.objects.filter(pk=session_id, user=user).select_related("paper").first()
+
+
+def seconds_left(session: QuizSession, *, now: datetime | None = None) -> int | None:
+    if session.deadline is None:
+        return None
+    return max(0, int((session.deadline - (now or timezone.now())).total_seconds()))
+
+
+@dataclass(frozen=True)
+class Visibility:
+    score: bool
+    correctness: bool
+    answer: bool
+    explanation: bool
+
+    @property
+    def any(self) -> bool:
+        return self.score or self.correctness or self.answer or self.explanation
+
+
+NOTHING = Visibility(False, False, False, False)
+
+
+def _allowed(when: str, session: QuizSession, now: datetime) -> bool:
+    if session.state != SessionState.FINISHED or when == ReviewWhen.NEVER:
+        return False
+    if when == ReviewWhen.IMMEDIATELY:
+        return True
+    close_at = session.paper.close_at
+    return close_at is not None and now >= close_at  # after_close: never while the paper has no close
+
+
+def review_visibility(session: QuizSession, *, now: datetime | None = None) -> Visibility:
+    """What the review policy lets the student see of a session now."""
+    now = now or timezone.now()
+    paper = session.paper
+    return Visibility(
+        score=_allowed(paper.review_score, session, now),
+        correctness=_allowed(paper.review_correctness, session, now),
+        answer=_allowed(paper.review_answer, session, now),
+        explanation=_allowed(paper.review_explanation, session, now),
+    )
+
+
+def _question_view(item, question) -> dict:
+    """The question as a student may see it while answering: no key, no fraction, no feedback."""
+    view: dict = {
+        "position": item.position,
+        "qtype": question.qtype,
+        "qtype_label": question.get_qtype_display(),
+        "stem": question.stem,
+        "stem_format": question.stem_format,
+        "score": str(item.score),
+    }
+    if question.qtype in (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE):
+        texts = {option["key"]: option.get("text", "") for option in question.options}
+        order = item.option_order or list(texts)
+        view["options"] = [{"key": key, "text": texts[key]} for key in order if key in texts]
+    elif question.qtype == QuestionType.FILL_BLANK:
+        view["blanks"] = len((question.answer_data or {}).get("blanks") or []) or 1
+    elif question.qtype == QuestionType.MATCHING:
+        pairs = (question.answer_data or {}).get("pairs") or []
+        view["lefts"] = [str(pair["left"]) for pair in pairs]
+        view["choices"] = list(item.option_order)
+    elif question.qtype == QuestionType.CLOZE:
+        view["gaps"] = [
+            {
+                "type": sub.get("type", ""),
+                # Drop-down gaps show their option texts, sorted so the key's position says nothing.
+                "options": sorted(str(option.get("text", "")) for option in sub.get("options") or []),
+            }
+            for sub in (question.answer_data or {}).get("subquestions") or []
+        ]
+    return view
+
+
+def _key_view(question) -> dict:
+    """The right answer in the shape the student answered in."""
+    data = question.answer_data or {}
+    key: dict = {"answer": question.answer}
+    if question.qtype in (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE):
+        key["correct_options"] = [o["key"] for o in question.options if Decimal(str(o.get("fraction", 0))) > 0]
+    elif question.qtype == QuestionType.MATCHING:
+        key["pairs"] = [{"left": str(p["left"]), "right": str(p["right"])} for p in data.get("pairs") or []]
+    elif question.qtype == QuestionType.FILL_BLANK:
+        key["blanks"] = [list(blank.get("answers") or []) for blank in data.get("blanks") or []]
+    return key
+
+
+def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
+    """Everything a student's page or API response about a session may carry, and nothing more."""
+    now = now or timezone.now()
+    visible = review_visibility(session, now=now)
+    practice = session.paper.mode == PaperMode.PRACTICE
+    answers = {a.item_id: a for a in Answer.objects.filter(session=session)}
+    items = []
+    for item in session.items.select_related("question").order_by("position"):
+        question = item.question
+        answer = answers.get(item.pk)
+        entry = _question_view(item, question)
+        entry["response"] = answer.response_data if answer else None
+        entry["saved_at"] = answer.updated_at.isoformat() if answer else None
+        checked = practice and answer is not None and answer.response_data is not None
+        shown = Visibility(True, True, True, True) if checked else visible
+        if shown.score:
+            entry["awarded"] = None if answer is None or answer.score is None else str(answer.score)
+            entry["grade_status"] = answer.grade_status if answer else "unanswered"
+            entry["feedback"] = answer.feedback if answer else ""
+        if shown.correctness:
+            entry["correct"] = answer.is_correct if answer else False
+        if shown.answer:
+            entry["key"] = _key_view(question)
+        if shown.explanation:
+            model_made = answer is not None and answer.explanation_source == "model" and answer.explanation
+            entry["explanation"] = answer.explanation if model_made else question.explanation
+            entry["explanation_source"] = "model" if model_made else "bank"
+            entry["explanation_version"] = answer.model_version if model_made else ""
+            entry["general_feedback"] = question.general_feedback
+        items.append(entry)
+    paper = session.paper
+    view = {
+        "id": session.pk,
+        "paper": {"id": paper.pk, "title": paper.title, "mode": paper.mode, "navigation": paper.navigation},
+        "number": session.number,
+        "state": session.state,
+        "started_at": session.started_at.isoformat(),
+        "deadline": session.deadline.isoformat() if session.deadline else None,
+        "seconds_left": seconds_left(session, now=now) if session.is_open else None,
+        "finished_at": session.finished_at.isoformat() if session.finished_at else None,
+        "current_position": session.current_position,
+        "max_score": str(session.max_score),
+        "review": {
+            "score": visible.score,
+            "correctness": visible.correctness,
+            "answer": visible.answer,
+            "explanation": visible.explanation,
+        },
+        "items": items,
+    }
+    if visible.score:
+        view["score"] = None if session.score is None else str(session.score)
+        view["pending_count"] = session.pending_count
+    return view
+
+
+def paper_grade(*, paper: Paper, user) -> Decimal | None:
+    """The student's grade on a paper by its grading method over finished attempts (pending excluded)."""
+    scores = [
+        s.score
+        for s in QuizSession.objects.filter(paper=paper, user=user, state=SessionState.FINISHED).order_by("number")
+        if s.score is not None
+    ]
+    if not scores:
+        return None
+    if paper.grading_method == GradingMethod.LAST:
+        return scores[-1]
+    if paper.grading_method == GradingMethod.AVERAGE:
+        return (sum(scores, Decimal(0)) / len(scores)).quantize(Decimal("0.01"))
+    return max(scores)
+
+
+def wrong_book_of(*, user, include_mastered: bool = False) -> QuerySet[WrongBookEntry]:
+    queryset = WrongBookEntry.objects.filter(user=user).select_related("question__subject")
+    return queryset if include_mastered else queryset.filter(mastered_at__isnull=True)
+
+
+def question_locked_for_practice(*, question_id: int, now: datetime | None = None) -> bool:
+    """A question on an exam that is not closed yet cannot be practised: practice shows the key."""
+    now = now or timezone.now()
+    return (
+        Paper.objects.filter(mode=PaperMode.EXAM, owner__isnull=True)
+        .filter(Q(close_at__isnull=True) | Q(close_at__gt=now))
+        .filter(Q(items__question_id=question_id) | Q(sessions__items__question_id=question_id))
+        .exists()
+    )

@@ -1,0 +1,96 @@
+"""Teacher reads: sessions of a paper, the grading queue, and item statistics with Moodle's formulas.
+
+facility = mean mark / max mark; discrimination index = Pearson correlation between the question's
+mark and the rest of the test (total − this question), over finished sessions. A negative index
+means stronger students did worse on the question than weaker ones: the item is flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from quizbank.models import Answer, GradeStatus, Paper, QuizSession, SessionState
+
+UNGRADED = (GradeStatus.PENDING, GradeStatus.NEEDS_REVIEW)
+
+
+def paper_sessions(*, paper: Paper) -> QuerySet[QuizSession]:
+    return QuizSession.objects.filter(paper=paper).select_related("user").order_by("user__username", "number")
+
+
+def grading_queue(*, paper: Paper | None = None) -> QuerySet[Answer]:
+    """Answers of finished sessions that a teacher (or the model) still has to grade, oldest first."""
+    queryset = Answer.objects.filter(grade_status__in=UNGRADED, session__state=SessionState.FINISHED)
+    if paper is not None:
+        queryset = queryset.filter(session__paper=paper)
+    return queryset.select_related("question", "user", "session__paper", "item").order_by("submitted_at", "id")
+
+
+@dataclass(frozen=True)
+class ItemStatistics:
+    question_id: int
+    position: int | None
+    stem: str
+    qtype: str
+    attempts: int
+    max_mark: Decimal
+    mean_mark: float | None
+    facility: float | None
+    discrimination: float | None
+
+    @property
+    def flagged(self) -> bool:
+        return self.discrimination is not None and self.discrimination < 0
+
+
+def _pearson(xs: list[float], ys: list[float]) -> float | None:
+    n = len(xs)
+    if n < 2:
+        return None
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    syy = sum((y - mean_y) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    return sxy / math.sqrt(sxx * syy)
+
+
+def item_statistics(*, paper: Paper) -> list[ItemStatistics]:
+    """One row per question met in the paper's finished sessions (a random paper's whole pool)."""
+    rows = Answer.objects.filter(session__paper=paper, session__state=SessionState.FINISHED).values_list(
+        "session_id", "question_id", "score", "max_score", "item__position", "question__stem", "question__qtype"
+    )
+    totals: dict[int, float] = defaultdict(float)
+    marks: dict[int, dict[int, float]] = defaultdict(dict)
+    info: dict[int, tuple] = {}
+    for session_id, question_id, score, max_score, position, stem, qtype in rows:
+        mark = float(score or 0)
+        totals[session_id] += mark
+        marks[question_id][session_id] = mark
+        info.setdefault(question_id, (position, stem, qtype, max_score or Decimal(0)))
+    result = []
+    for question_id, by_session in marks.items():
+        position, stem, qtype, max_mark = info[question_id]
+        values = list(by_session.values())
+        mean = sum(values) / len(values)
+        rest = [totals[session_id] - mark for session_id, mark in by_session.items()]
+        result.append(
+            ItemStatistics(
+                question_id=question_id,
+                position=position,
+                stem=stem,
+                qtype=qtype,
+                attempts=len(values),
+                max_mark=max_mark,
+                mean_mark=mean,
+                facility=mean / float(max_mark) if max_mark else None,
+                discrimination=_pearson(values, rest),
+            )
+        )
+    return sorted(result, key=lambda row: (row.position or 0, row.question_id))

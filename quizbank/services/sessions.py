@@ -1,0 +1,362 @@
+"""Sessions (attempts): start, autosave, finish, the deadline sweeper and teacher grading.
+
+The deadline is the server's. Every save locks its session row, so saves of one session are applied
+one at a time; a save is an upsert of the item's single Answer row, and a save that carries an older
+`client_seq` than the stored one (another tab, a retry arriving late) is ignored. Only these functions
+change a session's state, and they refuse illegal transitions.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from quizbank.grading import grade
+from quizbank.models import (
+    OPEN_SESSION_STATES,
+    Answer,
+    GradeStatus,
+    Navigation,
+    OverdueRule,
+    Paper,
+    PaperKind,
+    PaperMode,
+    QuestionType,
+    QuizSession,
+    SessionItem,
+    SessionState,
+)
+from quizbank.services.papers import rule_candidates
+from quizbank.services.wrongbook import wrong_book_record
+from quizbank.signals import answers_need_grading
+from quizsite.exceptions import ApplicationError
+
+UNGRADED = (GradeStatus.PENDING, GradeStatus.NEEDS_REVIEW)
+
+
+def paper_check_open(*, paper: Paper, user, now: datetime) -> None:
+    """Refuse a paper the user may not take now (unpublished, someone else's, before or after its window)."""
+    if not paper.published or (paper.owner_id and paper.owner_id != user.pk):
+        raise ApplicationError("this paper is not available", extra={"code": "not_available"})
+    if paper.open_at and now < paper.open_at:
+        raise ApplicationError(
+            f"this paper opens at {timezone.localtime(paper.open_at):%Y-%m-%d %H:%M}", extra={"code": "not_open"}
+        )
+    if paper.close_at and now >= paper.close_at:
+        raise ApplicationError("this paper is closed", extra={"code": "closed"})
+
+
+def session_start(*, user, paper: Paper, now: datetime | None = None) -> QuizSession:
+    """Start an attempt, or return the attempt the student already has open (resume)."""
+    now = now or timezone.now()
+    existing = QuizSession.objects.filter(paper=paper, user=user, state__in=OPEN_SESSION_STATES).first()
+    if existing is not None:
+        existing = session_expire_if_due(session=existing, now=now)
+        if existing.is_open:
+            return existing
+    paper_check_open(paper=paper, user=user, now=now)
+    try:
+        with transaction.atomic():
+            return _session_create(user=user, paper=paper, now=now)
+    except IntegrityError:
+        # Two tabs pressed "start" at once: the other one created the session.
+        opened = QuizSession.objects.filter(paper=paper, user=user, state__in=OPEN_SESSION_STATES).first()
+        if opened is None:
+            raise
+        return opened
+
+
+def _session_create(*, user, paper: Paper, now: datetime) -> QuizSession:
+    taken = QuizSession.objects.filter(paper=paper, user=user).count()
+    if paper.attempts_allowed and taken >= paper.attempts_allowed:
+        raise ApplicationError(
+            f"no attempts left: {paper.attempts_allowed} allowed, {taken} used", extra={"code": "no_attempts"}
+        )
+    deadline = now + timedelta(seconds=paper.time_limit_seconds) if paper.time_limit_seconds else None
+    if paper.close_at and (deadline is None or deadline > paper.close_at):
+        deadline = paper.close_at
+    seed = random.SystemRandom().randrange(1, 2**62)
+    session = QuizSession.objects.create(
+        paper=paper, user=user, number=taken + 1, started_at=now, deadline=deadline, seed=seed
+    )
+    rng = random.Random(seed)
+    slots = _draw(paper, rng)
+    if paper.shuffle_questions:
+        rng.shuffle(slots)
+    items = [
+        SessionItem(
+            session=session,
+            position=position,
+            question=question,
+            score=score,
+            option_order=_option_order(question, rng, shuffle=paper.shuffle_options),
+        )
+        for position, (question, score) in enumerate(slots, start=1)
+    ]
+    SessionItem.objects.bulk_create(items)
+    session.max_score = sum((score for _, score in slots), Decimal(0))
+    session.save(update_fields=["max_score"])
+    return session
+
+
+def _draw(paper: Paper, rng: random.Random) -> list:
+    if paper.kind == PaperKind.FIXED:
+        return [(item.question, item.score) for item in paper.items.select_related("question")]
+    slots: list = []
+    chosen: set[int] = set()
+    for rule in paper.rules.select_related("subject"):
+        ids = [pk for pk in rule_candidates(rule).values_list("id", flat=True) if pk not in chosen]
+        if len(ids) < rule.count:
+            raise ApplicationError(
+                f"rule {rule.position} of this paper needs {rule.count} questions but the bank has {len(ids)}",
+                extra={"code": "rule_short", "rule": rule.position},
+            )
+        picked = rng.sample(ids, rule.count)
+        chosen.update(picked)
+        questions = rule_candidates(rule).in_bulk(picked)
+        slots.extend((questions[pk], rule.score) for pk in picked)
+    return slots
+
+
+def _option_order(question, rng: random.Random, *, shuffle: bool) -> list:
+    """Display order: option keys (shuffled if the paper says so); for matching, the right-hand choices
+    (always shuffled, or pair order would give the key away)."""
+    if question.qtype in (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE):
+        keys = question.option_keys
+        if shuffle:
+            rng.shuffle(keys)
+        return keys
+    if question.qtype == QuestionType.MATCHING:
+        data = question.answer_data or {}
+        choices = sorted({str(pair["right"]) for pair in data.get("pairs", [])} | set(data.get("distractors", [])))
+        rng.shuffle(choices)
+        return choices
+    return []
+
+
+def session_expire_if_due(*, session: QuizSession, now: datetime | None = None) -> QuizSession:
+    """Apply the paper's overdue rule to an open session whose time is up; otherwise change nothing."""
+    now = now or timezone.now()
+    if not session.is_open or session.deadline is None or now < session.deadline:
+        return session
+    with transaction.atomic():
+        session = QuizSession.objects.select_for_update().select_related("paper").get(pk=session.pk)
+        if not session.is_open:
+            return session
+        rule = session.paper.overdue_rule
+        if rule == OverdueRule.AUTOSUBMIT:
+            return _finish(session, by="timer", now=now)
+        if rule == OverdueRule.GRACE and now < session.deadline + timedelta(seconds=session.paper.grace_seconds):
+            if session.state != SessionState.OVERDUE:
+                session.state = SessionState.OVERDUE
+                session.save(update_fields=["state"])
+            return session
+        session.state = SessionState.ABANDONED
+        session.finished_at = now
+        session.finished_by = "timer"
+        session.save(update_fields=["state", "finished_at", "finished_by"])
+        return session
+
+
+def sessions_sweep(*, now: datetime | None = None) -> int:
+    """Finish or abandon every open session whose time is up (run by beat); returns how many changed."""
+    now = now or timezone.now()
+    changed = 0
+    due = QuizSession.objects.filter(state__in=OPEN_SESSION_STATES, deadline__lte=now).select_related("paper")
+    for session in due.iterator():
+        before = session.state
+        if session_expire_if_due(session=session, now=now).state != before:
+            changed += 1
+    return changed
+
+
+def _locked_open_session(session_id: int, user, now: datetime) -> QuizSession:
+    session = QuizSession.objects.select_for_update().select_related("paper").filter(pk=session_id, user=user).first()
+    if session is None:
+        raise ApplicationError("no such session", extra={"code": "not_found"})
+    if session.is_open and session.deadline is not None and now >= session.deadline:
+        raise ApplicationError("time is up: answers are no longer accepted", extra={"code": "time_up"})
+    if not session.is_open:
+        raise ApplicationError(f"this session is {session.get_state_display()}", extra={"code": "not_open"})
+    return session
+
+
+def response_text(response) -> str:
+    """A readable form of a structured response, for lists of answers and the teacher's screens."""
+    if response is None:
+        return ""
+    if isinstance(response, dict):
+        return "；".join(f"{left} → {right}" for left, right in response.items())
+    if isinstance(response, list | tuple):
+        return "；".join("" if part is None else response_text(part) for part in response)
+    return str(response).strip()
+
+
+def session_answer_save(
+    *, user, session_id: int, position: int, response, client_seq: int = 0, now: datetime | None = None
+) -> Answer:
+    """Autosave one answer: graded at once (kept from the student until the review policy allows),
+    stored as the item's only Answer. Refused after the deadline, outside sequential order, or, in
+    practice mode, once the question was checked with another response."""
+    now = now or timezone.now()
+    if session_expire_if_due(session=_owned(session_id, user), now=now).state not in OPEN_SESSION_STATES:
+        raise ApplicationError("time is up: answers are no longer accepted", extra={"code": "time_up"})
+    with transaction.atomic():
+        session = _locked_open_session(session_id, user, now)
+        if session.state == SessionState.OVERDUE:
+            raise ApplicationError("time is up: you can only submit now", extra={"code": "time_up"})
+        item = session.items.select_related("question").filter(position=position).first()
+        if item is None:
+            raise ApplicationError(f"this session has no question {position}", extra={"field": "position"})
+        if session.paper.navigation == Navigation.SEQUENTIAL and position != session.current_position:
+            raise ApplicationError(
+                f"questions are answered in order: question {session.current_position} is the current one",
+                extra={"code": "sequential", "field": "position"},
+            )
+        answer = Answer.objects.filter(item=item).first()
+        if answer is not None and client_seq and answer.client_seq > client_seq:
+            return answer  # an older save arriving late
+        if answer is not None and session.paper.mode == PaperMode.PRACTICE and answer.response_data is not None:
+            if answer.response_data == response:
+                return answer  # the same check sent twice
+            raise ApplicationError("this question was already checked", extra={"code": "checked"})
+        try:
+            result = grade(item.question, response, policy=session.paper.multiple_choice_policy, max_score=item.score)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), extra={"field": "response", "position": position}) from exc
+        fields = {
+            "response": response_text(response),
+            "response_data": response,
+            "client_seq": client_seq,
+            "is_correct": result.correct,
+            "score": result.score,
+            "max_score": result.max_score,
+            "grade_status": _grade_status(result),
+            "grade_detail": result.detail,
+        }
+        if answer is None:
+            answer = Answer.objects.create(user=user, question=item.question, session=session, item=item, **fields)
+        else:
+            for name, value in fields.items():
+                setattr(answer, name, value)
+            answer.save(update_fields=[*fields, "updated_at"])
+        if session.paper.mode == PaperMode.PRACTICE:
+            wrong_book_record(answer=answer, practice=True, now=now)
+        return answer
+
+
+def _owned(session_id: int, user) -> QuizSession:
+    session = QuizSession.objects.select_related("paper").filter(pk=session_id, user=user).first()
+    if session is None:
+        raise ApplicationError("no such session", extra={"code": "not_found"})
+    return session
+
+
+def _grade_status(result) -> str:
+    if result.score is None:
+        return GradeStatus.PENDING
+    if result.detail.get("needs_review"):
+        return GradeStatus.NEEDS_REVIEW
+    return GradeStatus.AUTO
+
+
+@transaction.atomic
+def session_advance(*, user, session_id: int, now: datetime | None = None) -> QuizSession:
+    """Sequential navigation: move on to the next question (there is no way back)."""
+    now = now or timezone.now()
+    session = _locked_open_session(session_id, user, now)
+    if session.current_position < session.items.count():
+        session.current_position += 1
+        session.save(update_fields=["current_position"])
+    return session
+
+
+def session_finish(*, user, session_id: int, now: datetime | None = None) -> QuizSession:
+    """The student submits. Finishing twice returns the finished session (a retried click)."""
+    now = now or timezone.now()
+    session = session_expire_if_due(session=_owned(session_id, user), now=now)
+    with transaction.atomic():
+        session = QuizSession.objects.select_for_update().select_related("paper").get(pk=session.pk)
+        if session.state == SessionState.FINISHED:
+            return session
+        if not session.is_open:
+            raise ApplicationError(f"this session is {session.get_state_display()}", extra={"code": "not_open"})
+        return _finish(session, by="student", now=now)
+
+
+def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
+    """Close a locked session: unanswered items get an empty answer worth 0, the score is summed, the
+    wrong-answer book learns the mistakes, and ungraded answers are announced for grading."""
+    answered = set(Answer.objects.filter(session=session).values_list("item_id", flat=True))
+    Answer.objects.bulk_create(
+        Answer(
+            user_id=session.user_id,
+            question_id=item.question_id,
+            session=session,
+            item=item,
+            response="",
+            is_correct=False,
+            score=Decimal(0),
+            max_score=item.score,
+            grade_status=GradeStatus.AUTO,
+        )
+        for item in session.items.exclude(pk__in=answered)
+    )
+    session.state = SessionState.FINISHED
+    session.finished_at = now
+    session.finished_by = by
+    _sum_scores(session)
+    session.save(update_fields=["state", "finished_at", "finished_by", "score", "pending_count"])
+    if session.paper.mode == PaperMode.EXAM:
+        for answer in Answer.objects.filter(session=session, is_correct=False).exclude(response=""):
+            wrong_book_record(answer=answer, practice=False, now=now)
+    pending = list(Answer.objects.filter(session=session, grade_status__in=UNGRADED).values_list("pk", flat=True))
+    if pending:
+        transaction.on_commit(lambda: answers_need_grading.send(sender=QuizSession, answer_ids=pending))
+    return session
+
+
+def _sum_scores(session: QuizSession) -> None:
+    answers = Answer.objects.filter(session=session)
+    session.score = answers.aggregate(total=Sum("score"))["total"] or Decimal(0)
+    session.pending_count = answers.filter(grade_status__in=UNGRADED).count()
+
+
+@transaction.atomic
+def answer_grade(
+    *, answer_id: int, score: Decimal, feedback: str = "", grader, status: str = GradeStatus.TEACHER
+) -> Answer:
+    """A teacher (or the model grader, status=model) grades or overrides one answer. The first grade
+    that replaces the key's or the model's is kept as the original, for agreement and retraining."""
+    answer = Answer.objects.select_for_update().select_related("session").filter(pk=answer_id).first()
+    if answer is None:
+        raise ApplicationError("no such answer", extra={"code": "not_found"})
+    if answer.session_id and answer.session.is_open:
+        raise ApplicationError("the student is still answering this", extra={"code": "session_open"})
+    worth = answer.max_score if answer.max_score is not None else answer.question.score
+    try:
+        score = Decimal(str(score)).quantize(Decimal("0.01"))
+    except ArithmeticError:
+        raise ApplicationError(f"the score {score!r} is not a number", extra={"field": "score"}) from None
+    if not Decimal(0) <= score <= worth:
+        raise ApplicationError(f"the score must be between 0 and {worth}", extra={"field": "score"})
+    if not answer.original_status:
+        answer.original_score = answer.score
+        answer.original_status = answer.grade_status
+    answer.score = score
+    answer.is_correct = score == worth
+    answer.grade_status = status
+    answer.feedback = feedback.strip()
+    answer.graded_by = grader if status == GradeStatus.TEACHER else None
+    answer.graded_at = timezone.now()
+    answer.save()
+    if answer.session_id:
+        session = QuizSession.objects.select_for_update().get(pk=answer.session_id)
+        _sum_scores(session)
+        session.save(update_fields=["score", "pending_count"])
+    return answer

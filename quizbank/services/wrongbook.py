@@ -1,0 +1,75 @@
+"""错题本: the questions each student got wrong, until mastered by answering right in practice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from quizbank.models import Answer, Paper, PaperMode, WrongBookEntry
+from quizbank.services.papers import paper_create
+from quizsite.exceptions import ApplicationError
+
+
+def wrong_book_record(*, answer: Answer, practice: bool, now: datetime | None = None) -> WrongBookEntry | None:
+    """Count a graded answer: a wrong one adds to the book; a right one in practice extends the streak
+    that marks an entry mastered after WRONG_BOOK_MASTERED_AFTER right answers in a row."""
+    now = now or timezone.now()
+    if answer.is_correct is None:
+        return None
+    if answer.is_correct:
+        if not practice:
+            return None
+        entry = (
+            WrongBookEntry.objects.select_for_update()
+            .filter(user_id=answer.user_id, question_id=answer.question_id)
+            .first()
+        )
+        if entry is None or entry.mastered_at:
+            return entry
+        entry.right_streak += 1
+        if entry.right_streak >= settings.WRONG_BOOK_MASTERED_AFTER:
+            entry.mastered_at = now
+        entry.save(update_fields=["right_streak", "mastered_at"])
+        return entry
+    entry, created = WrongBookEntry.objects.select_for_update().get_or_create(
+        user_id=answer.user_id,
+        question_id=answer.question_id,
+        defaults={"first_wrong_at": now, "last_wrong_at": now, "times_wrong": 1, "last_response": answer.response},
+    )
+    if not created:
+        entry.times_wrong += 1
+        entry.last_wrong_at = now
+        entry.right_streak = 0
+        entry.mastered_at = None
+        entry.last_response = answer.response
+        entry.save(update_fields=["times_wrong", "last_wrong_at", "right_streak", "mastered_at", "last_response"])
+    return entry
+
+
+@transaction.atomic
+def wrong_book_practice_create(*, user, limit: int = 20) -> Paper:
+    """ "Practise my wrong answers": a personal practice paper of the student's unmastered mistakes,
+    most recent first, with feedback after each question."""
+    entries = (
+        WrongBookEntry.objects.filter(user=user, mastered_at__isnull=True)
+        .select_related("question")
+        .order_by("-last_wrong_at")[:limit]
+    )
+    questions = [entry.question for entry in entries]
+    if not questions:
+        raise ApplicationError("your wrong-answer book is empty", extra={"code": "empty"})
+    return paper_create(
+        title=f"错题练习 · {timezone.localtime():%Y-%m-%d %H:%M}",
+        questions=questions,
+        owner=user,
+        created_by=user,
+        mode=PaperMode.PRACTICE,
+        attempts_allowed=1,
+        review_score="immediately",
+        review_correctness="immediately",
+        review_answer="immediately",
+        review_explanation="immediately",
+    )
