@@ -3,24 +3,49 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from inference.services import answer_submit_and_explain
-from quizbank.models import Answer, Paper, Question
+from quizbank.models import Answer, PaperMode, Question
+from quizbank.selectors.exams import papers_for_student, question_locked_for_practice
 from quizsite.exceptions import ApplicationError
 
 
 @login_required
 def practice_index(request):
-    papers = Paper.objects.prefetch_related("items__question").order_by("id")
-    recent = Answer.objects.filter(user=request.user).select_related("question")[:10]
-    return render(request, "inference/practice_index.html", {"papers": papers, "recent": recent})
+    """Exams first (they lead to /exams/), then the questions of the student's papers that may be
+    practised one by one: a question on an exam that has not closed is not among them."""
+    now = timezone.now()
+    papers = list(papers_for_student(user=request.user, now=now).prefetch_related("items__question"))
+    exams = [p for p in papers if p.mode == PaperMode.EXAM and not (p.close_at and p.close_at <= now)]
+    practice_papers = [p for p in papers if p.mode == PaperMode.PRACTICE and p.owner_id is None]
+    question_lists = []
+    for paper in (p for p in papers if p.owner_id is None):
+        questions = [
+            item.question
+            for item in paper.items.all()
+            if not question_locked_for_practice(question_id=item.question_id, now=now)
+        ]
+        if questions:
+            question_lists.append((paper, questions))
+    recent = Answer.objects.filter(user=request.user, session__isnull=True).select_related("question")[:10]
+    return render(
+        request,
+        "inference/practice_index.html",
+        {"exams": exams, "practice_papers": practice_papers, "question_lists": question_lists, "recent": recent},
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def practice_question(request, question_id: int):
     question = get_object_or_404(Question.objects.select_related("subject"), pk=question_id)
+    if question_locked_for_practice(question_id=question.pk):
+        # Practice shows the key and the explanation; this question is on an exam that is still open.
+        messages.error(request, _("This question is on an exam that has not closed yet; it cannot be practised now."))
+        return redirect("practice-index")
     if request.method == "POST":
         response = request.POST.get("response", "")
         try:
@@ -34,5 +59,8 @@ def practice_question(request, question_id: int):
 
 @login_required
 def practice_answer(request, answer_id: int):
-    answer = get_object_or_404(Answer.objects.select_related("question__subject"), pk=answer_id, user=request.user)
+    # Only practice answers: an exam answer's page would show the key while the exam runs.
+    answer = get_object_or_404(
+        Answer.objects.select_related("question__subject"), pk=answer_id, user=request.user, session__isnull=True
+    )
     return render(request, "inference/practice_answer.html", {"answer": answer, "question": answer.question})

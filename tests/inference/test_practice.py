@@ -74,8 +74,40 @@ def test_anonymous_users_are_sent_to_log_in(client, demo_bank):
 def test_seed_demo_creates_users_roles_and_an_exam(demo_bank, client):
     from django.core.management import call_command
 
+    from quizbank.demo import DEMO_PAPER_TITLE, DEMO_PRACTICE_TITLE
+    from quizbank.models import Paper
+
     call_command("seed_demo")
     call_command("seed_demo")  # safe to run again
+    assert Paper.objects.filter(title__in=[DEMO_PAPER_TITLE, DEMO_PRACTICE_TITLE]).count() == 2
+    exam = Paper.objects.get(title=DEMO_PAPER_TITLE)
+    practice = Paper.objects.get(title=DEMO_PRACTICE_TITLE)
     assert client.login(username="student1", password="quizsite-demo")
     page = client.get(reverse("practice-index")).content.decode()
-    assert "演示测验" in page and demo_bank[0].stem in page
+    assert "演示测验" in page and "演示练习" in page
+    # the open exam's questions cannot be practised one by one; the practice paper's can
+    assert reverse("practice-question", args=[exam.items.last().question_id]) not in page
+    assert reverse("practice-question", args=[practice.items.last().question_id]) in page
+
+
+def test_a_question_on_an_open_exam_cannot_be_practised(client, alice, demo_bank):
+    from quizbank.services import paper_create
+
+    question = demo_bank[0]
+    paper_create(title="期中考试", questions=[question])
+    client.force_login(alice)
+    page = client.get(reverse("practice-question", args=[question.pk]), follow=True)
+    assert question.stem not in page.content.decode()
+    assert "cannot be practised" in page.content.decode() or "不能练习" in page.content.decode()
+    refused = client.post(reverse("practice-question", args=[question.pk]), {"response": question.answer})
+    assert refused.status_code == 302 and Answer.objects.count() == 0
+
+
+def test_an_exam_answer_has_no_practice_answer_page(client, alice, demo_bank):
+    from quizbank.services import paper_create, session_answer_save, session_start
+
+    paper = paper_create(title="期中考试", questions=demo_bank[:2])
+    session = session_start(user=alice, paper=paper)
+    answer = session_answer_save(user=alice, session_id=session.pk, position=1, response="A")
+    client.force_login(alice)
+    assert client.get(reverse("practice-answer", args=[answer.pk])).status_code == 404
