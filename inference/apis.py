@@ -1,24 +1,37 @@
 """JSON API: a question without its key, and answering it (exact grade + the model's explanation)."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inference.services import answer_submit_and_explain
 from quizbank.models import Answer, Question
+from quizbank.selectors.exams import question_locked_for_practice
+from quizsite.exceptions import ApplicationError
+
+
+class PublicOptionSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    text = serializers.CharField()
 
 
 class QuestionPublicSerializer(serializers.ModelSerializer):
-    """What a student may see before answering: never the key or the explanation."""
+    """What a student may see before answering: never the key, the explanation, an option's fraction
+    or its feedback."""
 
     subject = serializers.CharField(source="subject.path")
     type = serializers.CharField(source="qtype")
+    options = serializers.SerializerMethodField()
 
     class Meta:
         model = Question
         fields = ["id", "subject", "type", "stem", "options", "score"]
+
+    @extend_schema_field(PublicOptionSerializer(many=True))
+    def get_options(self, question: Question) -> list[dict]:
+        return [{"key": option["key"], "text": option.get("text", "")} for option in question.options]
 
 
 class AnswerResultSerializer(serializers.ModelSerializer):
@@ -51,6 +64,8 @@ class QuestionDetailApi(APIView):
     @extend_schema(responses=QuestionPublicSerializer)
     def get(self, request, question_id: int):
         question = get_object_or_404(Question, pk=question_id)
+        if question_locked_for_practice(question_id=question.pk):
+            raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
         return Response(QuestionPublicSerializer(question).data)
 
 
@@ -71,5 +86,8 @@ class AnswerCreateApi(APIView):
 class AnswerDetailApi(APIView):
     @extend_schema(responses=AnswerResultSerializer)
     def get(self, request, answer_id: int):
-        answer = get_object_or_404(Answer.objects.select_related("question"), pk=answer_id, user=request.user)
+        # Practice answers only: an exam answer's key is shown by the session review, by its policy.
+        answer = get_object_or_404(
+            Answer.objects.select_related("question"), pk=answer_id, user=request.user, session__isnull=True
+        )
         return Response(AnswerResultSerializer(answer).data)

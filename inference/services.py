@@ -11,7 +11,9 @@ from inference.client import ModelClient, ModelServerError, get_client
 from quizbank import prompts
 from quizbank.exporters.training import question_record
 from quizbank.models import Answer, ExplanationSource, Question, QuestionType
+from quizbank.selectors.exams import question_locked_for_practice
 from quizbank.services import answer_submit
+from quizsite.exceptions import ApplicationError
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,10 @@ def answer_explain(*, answer: Answer, client: ModelClient | None = None) -> Answ
 
 
 def answer_submit_and_explain(*, user: AbstractBaseUser, question: Question, response: str) -> Answer:
-    """Store and grade first (committed, so never lost), then ask the model to explain."""
+    """Store and grade first (committed, so never lost), then ask the model to explain. A question on an
+    exam that is still open cannot be practised: the explanation would give its key away."""
+    if question_locked_for_practice(question_id=question.pk):
+        raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
     with transaction.atomic():
         answer = answer_submit(user=user, question=question, response=response)
     return answer_explain(answer=answer)

@@ -92,7 +92,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [VAR_DIR / "vendor"]
 (VAR_DIR / "vendor").mkdir(exist_ok=True)
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "practice-index"
+LOGIN_REDIRECT_URL = "exam-index"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {

@@ -1,7 +1,6 @@
 """A student takes timed exams in a real browser: every question type, autosave across a reload,
 submitting, the review, and a timer that runs out with and without the page open."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -37,31 +36,6 @@ ANSWERS = {
 @pytest.fixture
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
-
-
-@pytest.fixture(autouse=True)
-def one_request_at_a_time(live_server):
-    """The page saves several answers at once, but with the in-memory SQLite test database every
-    thread of the live server shares one connection, and two transactions at once on it fail with
-    "database table is locked". Requests are served one at a time here (a real server has a
-    connection per thread)."""
-    server = live_server.thread.httpd
-    app = server.get_app()
-    lock = threading.Lock()
-
-    def serialized(environ, start_response):
-        with lock:
-            result = app(environ, start_response)
-            try:
-                body = b"".join(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
-        return [body]
-
-    server.set_app(serialized)
-    yield
-    server.set_app(app)
 
 
 @pytest.fixture
