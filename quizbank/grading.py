@@ -15,14 +15,15 @@ The rules by type (see quizbank/importers/base.py for each `answer_data` shape):
   `partial_score`, half the score by default, any wrong option 0); "fractions" (the sum of the chosen
   options' fractions, clamped to 0..1).
 - true_false: 对/错/√/×/T/F/true/false/是/否 and the other words of `parse_bool`.
-- fill_blank: each blank against its synonyms, normalised (NFKC, whitespace) and case-insensitive
-  unless case_sensitive; order_free pairs responses and blanks by a maximum matching; each blank earns
+- fill_blank: each blank against its synonyms, normalised (NFKC, whitespace, no spaces beside CJK
+  characters) and case-insensitive unless case_sensitive; order_free pairs responses and blanks by a maximum matching; each blank earns
   its share of the score.
 - numerical: |x − value| ≤ tolerance or min ≤ x ≤ max; the best matching answer's fraction.
 - matching: score × correct pairs / pairs.
 - short_answer: exact match against the accepted answers (Moodle `*` wildcard) → that answer's
   fraction; no match → 0 and detail["needs_review"].
-- essay: no score (None) and detail["pending"]: a teacher or the model grades it.
+- essay: no score (None) and detail["pending"]: a teacher or the model grades it; an empty essay
+  scores 0 at once.
 - cloze: every sub-question by the rules above; score × Σ(weight × fraction) / Σ weight.
 - description: worth nothing (max_score 0).
 """
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal, get_args
 
@@ -50,6 +51,10 @@ _CORRECT_PRECISION = Decimal("0.000001")
 # What separates option letters ("A,C", "A C", "A、C") and blanks written on one line ("山西；北京").
 _OPTION_SEPARATORS = re.compile(r"[\s,;、/|]+")
 _BLANK_SEPARATOR = re.compile(r"[;]")
+# Spaces next to a CJK character (ideographs, kana, CJK punctuation) carry no meaning: "北 京" is "北京"
+# and "维生素 C" is "维生素C"; spaces between Latin words still count.
+_CJK = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_SPACE = re.compile(f"\\s+(?=[{_CJK}])|(?<=[{_CJK}])\\s+")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 
@@ -89,12 +94,18 @@ def grade(
     if qtype == QuestionType.DESCRIPTION:
         return GradeResult(score=_cents(ZERO), max_score=_cents(ZERO), correct=None, detail={})
     if qtype == QuestionType.ESSAY:
+        if _is_empty(response):  # nothing written: nothing for a teacher or the model to grade
+            return GradeResult(score=_cents(ZERO), max_score=_cents(worth), correct=False, detail={"pending": False})
         return GradeResult(score=None, max_score=_cents(worth), correct=None, detail={"pending": True})
     grader = _GRADERS.get(qtype)
     if grader is None:
         raise ValueError(f"question type {qtype!r} cannot be graded")
     fraction, detail = grader(question, response, policy)
-    return _result(fraction, worth, detail)
+    result = _result(fraction, worth, detail)
+    if qtype == QuestionType.MULTIPLE_CHOICE and detail.get("missed") and result.correct:
+        # 漏选 worth full marks (partial_score = score) still leaves out part of the key.
+        result = replace(result, correct=False)
+    return result
 
 
 def _result(fraction: Decimal, worth: Decimal, detail: dict) -> GradeResult:
@@ -330,7 +341,9 @@ def _max_matching(accepted: list[set[str]], responses: list[str | None], weights
 
 
 def _compare_key(text, case_sensitive: bool) -> str:
-    normal = normalize_text(str(text))
+    """What a typed answer is compared by: normalize_text (NFKC, so full-width is half-width, and
+    whitespace collapsed), no spaces beside CJK characters, and casefolded unless case_sensitive."""
+    normal = _CJK_SPACE.sub("", normalize_text(str(text)))
     return normal if case_sensitive else normal.casefold()
 
 

@@ -26,6 +26,7 @@ from quizbank.models import (
     SessionState,
     WrongBookEntry,
 )
+from quizbank.normalize import normalize_text
 
 
 def papers_for_student(*, user, now: datetime | None = None) -> QuerySet[Paper]:
@@ -131,7 +132,13 @@ def _key_view(question) -> dict:
     data = question.answer_data or {}
     key: dict = {"answer": question.answer}
     if question.qtype in (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE):
-        key["correct_options"] = [o["key"] for o in question.options if Decimal(str(o.get("fraction", 0))) > 0]
+        # As grading reads it: the letters of the key, or, without one, the options worth something.
+        letters = set(normalize_text(question.answer).upper())
+        key["correct_options"] = [
+            o["key"]
+            for o in question.options
+            if (str(o["key"]).upper() in letters if letters else Decimal(str(o.get("fraction") or 0)) > 0)
+        ]
     elif question.qtype == QuestionType.MATCHING:
         key["pairs"] = [{"left": str(p["left"]), "right": str(p["right"])} for p in data.get("pairs") or []]
     elif question.qtype == QuestionType.FILL_BLANK:
@@ -222,6 +229,20 @@ def question_locked_for_practice(*, question_id: int, now: datetime | None = Non
     return (
         Paper.objects.filter(mode=PaperMode.EXAM, owner__isnull=True)
         .filter(Q(close_at__isnull=True) | Q(close_at__gt=now))
+        .filter(Q(items__question_id=question_id) | Q(sessions__items__question_id=question_id))
+        .exists()
+    )
+
+
+def question_key_hidden(*, question_id: int, now: datetime | None = None) -> bool:
+    """An exam that is not closed yet uses the question and does not show its key the moment an
+    attempt is submitted: a student who took it may not practise it (practice shows the key) while
+    classmates may still be answering it."""
+    now = now or timezone.now()
+    return (
+        Paper.objects.filter(mode=PaperMode.EXAM, owner__isnull=True)
+        .filter(Q(close_at__isnull=True) | Q(close_at__gt=now))
+        .exclude(review_answer=ReviewWhen.IMMEDIATELY)
         .filter(Q(items__question_id=question_id) | Q(sessions__items__question_id=question_id))
         .exists()
     )

@@ -62,9 +62,15 @@ def _pearson(xs: list[float], ys: list[float]) -> float | None:
 
 
 def item_statistics(*, paper: Paper) -> list[ItemStatistics]:
-    """One row per question met in the paper's finished sessions (a random paper's whole pool)."""
-    rows = Answer.objects.filter(session__paper=paper, session__state=SessionState.FINISHED).values_list(
-        "session_id", "question_id", "score", "max_score", "item__position", "question__stem", "question__qtype"
+    """One row per question met in the paper's finished sessions (a random paper's whole pool).
+    Answers still waiting for a grade count in neither their question's row nor the totals."""
+    rows = (
+        Answer.objects.filter(session__paper=paper, session__state=SessionState.FINISHED)
+        .exclude(grade_status__in=UNGRADED)
+        .order_by("session_id", "item__position")
+        .values_list(
+            "session_id", "question_id", "score", "max_score", "item__position", "question__stem", "question__qtype"
+        )
     )
     totals: dict[int, float] = defaultdict(float)
     marks: dict[int, dict[int, float]] = defaultdict(dict)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
@@ -19,7 +20,9 @@ from quizbank.models import (
     PaperRule,
     Question,
     QuestionType,
+    QuizSession,
     ReviewWhen,
+    SessionState,
     Subject,
 )
 from quizbank.selectors.questions import subject_filter
@@ -59,6 +62,11 @@ class RuleSpec:
     difficulty: int | None = None
 
 
+# Settings that must be whole numbers ≥ 0 (time_limit_seconds may also be None: no limit), and flags.
+_COUNTS = ("attempts_allowed", "grace_seconds", "time_limit_seconds")
+_FLAGS = ("published", "shuffle_questions", "shuffle_options")
+
+
 def _check_settings(settings: dict) -> dict:
     unknown = sorted(set(settings) - set(PAPER_SETTINGS))
     if unknown:
@@ -67,6 +75,21 @@ def _check_settings(settings: dict) -> dict:
         choices = PAPER_SETTINGS[name]
         if choices is not None and value not in choices:
             raise ApplicationError(f"{name} must be one of {', '.join(choices)}, not {value!r}", extra={"field": name})
+    # A bad value is refused here, with its field, rather than as a database error.
+    for name in _COUNTS:
+        value = settings.get(name)
+        if name in settings and not (value is None and name == "time_limit_seconds"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ApplicationError(f"{name} must be a whole number ≥ 0, not {value!r}", extra={"field": name})
+    for name in _FLAGS:
+        if name in settings and not isinstance(settings[name], bool):
+            raise ApplicationError(f"{name} must be true or false, not {settings[name]!r}", extra={"field": name})
+    for name in ("open_at", "close_at"):
+        value = settings.get(name)
+        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+            raise ApplicationError(f"{name} must be a date and time with a time zone", extra={"field": name})
+    if "description" in settings and settings["description"] is None:
+        settings["description"] = ""
     open_at, close_at = settings.get("open_at"), settings.get("close_at")
     if open_at and close_at and close_at <= open_at:
         raise ApplicationError("the paper must close after it opens", extra={"field": "close_at"})
@@ -75,6 +98,16 @@ def _check_settings(settings: dict) -> dict:
             "a time limit must be at least one second (leave it empty for none)", extra={"field": "time_limit_seconds"}
         )
     return settings
+
+
+def _score(value, *, field: str) -> Decimal:
+    try:
+        score = Decimal(str(value))
+    except InvalidOperation:
+        raise ApplicationError(f"the score {value!r} is not a number", extra={"field": field}) from None
+    if not score.is_finite() or not Decimal(0) <= score < Decimal(10000):
+        raise ApplicationError(f"the score {value!r} must be a number from 0 to 9999.99", extra={"field": field})
+    return score.quantize(Decimal("0.01"))
 
 
 @transaction.atomic
@@ -98,6 +131,10 @@ def paper_create(
         raise ApplicationError("give one score per question", extra={"field": "scores"})
     if len({question.pk for question in questions}) != len(questions):
         raise ApplicationError("a question appears twice on the paper", extra={"field": "questions"})
+    if scores is None:
+        worth = [question.score for question in questions]
+    else:
+        worth = [_score(score, field="scores") for score in scores]
     paper = Paper.objects.create(
         title=title.strip(),
         subject=subject,
@@ -111,9 +148,9 @@ def paper_create(
             paper=paper,
             question=question,
             position=position,
-            score=question.score if scores is None else Decimal(scores[position - 1]),
+            score=score,
         )
-        for position, question in enumerate(questions, start=1)
+        for position, (question, score) in enumerate(zip(questions, worth, strict=True), start=1)
     )
     return paper
 
@@ -124,7 +161,8 @@ def paper_create_random(
 ) -> Paper:
     """A random paper: each student draws their own questions by the rules when they start.
     Every rule must find enough current questions now, so a student never meets a paper that cannot
-    be drawn."""
+    be drawn: rules are drawn in order without repeats, so a rule counts only the questions that the
+    rules before it cannot have taken."""
     if not title.strip():
         raise ApplicationError("a paper needs a title", extra={"field": "title"})
     if not rules:
@@ -132,11 +170,14 @@ def paper_create_random(
     paper = Paper.objects.create(
         title=title.strip(), subject=subject, created_by=created_by, kind=PaperKind.RANDOM, **_check_settings(settings)
     )
+    earlier: list[tuple[set[int], int]] = []  # each earlier rule's candidates and count
     for position, spec in enumerate(rules, start=1):
-        if spec.count < 1:
+        if isinstance(spec.count, bool) or not isinstance(spec.count, int) or spec.count < 1:
             raise ApplicationError(f"rule {position}: count must be at least 1", extra={"rule": position})
         if spec.qtype and spec.qtype not in QuestionType.values:
             raise ApplicationError(f"rule {position}: unknown question type {spec.qtype!r}", extra={"rule": position})
+        if spec.qtype == QuestionType.DESCRIPTION:
+            raise ApplicationError(f"rule {position}: descriptions are not drawn", extra={"rule": position})
         rule_subject = Subject.objects.filter(path=spec.subject.strip().strip("/")).first() if spec.subject else None
         if spec.subject and rule_subject is None:
             raise ApplicationError(f"rule {position}: no subject {spec.subject!r}", extra={"rule": position})
@@ -147,14 +188,19 @@ def paper_create_random(
             qtype=spec.qtype,
             difficulty=spec.difficulty,
             count=spec.count,
-            score=Decimal(spec.score),
+            score=_score(spec.score, field="rules"),
         )
-        available = rule_candidates(rule).count()
+        candidates = set(rule_candidates(rule).values_list("id", flat=True))
+        # In the worst case each earlier rule drew all it could from this rule's pool.
+        taken = sum(min(count, len(pool & candidates)) for pool, count in earlier)
+        available = len(candidates) - taken
         if available < spec.count:
+            shared = f" ({taken} of them may go to earlier rules)" if taken else ""
             raise ApplicationError(
-                f"rule {position}: asks for {spec.count} questions but the bank has {available}",
-                extra={"rule": position, "available": available},
+                f"rule {position}: asks for {spec.count} questions but the bank has {len(candidates)}{shared}",
+                extra={"rule": position, "available": max(available, 0)},
             )
+        earlier.append((candidates, spec.count))
     return paper
 
 
@@ -172,10 +218,28 @@ def rule_candidates(rule: PaperRule):
 
 @transaction.atomic
 def paper_update(*, paper: Paper, **settings) -> Paper:
-    """Change a paper's settings (window, time limit, review policy...). Its questions stay pinned."""
+    """Change a paper's settings (window, time limit, review policy...). Its questions stay pinned.
+    A new close time or time limit moves the deadlines of the attempts in progress with it, so
+    closing a paper early closes them too."""
     for name, value in _check_settings(settings).items():
         setattr(paper, name, value)
     if paper.open_at and paper.close_at and paper.close_at <= paper.open_at:
         raise ApplicationError("the paper must close after it opens", extra={"field": "close_at"})
     paper.save()
+    if {"close_at", "time_limit_seconds"} & set(settings):
+        _deadlines_update(paper)
     return paper
+
+
+def _deadlines_update(paper: Paper) -> None:
+    """deadline = min(start + time limit, close) for the paper's attempts still in progress (an
+    overdue one keeps its deadline: its grace period has begun)."""
+    in_progress = QuizSession.objects.select_for_update().filter(paper=paper, state=SessionState.IN_PROGRESS)
+    for session in in_progress:
+        deadline = paper.close_at
+        if paper.time_limit_seconds:
+            limit = session.started_at + timedelta(seconds=paper.time_limit_seconds)
+            deadline = limit if deadline is None else min(limit, deadline)
+        if deadline != session.deadline:
+            session.deadline = deadline
+            session.save(update_fields=["deadline"])

@@ -8,6 +8,7 @@ change a session's state, and they refuse illegal transitions.
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -37,6 +38,10 @@ from quizbank.signals import answers_need_grading
 from quizsite.exceptions import ApplicationError
 
 UNGRADED = (GradeStatus.PENDING, GradeStatus.NEEDS_REVIEW)
+# Who may grade through answer_grade.
+GRADERS = (GradeStatus.TEACHER, GradeStatus.MODEL)
+
+logger = logging.getLogger(__name__)
 
 
 def paper_check_open(*, paper: Paper, user, now: datetime) -> None:
@@ -164,13 +169,25 @@ def session_expire_if_due(*, session: QuizSession, now: datetime | None = None) 
 
 
 def sessions_sweep(*, now: datetime | None = None) -> int:
-    """Finish or abandon every open session whose time is up (run by beat); returns how many changed."""
+    """Finish or abandon every open session whose time is up (run by beat); returns how many changed.
+    One session that fails is logged and left for the next sweep; it does not hold up the others."""
     now = now or timezone.now()
     changed = 0
-    due = QuizSession.objects.filter(state__in=OPEN_SESSION_STATES, deadline__lte=now).select_related("paper")
-    for session in due.iterator():
+    # The ids first: the sweep changes the very rows it looks for.
+    due = list(
+        QuizSession.objects.filter(state__in=OPEN_SESSION_STATES, deadline__lte=now)
+        .order_by("deadline", "id")
+        .values_list("pk", flat=True)
+    )
+    for pk in due:
+        session = QuizSession.objects.select_related("paper").get(pk=pk)
         before = session.state
-        if session_expire_if_due(session=session, now=now).state != before:
+        try:
+            after = session_expire_if_due(session=session, now=now).state
+        except Exception:
+            logger.exception("could not close overdue session %s", pk)
+            continue
+        if after != before:
             changed += 1
     return changed
 
@@ -204,7 +221,8 @@ def session_answer_save(
     stored as the item's only Answer. Refused after the deadline, outside sequential order, or, in
     practice mode, once the question was checked with another response."""
     now = now or timezone.now()
-    if session_expire_if_due(session=_owned(session_id, user), now=now).state not in OPEN_SESSION_STATES:
+    session = session_expire_if_due(session=_owned(session_id, user), now=now)
+    if not session.is_open and session.deadline is not None and now >= session.deadline:
         raise ApplicationError("time is up: answers are no longer accepted", extra={"code": "time_up"})
     with transaction.atomic():
         session = _locked_open_session(session_id, user, now)
@@ -218,13 +236,17 @@ def session_answer_save(
                 f"questions are answered in order: question {session.current_position} is the current one",
                 extra={"code": "sequential", "field": "position"},
             )
+        practice = session.paper.mode == PaperMode.PRACTICE
         answer = Answer.objects.filter(item=item).first()
         if answer is not None and client_seq and answer.client_seq > client_seq:
             return answer  # an older save arriving late
-        if answer is not None and session.paper.mode == PaperMode.PRACTICE and answer.response_data is not None:
+        if answer is not None and practice and answer.response_data is not None:
             if answer.response_data == response:
                 return answer  # the same check sent twice
             raise ApplicationError("this question was already checked", extra={"code": "checked"})
+        if practice and _is_blank(response):
+            # In practice a save is a check that shows the key: an empty one would give it away for nothing.
+            raise ApplicationError("give an answer to check", extra={"field": "response", "position": position})
         try:
             result = grade(item.question, response, policy=session.paper.multiple_choice_policy, max_score=item.score)
         except ValueError as exc:
@@ -248,6 +270,18 @@ def session_answer_save(
         if session.paper.mode == PaperMode.PRACTICE:
             wrong_book_record(answer=answer, practice=True, now=now)
         return answer
+
+
+def _is_blank(response) -> bool:
+    if response is None:
+        return True
+    if isinstance(response, str):
+        return not response.strip()
+    if isinstance(response, dict):
+        return all(_is_blank(value) for value in response.values())
+    if isinstance(response, list | tuple):
+        return all(_is_blank(value) for value in response)
+    return False
 
 
 def _owned(session_id: int, user) -> QuizSession:
@@ -313,7 +347,9 @@ def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
     _sum_scores(session)
     session.save(update_fields=["state", "finished_at", "finished_by", "score", "pending_count"])
     if session.paper.mode == PaperMode.EXAM:
-        for answer in Answer.objects.filter(session=session, is_correct=False).exclude(response=""):
+        # Answers still to be graded join the book when graded (answer_grade), if they are wrong then.
+        wrong = Answer.objects.filter(session=session, is_correct=False).exclude(grade_status__in=UNGRADED)
+        for answer in wrong.exclude(response=""):
             wrong_book_record(answer=answer, practice=False, now=now)
     pending = list(Answer.objects.filter(session=session, grade_status__in=UNGRADED).values_list("pk", flat=True))
     if pending:
@@ -332,31 +368,52 @@ def answer_grade(
     *, answer_id: int, score: Decimal, feedback: str = "", grader, status: str = GradeStatus.TEACHER
 ) -> Answer:
     """A teacher (or the model grader, status=model) grades or overrides one answer. The first grade
-    that replaces the key's or the model's is kept as the original, for agreement and retraining."""
-    answer = Answer.objects.select_for_update().select_related("session").filter(pk=answer_id).first()
+    that replaces the key's or the model's is kept as the original, for agreement and retraining.
+    A model's grade never replaces a teacher's (it may arrive after the teacher has graded)."""
+    if status not in GRADERS:
+        raise ApplicationError(f"status must be one of {', '.join(GRADERS)}", extra={"field": "status"})
+    # Only the answer row is locked: PostgreSQL refuses FOR UPDATE on the nullable side of the join.
+    answer = (
+        Answer.objects.select_for_update(of=("self",))
+        .select_related("session", "question")
+        .filter(pk=answer_id)
+        .first()
+    )
     if answer is None:
         raise ApplicationError("no such answer", extra={"code": "not_found"})
     if answer.session_id and answer.session.is_open:
         raise ApplicationError("the student is still answering this", extra={"code": "session_open"})
+    if answer.session_id and answer.session.state == SessionState.ABANDONED:
+        raise ApplicationError("this attempt was abandoned: it is not graded", extra={"code": "not_open"})
+    if status == GradeStatus.MODEL and answer.grade_status == GradeStatus.TEACHER:
+        return answer
     worth = answer.max_score if answer.max_score is not None else answer.question.score
     try:
-        score = Decimal(str(score)).quantize(Decimal("0.01"))
-    except ArithmeticError:
-        raise ApplicationError(f"the score {score!r} is not a number", extra={"field": "score"}) from None
+        score = Decimal(str(score))
+        valid = score.is_finite()
+    except (ArithmeticError, ValueError):
+        valid = False
+    if not valid:
+        raise ApplicationError(f"the score {score!r} is not a number", extra={"field": "score"})
+    score = score.quantize(Decimal("0.01"))
     if not Decimal(0) <= score <= worth:
         raise ApplicationError(f"the score must be between 0 and {worth}", extra={"field": "score"})
+    was_ungraded = answer.grade_status in UNGRADED
     if not answer.original_status:
         answer.original_score = answer.score
         answer.original_status = answer.grade_status
     answer.score = score
     answer.is_correct = score == worth
     answer.grade_status = status
-    answer.feedback = feedback.strip()
+    answer.feedback = (feedback or "").strip()
     answer.graded_by = grader if status == GradeStatus.TEACHER else None
     answer.graded_at = timezone.now()
     answer.save()
     if answer.session_id:
-        session = QuizSession.objects.select_for_update().get(pk=answer.session_id)
+        session = QuizSession.objects.select_for_update().select_related("paper").get(pk=answer.session_id)
         _sum_scores(session)
         session.save(update_fields=["score", "pending_count"])
+        if was_ungraded and session.paper.mode == PaperMode.EXAM and answer.response:
+            # The mistake the finish left out while the answer waited for its grade.
+            wrong_book_record(answer=answer, practice=False)
     return answer

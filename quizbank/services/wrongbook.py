@@ -9,10 +9,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from quizbank.models import Answer, Paper, PaperMode, WrongBookEntry
+from quizbank.selectors.exams import question_key_hidden
 from quizbank.services.papers import paper_create
 from quizsite.exceptions import ApplicationError
 
 
+@transaction.atomic
 def wrong_book_record(*, answer: Answer, practice: bool, now: datetime | None = None) -> WrongBookEntry | None:
     """Count a graded answer: a wrong one adds to the book; a right one in practice extends the streak
     that marks an entry mastered after WRONG_BOOK_MASTERED_AFTER right answers in a row."""
@@ -50,19 +52,35 @@ def wrong_book_record(*, answer: Answer, practice: bool, now: datetime | None = 
 
 
 @transaction.atomic
-def wrong_book_practice_create(*, user, limit: int = 20) -> Paper:
+def wrong_book_practice_create(*, user, limit: int = 20, now: datetime | None = None) -> Paper:
     """ "Practise my wrong answers": a personal practice paper of the student's unmastered mistakes,
-    most recent first, with feedback after each question."""
+    most recent first, with feedback after each question. Questions of exams that are not closed yet
+    and keep their key from students are left out: practice shows the key, and classmates may still
+    be answering them."""
+    now = now or timezone.now()
     entries = (
         WrongBookEntry.objects.filter(user=user, mastered_at__isnull=True)
         .select_related("question")
-        .order_by("-last_wrong_at")[:limit]
+        .order_by("-last_wrong_at", "-id")
     )
-    questions = [entry.question for entry in entries]
+    questions = []
+    locked = 0
+    for entry in entries.iterator():
+        if question_key_hidden(question_id=entry.question_id, now=now):
+            locked += 1
+            continue
+        questions.append(entry.question)
+        if len(questions) >= limit:
+            break
     if not questions:
+        if locked:
+            raise ApplicationError(
+                "your mistakes are on exams that are still open: practise them after the exams close",
+                extra={"code": "empty", "locked": locked},
+            )
         raise ApplicationError("your wrong-answer book is empty", extra={"code": "empty"})
     return paper_create(
-        title=f"错题练习 · {timezone.localtime():%Y-%m-%d %H:%M}",
+        title=f"错题练习 · {timezone.localtime(now):%Y-%m-%d %H:%M}",
         questions=questions,
         owner=user,
         created_by=user,

@@ -620,3 +620,197 @@ def test_detail_is_json_ready():
         (cloze(SUBQUESTIONS), ["A", "x", "1"]),
     ]:
         json.dumps(grade(q, response).detail)
+
+
+# --- normalisation: what counts as the same typed answer --------------------------------------------
+
+
+def test_normalize_text_folds_width_and_collapses_whitespace_but_keeps_case_and_inner_spaces():
+    from quizbank.normalize import normalize_text
+
+    assert normalize_text("  ＡＢＣ　１２３ ") == "ABC 123"
+    assert normalize_text("北　 京\n") == "北 京"  # one space left: the hash of a stem keeps it
+    assert normalize_text("Hello\t\tWorld") == "Hello World"
+
+
+@pytest.mark.parametrize(
+    ("typed", "correct"),
+    [
+        ("北京", True),
+        ("北 京", True),  # a space between CJK characters means nothing
+        ("北　京", True),  # nor does an ideographic space
+        (" 北京 ", True),
+        ("北京市", True),  # a synonym
+        ("北 京 市", True),
+        ("北京 市区", False),
+        ("南京", False),
+    ],
+)
+def test_fill_blank_spaces_beside_cjk_characters_do_not_count(typed, correct):
+    q = fill([{"answers": ["北京", "北京市"]}], score="1")
+    assert grade(q, [typed]).correct is correct
+
+
+@pytest.mark.parametrize(
+    ("typed", "case_sensitive", "correct"),
+    [
+        ("ＡＢＣ", False, True),
+        ("abc", False, True),
+        ("ａｂｃ", False, True),
+        ("ＡＢＣ", True, True),  # full-width is the same letter
+        ("abc", True, False),  # but not another case
+        ("A B C", False, False),  # spaces between Latin letters count
+        ("维生素 C", False, True),  # a space between CJK and Latin does not
+        ("维生素c", True, False),
+    ],
+)
+def test_fill_blank_width_case_and_latin_spaces(typed, case_sensitive, correct):
+    q = fill([{"answers": ["ABC", "维生素C"]}], case_sensitive=case_sensitive, score="1")
+    assert grade(q, [typed]).correct is correct
+
+
+def test_fill_blank_order_free_with_synonyms_and_spaces():
+    q = fill([{"answers": ["北京", "北京市"]}, {"answers": ["上海", "上海市"]}], order_free=True)
+    assert grade(q, ["上 海市", "北京"]).score == D("2.00")
+    assert grade(q, ["北京市", "北京"]).score == D("1.00")  # two answers for one blank earn it once
+
+
+def test_short_answer_spaces_beside_cjk_characters_do_not_count():
+    q = short([{"text": "光合作用产生氧气", "fraction": 1.0}])
+    assert grade(q, "光合作用 产生 氧气").correct is True
+    assert grade(q, "光合作用产生氧").detail["needs_review"] is True
+
+
+# --- multiple choice: the policies at their edges -----------------------------------------------------
+
+
+def test_partial_subset_with_a_partial_score_of_zero_gives_nothing_for_a_subset():
+    assert grade(multiple(score="4", partial_score="0"), "A").score == D("0.00")
+
+
+@pytest.mark.parametrize("partial_score", ["2", "3"])
+def test_partial_subset_worth_full_marks_is_still_not_correct(partial_score):
+    # 漏选 may earn the whole score (3 is clamped to it), but the answer leaves out part of the key.
+    result = grade(multiple(score="2", partial_score=partial_score), "A")
+    assert (result.score, result.correct) == (D("2.00"), False)
+
+
+def test_fractions_policy_missing_a_key_letter_is_not_correct_even_at_full_marks():
+    q = multiple(score="2", options=choices(1, 0, 0, 0), answer="AC")  # a key and weights that disagree
+    result = grade(q, "A", policy="fractions")
+    assert (result.score, result.correct) == (D("2.00"), False)
+
+
+@pytest.mark.parametrize("policy", ["all_or_nothing", "partial_subset", "fractions"])
+@pytest.mark.parametrize("response", ["B", "BD", "ABCD", "D"])
+def test_multiple_choice_never_scores_below_zero(policy, response):
+    q = multiple(score="4", options=choices(0.5, -1, 0.5, -1), answer="AC")
+    result = grade(q, response, policy=policy)
+    assert D("0.00") <= result.score < D("4.00") and result.correct is False
+
+
+def test_all_or_nothing_needs_every_key_letter_and_nothing_else():
+    q = multiple(score="3", answer="ABC")
+    assert [grade(q, r, policy="all_or_nothing").score for r in ("ABC", "AB", "ABCD", "")] == [
+        D("3.00"),
+        D("0.00"),
+        D("0.00"),
+        D("0.00"),
+    ]
+
+
+# --- numerical: the tolerance's bounds ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "correct"),
+    [("-2.5", True), ("-1.5", True), ("-2", True), ("－２．５", True), ("-2.5001", False), ("-1.4999", False)],
+)
+def test_numerical_negative_value_bounds(typed, correct):
+    q = numerical([{"value": -2, "tolerance": 0.5, "fraction": 1.0}])
+    assert grade(q, typed).correct is correct
+
+
+def test_numerical_float_tolerance_is_compared_in_decimal():
+    # In binary floats 0.4 - 0.3 > 0.1; stored numbers are read as the decimals they were written as.
+    q = numerical([{"value": 0.3, "tolerance": 0.1, "fraction": 1.0}])
+    assert grade(q, "0.4").correct is True
+    assert grade(q, "0.2").correct is True
+    assert grade(q, "0.40000001").correct is False
+
+
+def test_numerical_a_number_sent_as_json_number():
+    q = numerical([{"value": 3.14, "tolerance": 0.01, "fraction": 1.0}])
+    assert grade(q, 3.15).correct is True
+    assert grade(q, 3).correct is False
+
+
+# --- true / false: the spellings students use -----------------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["True", "tRuE", " 对 ", "✓", "yes", "Y", "１"])
+def test_more_true_spellings(word):
+    assert grade(question(QuestionType.TRUE_FALSE, answer="true"), word).correct is True
+
+
+@pytest.mark.parametrize("word", ["False", "FALSE", "Ｆ", "✗", "X", "x", "no", "0", " 错 "])
+def test_more_false_spellings(word):
+    assert grade(question(QuestionType.TRUE_FALSE, answer="false"), word).correct is True
+    assert grade(question(QuestionType.TRUE_FALSE, answer="true"), word).correct is False
+
+
+@pytest.mark.parametrize("word", ["對", "错对", "truee", "?"])
+def test_true_false_other_words_are_refused(word):
+    with pytest.raises(ValueError, match="not a true/false answer"):
+        grade(question(QuestionType.TRUE_FALSE, answer="true"), word)
+
+
+# --- matching: partial credit ---------------------------------------------------------------------
+
+
+def test_matching_one_right_given_to_two_lefts_earns_only_the_true_pair():
+    result = grade(matching(score="3"), {"中国": "北京", "日本": "北京", "法国": "巴黎"})
+    assert (result.score, result.correct) == (D("2.00"), False)
+
+
+def test_matching_holes_and_distractors_earn_nothing():
+    assert grade(matching(score="3"), [None, "东京", ""]).score == D("1.00")
+    result = grade(matching(score="3"), {"中国": "伦敦", "日本": "伦敦", "法国": "伦敦"})
+    assert (result.score, result.correct) == (D("0.00"), False)
+
+
+# --- essay ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("response", [None, "", "  \n ", []])
+def test_an_empty_essay_scores_zero_without_waiting_for_a_grader(response):
+    result = grade(question(QuestionType.ESSAY, answer="参考答案", score="10"), response)
+    assert (result.score, result.max_score, result.correct) == (D("0.00"), D("10.00"), False)
+    assert result.detail == {"pending": False}
+
+
+# --- duplicate submissions, through the session service ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_duplicate_submission_is_graded_once_into_one_answer(django_user_model):
+    from quizbank.models import Answer
+    from quizbank.services import paper_create, question_create, session_answer_save, session_finish, session_start
+
+    student = django_user_model.objects.create_user("dup")
+    q = question_create(
+        data={
+            "subject": "测试/评分",
+            "qtype": QuestionType.FILL_BLANK,
+            "stem": "中国的首都是____",
+            "answer": "北京",
+            "answer_data": {"blanks": [{"answers": ["北京"]}]},
+            "score": 2,
+        }
+    )
+    session = session_start(user=student, paper=paper_create(title="重复提交", questions=[q]))
+    for _ in range(3):
+        answer = session_answer_save(user=student, session_id=session.pk, position=1, response=["北 京"], client_seq=7)
+    assert Answer.objects.filter(session=session).count() == 1
+    assert (answer.score, answer.is_correct, answer.client_seq) == (D("2.00"), True, 7)
+    assert session_finish(user=student, session_id=session.pk).score == D("2.00")
