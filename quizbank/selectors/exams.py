@@ -23,6 +23,7 @@ from quizbank.models import (
     QuestionType,
     QuizSession,
     ReviewWhen,
+    SessionItem,
     SessionState,
     WrongBookEntry,
 )
@@ -218,8 +219,19 @@ def paper_grade(*, paper: Paper, user) -> Decimal | None:
     return max(scores)
 
 
-def wrong_book_of(*, user, include_mastered: bool = False) -> QuerySet[WrongBookEntry]:
-    queryset = WrongBookEntry.objects.filter(user=user).select_related("question__subject")
+def wrong_book_of(*, user, include_mastered: bool = False, now: datetime | None = None) -> QuerySet[WrongBookEntry]:
+    """The student's mistakes, except those on exams still open whose policy does not yet show right
+    and wrong: listing them would tell the student which answers were wrong."""
+    now = now or timezone.now()
+    hiding = (
+        Paper.objects.filter(mode=PaperMode.EXAM, owner__isnull=True)
+        .filter(Q(close_at__isnull=True) | Q(close_at__gt=now))
+        .exclude(review_correctness=ReviewWhen.IMMEDIATELY)
+    )
+    hidden = Q(question__paperquestion__paper__in=hiding) | Q(
+        question_id__in=SessionItem.objects.filter(session__paper__in=hiding).values("question_id")
+    )
+    queryset = WrongBookEntry.objects.filter(user=user).exclude(hidden).select_related("question__subject")
     return queryset if include_mastered else queryset.filter(mastered_at__isnull=True)
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from quizbank.importers import QuestionRecord
-from quizbank.models import KnowledgePoint, PaperQuestion, Question, Tag
+from quizbank.models import Answer, KnowledgePoint, PaperQuestion, Question, SessionItem, Tag
 from quizbank.normalize import record_hash
 from quizbank.sanitize import clean_record
 from quizbank.services.imports import subject_get_or_create
@@ -64,10 +64,15 @@ def question_create(*, data: dict) -> Question:
 
 @transaction.atomic
 def question_update(*, question: Question, data: dict) -> Question:
-    """Edit in place, unless a paper uses the question: then the edit becomes its next version and
-    the papers keep the version they were built with."""
+    """Edit in place, unless a paper, an attempt or an answer uses the question: then the edit becomes its
+    next version and they keep the version they were built with (random papers draw current versions)."""
     record = _record_from(data, base=question)
-    if not PaperQuestion.objects.filter(question=question).exists():
+    in_use = (
+        PaperQuestion.objects.filter(question=question).exists()
+        or SessionItem.objects.filter(question=question).exists()
+        or Answer.objects.filter(question=question).exists()
+    )
+    if not in_use:
         return _save(record, question)
     Question.objects.filter(pk=question.pk).update(is_current=False)
     new = Question(

@@ -417,10 +417,12 @@ def test_wrong_book_practice_starts_after_a_wrong_exam_answer(alice, bob, demo_b
     session_id = start(client, paper).json()["id"]
     save(client, session_id, 1, wrong_option(question))
     client.post(reverse("api-v1-session-finish", args=[session_id]))
+    # Right and wrong are shown after the exam closes: until then the book does not tell either.
+    assert client.get(reverse("api-v1-wrong-book")).json() == []
+    Paper.objects.filter(pk=paper.pk).update(close_at=timezone.now() - timedelta(minutes=1))  # the exam is over
     book = client.get(reverse("api-v1-wrong-book")).json()
     assert [(entry["question"]["id"], entry["times_wrong"]) for entry in book] == [(question.pk, 1)]
     assert "answer" not in book[0]["question"] and "explanation" not in book[0]["question"]
-    Paper.objects.filter(pk=paper.pk).update(close_at=timezone.now() - timedelta(minutes=1))  # the exam is over
 
     practice = client.post(reverse("api-v1-wrong-book-practice"))
     assert practice.status_code == 201, practice.json()

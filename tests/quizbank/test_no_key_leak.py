@@ -186,16 +186,9 @@ def _student_routes() -> list[Route]:
 STUDENT_ROUTES = _student_routes()
 ADMIN_ROUTES = [route for route in URLCONF_ROUTES if route.namespace.startswith("admin")]
 
-# Routes known to leak, each with the change it needs (none at present). An entry leaves once its
-# route is fixed: strict xfail turns a stale entry into a failure.
-KNOWN_LEAKS: dict[str, str] = {}
-
 
 def _route_param(route: Route):
-    marks = (
-        [pytest.mark.xfail(strict=True, reason=KNOWN_LEAKS[route.template])] if route.template in KNOWN_LEAKS else []
-    )
-    return pytest.param(route, id=route.template, marks=marks)
+    return pytest.param(route, id=route.template)
 
 
 # --- the exam in progress ---------------------------------------------------------------------------

@@ -194,18 +194,14 @@ def test_start_creates_items_pinned_to_the_versions_of_the_paper(alice, bob, dem
     assert session_view(session)["items"][0]["stem"] == questions[0].stem
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="question_update (quizbank/services/questions.py) makes a new version only when a PaperQuestion "
-    "uses the question; a question drawn by a random paper is edited in place under the attempt",
-)
 def test_editing_a_question_drawn_by_a_random_paper_keeps_the_attempts_version(alice, bank):
     paper = paper_create_random(title="随机", rules=[RuleSpec(count=1, qtype=QuestionType.SHORT_ANSWER)])
     session = session_start(user=alice, paper=paper)
     drawn = session.items.get().question
-    question_update(question=drawn, data={"answer": "呼吸作用", "answer_data": {}})
+    edited = question_update(question=drawn, data={"answer": "呼吸作用", "answer_data": {}})
     drawn.refresh_from_db()
     assert drawn.answer == "光合作用"
+    assert edited.pk != drawn.pk and edited.answer == "呼吸作用" and edited.version == drawn.version + 1
 
 
 def test_start_again_resumes_the_open_session(alice, exam):
@@ -840,6 +836,7 @@ def test_wrong_exam_answers_enter_the_book(alice, bank, now):
         title="单元测验",
         questions=[bank["single"], bank["true_false"], bank["numerical"], bank["short"], bank["essay"]],
         attempts_allowed=0,
+        review_correctness="immediately",
     )
     exam_attempt(alice, paper, {bank["single"]: "A", bank["true_false"]: "对", bank["short"]: "叶绿素"}, now=now)
     entries = {entry.question_id: entry for entry in WrongBookEntry.objects.filter(user=alice)}
@@ -855,6 +852,14 @@ def test_wrong_exam_answers_enter_the_book(alice, bank, now):
     assert list(wrong_book_of(user=alice)) == [entry]
 
 
+def test_the_book_keeps_mistakes_quiet_while_the_exam_hides_right_and_wrong(alice, bank, now):
+    paper = paper_create(title="期中", questions=[bank["single"]], close_at=now + timedelta(hours=2))
+    exam_attempt(alice, paper, {bank["single"]: "A"}, now=now)
+    assert WrongBookEntry.objects.filter(user=alice).count() == 1
+    assert list(wrong_book_of(user=alice, now=now)) == []
+    assert [e.question_id for e in wrong_book_of(user=alice, now=now + timedelta(hours=3))] == [bank["single"].pk]
+
+
 def test_a_graded_wrong_answer_enters_the_book_when_graded(alice, carol, graded_later, bank):
     session, essay = graded_later
     assert not WrongBookEntry.objects.exists()
@@ -866,7 +871,9 @@ def test_a_graded_wrong_answer_enters_the_book_when_graded(alice, carol, graded_
 
 def test_right_answers_in_practice_master_an_entry_and_a_new_mistake_resets_it(alice, bank, settings, now):
     settings.WRONG_BOOK_MASTERED_AFTER = 2
-    exam = paper_create(title="测验", questions=[bank["single"]], attempts_allowed=0)
+    exam = paper_create(
+        title="测验", questions=[bank["single"]], attempts_allowed=0, review_correctness="immediately"
+    )
     drill = paper_create(title="练习", questions=[bank["single"]], mode=PaperMode.PRACTICE, attempts_allowed=0)
 
     def practise(response, hours) -> WrongBookEntry:
