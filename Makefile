@@ -87,8 +87,9 @@ $(LF_VENV)/.installed:
 	$(LF_VENV)/bin/pip install -q $(LF_DEPS)
 	touch $@
 
-# explain_concurrency needs the demo's tuned model, tuning_lora_vs_llamafactory needs LLaMA-Factory
-BENCH_NAMES := $(or $(ONLY),import_100k explain_concurrency tuning_lora_vs_llamafactory)
+# explain_concurrency needs the demo's tuned model, tuning_lora_vs_llamafactory needs LLaMA-Factory;
+# submit_vs_bare needs the PostgreSQL server (BENCH_POSTGRES_URL) and makes its own database there
+BENCH_NAMES := $(or $(ONLY),import_100k explain_concurrency tuning_lora_vs_llamafactory submit_vs_bare)
 bench: install $(if $(filter explain_concurrency,$(BENCH_NAMES)),setup-demo) \
 		$(if $(filter tuning_lora_vs_llamafactory,$(BENCH_NAMES)),$(LF_VENV)/.installed)
 	$(PY) -m tests.bench $(if $(ONLY),--only $(ONLY))

@@ -8,18 +8,37 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import django
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# submit_vs_bare: its own PostgreSQL database (created and dropped by the bench), a real gunicorn.
+BENCH_POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+BENCH_DATABASE = "quizsite_bench"
+BENCH_SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+BENCH_WARMUP_SECONDS = float(os.environ.get("BENCH_WARMUP_SECONDS", "3"))
+BENCH_CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
+BENCH_STUDENTS = int(os.environ.get("BENCH_STUDENTS", "50"))
+BENCH_QUESTIONS = int(os.environ.get("BENCH_QUESTIONS", "10"))
+BENCH_WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1))))
+# gthread keeps connections alive, which the bare view gains most from; answer saves ran as fast per
+# server core as with sync workers. Two threads each: more only queue on the GIL and the database.
+BENCH_WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
+BENCH_THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 
 
 @contextmanager
@@ -255,11 +274,287 @@ def bench_tuning_lora_vs_llamafactory():
     )
 
 
+# Run with `manage.py shell -c` against the bench database: students with API tokens, one published
+# exam paper of demo-bank questions, one open session each. Prints them as JSON on its last line.
+SUBMIT_SETUP = """
+import json
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from quizbank.models import Question
+from quizbank.services import paper_create, session_start
+
+students, questions = {students}, {questions}
+group = Group.objects.get_or_create(name="student")[0]
+paper = paper_create(
+    title="bench", questions=list(Question.objects.filter(qtype="single_choice").order_by("id")[:questions]),
+    published=True,
+)
+out = []
+for index in range(students):
+    user = get_user_model().objects.create_user(f"bench{{index}}", password=None)
+    user.groups.add(group)
+    session = session_start(user=user, paper=paper)
+    items = {{
+        item.position: item.option_order or item.question.option_keys
+        for item in session.items.select_related("question")
+    }}
+    out.append({{"token": Token.objects.create(user=user).key, "session": session.pk, "items": items}})
+print(json.dumps(out))
+"""
+
+# Every exam answer row as (session, position, response as sent, client_seq), as JSON.
+SUBMIT_DUMP = """
+import json
+from quizbank.models import Answer
+rows = Answer.objects.filter(session__isnull=False).values_list(
+    "session_id", "item__position", "response_data", "client_seq"
+)
+print(json.dumps([list(row) for row in rows]))
+"""
+
+
+@contextmanager
+def bench_database():
+    """A PostgreSQL database of its own, dropped afterwards whatever happens (never `test`)."""
+    import psycopg
+
+    assert BENCH_DATABASE not in ("test", "postgres")
+    with psycopg.connect(f"{BENCH_POSTGRES}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        try:
+            yield f"{BENCH_POSTGRES}/{BENCH_DATABASE}"
+        finally:
+            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    # CONN_MAX_AGE: each worker thread keeps its connection, as a production server would.
+    return {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING"}
+
+
+def manage(database_url: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=server_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode:
+        raise SystemExit(f"manage.py {args[0]} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def gunicorn_server(database_url: str, log: Path):
+    """gunicorn serving the project's WSGI app on a free loopback port; yields (port, master pid)."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "quizsite.wsgi:application",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(BENCH_WORKERS),
+        "--worker-class", BENCH_WORKER_CLASS,
+        "--threads", str(BENCH_THREADS),
+        "--backlog", "2048",
+        "--timeout", "60",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    with log.open("w") as output:
+        server = subprocess.Popen(command, cwd=REPO_ROOT, env=server_env(database_url), stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"gunicorn exited at start:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"gunicorn did not answer in 60 s:\n{log.read_text()[-3000:]}") from None
+                time.sleep(0.2)
+        yield port, server.pid
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes (ones that have gone count as 0)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except OSError:
+        return []
+
+
+def database_pids(database_url: str) -> list[int]:
+    """The server processes serving connections to this database (gunicorn's, kept by CONN_MAX_AGE)."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(f"{BENCH_POSTGRES}/postgres") as connection:
+        rows = connection.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name]).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores of this machine spent busy so far (anyone's processes)."""
+    with open("/proc/stat") as handle:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, handle.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def measured_phase(run, *, workers: list[int], database: list[int]):
+    """Run one phase; returns its result and where the CPU went, in cores: the load generator, gunicorn's
+    workers, PostgreSQL's backends for the bench database, and everything else on the machine."""
+    before = cpu_seconds(workers), cpu_seconds(database), machine_busy_seconds()
+    result = run()
+    after = cpu_seconds(workers), cpu_seconds(database), machine_busy_seconds()
+    server, db, machine = ((end - start) / result.seconds for start, end in zip(before, after, strict=True))
+    return result, {"server": server, "db": db, "other": max(0.0, machine - server - db - result.client_cpu)}
+
+
+class VirtualStudent:
+    """One student answering a session: cycles through its questions, choosing a different option
+    each time so that every save is a real write, with a client_seq that only grows."""
+
+    def __init__(self, *, token: str, session: int, items: dict):
+        self.token, self.session = token, session
+        self.items = sorted((int(position), keys) for position, keys in items.items())
+        self.seq = 0
+        self.turns = itertools.cycle(self.items)
+        self.choices = {position: itertools.cycle(keys) for position, keys in self.items}
+
+    def next_request(self):
+        from tests.loadgen import Request
+
+        position, _ = next(self.turns)
+        response = next(self.choices[position])
+        self.seq += 1
+        return Request(
+            "PUT",
+            f"/api/v1/sessions/{self.session}/answers/{position}",
+            headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"},
+            body=json.dumps({"response": response, "client_seq": self.seq}).encode(),
+            tag=(self.session, position, response, self.seq),
+        )
+
+
+def submissions(students: list[VirtualStudent]):
+    """One client's requests: its students take turns."""
+    for student in itertools.cycle(students):
+        yield student.next_request()
+
+
+def answers_checked(acks, rows) -> tuple[int, int]:
+    """(lost, duplicated). acks: (session, position, response, client_seq) of every 200; rows: the same
+    for every stored answer. Lost: the item's last acknowledged save is not what the database holds
+    (a row with a higher client_seq is a later save whose answer never arrived, not a loss).
+    Duplicated: items with more than one row."""
+    stored: dict[tuple, list] = {}
+    for session, position, response, seq in rows:
+        stored.setdefault((session, position), []).append((seq, response))
+    last: dict[tuple, tuple] = {}
+    for session, position, response, seq in acks:
+        if (session, position) not in last or seq > last[(session, position)][0]:
+            last[(session, position)] = (seq, response)
+    lost = 0
+    for key, (seq, response) in last.items():
+        row = max(stored.get(key, [(-1, None)]), key=lambda pair: pair[0])
+        if row[0] < seq or (row[0] == seq and row[1] != response):
+            lost += 1
+    return lost, sum(len(found) > 1 for found in stored.values())
+
+
+def bench_submit_vs_bare():
+    """Answer autosaves by many students at once against a bare Django JSON view, on the same gunicorn."""
+    from tests.loadgen import Request, run_load
+
+    with bench_database() as database_url:
+        manage(database_url, "migrate", "--noinput")
+        manage(database_url, "import_questions", "fixtures/demo_bank.json")
+        setup = SUBMIT_SETUP.format(students=BENCH_STUDENTS, questions=BENCH_QUESTIONS)
+        made = json.loads(manage(database_url, "shell", "-c", setup).strip().splitlines()[-1])
+        students = [VirtualStudent(**student) for student in made]
+        bare = Request("GET", "/healthz")
+
+        def phase(port, *, submit: bool, seconds: float):
+            if submit:
+                sources = [submissions(students[index::BENCH_CLIENTS]) for index in range(BENCH_CLIENTS)]
+            else:
+                sources = [itertools.repeat(bare) for _ in range(BENCH_CLIENTS)]
+            return run_load(host="127.0.0.1", port=port, sources=sources, seconds=seconds)
+
+        with gunicorn_server(database_url, REPO_ROOT / "var" / "bench-gunicorn.log") as (port, master):
+            probe = run_load(host="127.0.0.1", port=port, sources=[[students[0].next_request()]], seconds=5)
+            first = probe.outcomes[0]
+            if first.status != 200:
+                raise SystemExit(
+                    f"PUT /api/v1/sessions/<id>/answers/<position> answered {first.status} "
+                    f"(404 with an HTML page: the answer API is not routed yet): {first.body[:300]!r}"
+                )
+            warmups = [phase(port, submit=submit, seconds=BENCH_WARMUP_SECONDS) for submit in (False, True)]
+            workers, database = child_pids(master), database_pids(database_url)
+            bare_result, bare_cpu = measured_phase(
+                lambda: phase(port, submit=False, seconds=BENCH_SECONDS), workers=workers, database=database
+            )
+            submit, cpu = measured_phase(
+                lambda: phase(port, submit=True, seconds=BENCH_SECONDS), workers=workers, database=database
+            )
+        dump = manage(database_url, "shell", "-c", SUBMIT_DUMP)
+    rows = json.loads(dump.strip().splitlines()[-1])
+    acks = [
+        outcome.tag for result in (probe, warmups[1], submit) for outcome in result.outcomes if outcome.status == 200
+    ]
+    lost, duplicated = answers_checked(acks, rows)
+    yield (
+        f"BENCH submit_vs_bare ratio={submit.rps / bare_result.rps:.2f} goal=0.5 rps={submit.rps:.0f} "
+        f"bare_rps={bare_result.rps:.0f} p99_ms={submit.latency_ms(99):.1f} bare_p99_ms={bare_result.latency_ms(99):.1f} "
+        f"p99_goal_ms=100 p50_ms={submit.latency_ms(50):.1f} bare_p50_ms={bare_result.latency_ms(50):.1f} "
+        f"lost={lost} duplicated={duplicated} errors={submit.errors + bare_result.errors} acked={len(acks)} "
+        f"clients={BENCH_CLIENTS} students={len(students)} seconds={BENCH_SECONDS:g} "
+        f"server={BENCH_WORKER_CLASS}x{BENCH_WORKERS}x{BENCH_THREADS} cores={os.cpu_count()} "
+        f"client_cpu={submit.client_cpu:.2f} server_cpu={cpu['server']:.2f} db_cpu={cpu['db']:.2f} "
+        f"other_cpu={cpu['other']:.2f} bare_client_cpu={bare_result.client_cpu:.2f} "
+        f"bare_server_cpu={bare_cpu['server']:.2f} bare_other_cpu={bare_cpu['other']:.2f}"
+    )
+
+
 # name → (function, needs a throw-away database)
 BENCHES = {
     "import_100k": (bench_import_100k, True),
     "explain_concurrency": (bench_explain_concurrency, False),
     "tuning_lora_vs_llamafactory": (bench_tuning_lora_vs_llamafactory, True),
+    # makes and drops its own PostgreSQL database: gunicorn serves it from other processes
+    "submit_vs_bare": (bench_submit_vs_bare, False),
 }
 
 
