@@ -653,7 +653,7 @@ class SessionAnswerSaveApi(ExamApi):
             user=request.user, session_id=session_id, position=position, **serializer.validated_data
         )
         body = {"position": position, "saved_at": answer.updated_at.isoformat(), "client_seq": answer.client_seq}
-        session = _own_session(request, session_id)
+        session = answer.session  # the locked session the service saved into
         if session.paper.mode == PaperMode.PRACTICE:
             body["item"] = next(item for item in session_view(session)["items"] if item["position"] == position)
         return Response(body)

@@ -150,7 +150,7 @@ def session_expire_if_due(*, session: QuizSession, now: datetime | None = None) 
     if not session.is_open or session.deadline is None or now < session.deadline:
         return session
     with transaction.atomic():
-        session = QuizSession.objects.select_for_update().select_related("paper").get(pk=session.pk)
+        session = QuizSession.objects.select_for_update(of=("self",)).select_related("paper").get(pk=session.pk)
         if not session.is_open:
             return session
         rule = session.paper.overdue_rule
@@ -193,7 +193,12 @@ def sessions_sweep(*, now: datetime | None = None) -> int:
 
 
 def _locked_open_session(session_id: int, user, now: datetime) -> QuizSession:
-    session = QuizSession.objects.select_for_update().select_related("paper").filter(pk=session_id, user=user).first()
+    session = (
+        QuizSession.objects.select_for_update(of=("self",))
+        .select_related("paper")
+        .filter(pk=session_id, user=user)
+        .first()
+    )
     if session is None:
         raise ApplicationError("no such session", extra={"code": "not_found"})
     if session.is_open and session.deadline is not None and now >= session.deadline:
@@ -221,55 +226,77 @@ def session_answer_save(
     stored as the item's only Answer. Refused after the deadline, outside sequential order, or, in
     practice mode, once the question was checked with another response."""
     now = now or timezone.now()
-    session = session_expire_if_due(session=_owned(session_id, user), now=now)
-    if not session.is_open and session.deadline is not None and now >= session.deadline:
-        raise ApplicationError("time is up: answers are no longer accepted", extra={"code": "time_up"})
     with transaction.atomic():
-        session = _locked_open_session(session_id, user, now)
-        if session.state == SessionState.OVERDUE:
-            raise ApplicationError("time is up: you can only submit now", extra={"code": "time_up"})
-        item = session.items.select_related("question").filter(position=position).first()
-        if item is None:
-            raise ApplicationError(f"this session has no question {position}", extra={"field": "position"})
-        if session.paper.navigation == Navigation.SEQUENTIAL and position != session.current_position:
-            raise ApplicationError(
-                f"questions are answered in order: question {session.current_position} is the current one",
-                extra={"code": "sequential", "field": "position"},
-            )
-        practice = session.paper.mode == PaperMode.PRACTICE
-        answer = Answer.objects.filter(item=item).first()
-        if answer is not None and client_seq and answer.client_seq > client_seq:
-            return answer  # an older save arriving late
-        if answer is not None and practice and answer.response_data is not None:
-            if answer.response_data == response:
-                return answer  # the same check sent twice
-            raise ApplicationError("this question was already checked", extra={"code": "checked"})
-        if practice and _is_blank(response):
-            # In practice a save is a check that shows the key: an empty one would give it away for nothing.
-            raise ApplicationError("give an answer to check", extra={"field": "response", "position": position})
-        try:
-            result = grade(item.question, response, policy=session.paper.multiple_choice_policy, max_score=item.score)
-        except ValueError as exc:
-            raise ApplicationError(str(exc), extra={"field": "response", "position": position}) from exc
-        fields = {
-            "response": response_text(response),
-            "response_data": response,
-            "client_seq": client_seq,
-            "is_correct": result.correct,
-            "score": result.score,
-            "max_score": result.max_score,
-            "grade_status": _grade_status(result),
-            "grade_detail": result.detail,
-        }
-        if answer is None:
-            answer = Answer.objects.create(user=user, question=item.question, session=session, item=item, **fields)
-        else:
-            for name, value in fields.items():
-                setattr(answer, name, value)
-            answer.save(update_fields=[*fields, "updated_at"])
-        if session.paper.mode == PaperMode.PRACTICE:
-            wrong_book_record(answer=answer, practice=True, now=now)
-        return answer
+        # Only the session row is locked (not its paper: every student of the paper would queue).
+        session = (
+            QuizSession.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("paper")
+            .filter(pk=session_id, user=user)
+            .first()
+        )
+        if session is None:
+            raise ApplicationError("no such session", extra={"code": "not_found"})
+        late = session.deadline is not None and now >= session.deadline
+        if not late:
+            return _answer_save_locked(session, position=position, response=response, client_seq=client_seq, now=now)
+    # The rare path: apply the overdue rule (committed), then refuse.
+    session_expire_if_due(session=session, now=now)
+    raise ApplicationError("time is up: answers are no longer accepted", extra={"code": "time_up"})
+
+
+def _answer_save_locked(session: QuizSession, *, position: int, response, client_seq: int, now: datetime) -> Answer:
+    if not session.is_open:
+        raise ApplicationError(f"this session is {session.get_state_display()}", extra={"code": "not_open"})
+    if session.state == SessionState.OVERDUE:
+        raise ApplicationError("time is up: you can only submit now", extra={"code": "time_up"})
+    item = session.items.select_related("question", "answer").filter(position=position).first()
+    if item is None:
+        raise ApplicationError(f"this session has no question {position}", extra={"field": "position"})
+    if session.paper.navigation == Navigation.SEQUENTIAL and position != session.current_position:
+        raise ApplicationError(
+            f"questions are answered in order: question {session.current_position} is the current one",
+            extra={"code": "sequential", "field": "position"},
+        )
+    practice = session.paper.mode == PaperMode.PRACTICE
+    try:
+        answer = item.answer
+    except Answer.DoesNotExist:
+        answer = None
+    if answer is not None and client_seq and answer.client_seq > client_seq:
+        return answer  # an older save arriving late
+    if answer is not None and practice and answer.response_data is not None:
+        if answer.response_data == response:
+            return answer  # the same check sent twice
+        raise ApplicationError("this question was already checked", extra={"code": "checked"})
+    if practice and _is_blank(response):
+        # In practice a save is a check that shows the key: an empty one would give it away for nothing.
+        raise ApplicationError("give an answer to check", extra={"field": "response", "position": position})
+    try:
+        result = grade(item.question, response, policy=session.paper.multiple_choice_policy, max_score=item.score)
+    except ValueError as exc:
+        raise ApplicationError(str(exc), extra={"field": "response", "position": position}) from exc
+    fields = {
+        "response": response_text(response),
+        "response_data": response,
+        "client_seq": client_seq,
+        "is_correct": result.correct,
+        "score": result.score,
+        "max_score": result.max_score,
+        "grade_status": _grade_status(result),
+        "grade_detail": result.detail,
+    }
+    if answer is None:
+        answer = Answer.objects.create(
+            user_id=session.user_id, question=item.question, session=session, item=item, **fields
+        )
+    else:
+        for name, value in fields.items():
+            setattr(answer, name, value)
+        answer.save(update_fields=[*fields, "updated_at"])
+    if practice:
+        wrong_book_record(answer=answer, practice=True, now=now)
+    answer.session = session
+    return answer
 
 
 def _is_blank(response) -> bool:
@@ -315,7 +342,7 @@ def session_finish(*, user, session_id: int, now: datetime | None = None) -> Qui
     now = now or timezone.now()
     session = session_expire_if_due(session=_owned(session_id, user), now=now)
     with transaction.atomic():
-        session = QuizSession.objects.select_for_update().select_related("paper").get(pk=session.pk)
+        session = QuizSession.objects.select_for_update(of=("self",)).select_related("paper").get(pk=session.pk)
         if session.state == SessionState.FINISHED:
             return session
         if not session.is_open:
@@ -359,7 +386,7 @@ def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
 
 def _sum_scores(session: QuizSession) -> None:
     answers = Answer.objects.filter(session=session)
-    session.score = answers.aggregate(total=Sum("score"))["total"] or Decimal(0)
+    session.score = (answers.aggregate(total=Sum("score"))["total"] or Decimal(0)).quantize(Decimal("0.01"))
     session.pending_count = answers.filter(grade_status__in=UNGRADED).count()
 
 
@@ -410,7 +437,7 @@ def answer_grade(
     answer.graded_at = timezone.now()
     answer.save()
     if answer.session_id:
-        session = QuizSession.objects.select_for_update().select_related("paper").get(pk=answer.session_id)
+        session = QuizSession.objects.select_for_update(of=("self",)).select_related("paper").get(pk=answer.session_id)
         _sum_scores(session)
         session.save(update_fields=["score", "pending_count"])
         if was_ungraded and session.paper.mode == PaperMode.EXAM and answer.response:
