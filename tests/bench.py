@@ -32,7 +32,9 @@ BENCH_DATABASE = "quizsite_bench"
 BENCH_SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 BENCH_WARMUP_SECONDS = float(os.environ.get("BENCH_WARMUP_SECONDS", "3"))
 BENCH_CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
-BENCH_STUDENTS = int(os.environ.get("BENCH_STUDENTS", "50"))
+BENCH_STUDENTS = int(os.environ.get("BENCH_STUDENTS", "100"))
+# The paced phase: every student saves once this often (an exam autosaving while students type).
+BENCH_THINK_SECONDS = float(os.environ.get("BENCH_THINK_SECONDS", "1"))
 BENCH_QUESTIONS = int(os.environ.get("BENCH_QUESTIONS", "10"))
 BENCH_WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1))))
 # gthread keeps connections alive, which the bare view gains most from; answer saves ran as fast per
@@ -513,6 +515,13 @@ def bench_submit_vs_bare():
                 sources = [itertools.repeat(bare) for _ in range(BENCH_CLIENTS)]
             return run_load(host="127.0.0.1", port=port, sources=sources, seconds=seconds)
 
+        def paced(port):
+            # Every student saving once every BENCH_THINK_SECONDS, each over their own connection.
+            sources = [submissions([student]) for student in students]
+            return run_load(
+                host="127.0.0.1", port=port, sources=sources, seconds=BENCH_SECONDS, every=BENCH_THINK_SECONDS
+            )
+
         with gunicorn_server(database_url, REPO_ROOT / "var" / "bench-gunicorn.log") as (port, master):
             probe = run_load(host="127.0.0.1", port=port, sources=[[students[0].next_request()]], seconds=5)
             first = probe.outcomes[0]
@@ -529,17 +538,24 @@ def bench_submit_vs_bare():
             submit, cpu = measured_phase(
                 lambda: phase(port, submit=True, seconds=BENCH_SECONDS), workers=workers, database=database
             )
+            steady = paced(port)
         dump = manage(database_url, "shell", "-c", SUBMIT_DUMP)
     rows = json.loads(dump.strip().splitlines()[-1])
     acks = [
-        outcome.tag for result in (probe, warmups[1], submit) for outcome in result.outcomes if outcome.status == 200
+        outcome.tag
+        for result in (probe, warmups[1], submit, steady)
+        for outcome in result.outcomes
+        if outcome.status == 200
     ]
     lost, duplicated = answers_checked(acks, rows)
     yield (
         f"BENCH submit_vs_bare ratio={submit.rps / bare_result.rps:.2f} goal=0.5 rps={submit.rps:.0f} "
         f"bare_rps={bare_result.rps:.0f} p99_ms={submit.latency_ms(99):.1f} bare_p99_ms={bare_result.latency_ms(99):.1f} "
         f"p99_goal_ms=100 p50_ms={submit.latency_ms(50):.1f} bare_p50_ms={bare_result.latency_ms(50):.1f} "
-        f"lost={lost} duplicated={duplicated} errors={submit.errors + bare_result.errors} acked={len(acks)} "
+        f"paced_rps={steady.rps:.0f} paced_p50_ms={steady.latency_ms(50):.1f} paced_p99_ms={steady.latency_ms(99):.1f} "
+        f"think_s={BENCH_THINK_SECONDS:g} "
+        f"lost={lost} duplicated={duplicated} errors={submit.errors + bare_result.errors + steady.errors} "
+        f"acked={len(acks)} "
         f"clients={BENCH_CLIENTS} students={len(students)} seconds={BENCH_SECONDS:g} "
         f"server={BENCH_WORKER_CLASS}x{BENCH_WORKERS}x{BENCH_THREADS} cores={os.cpu_count()} "
         f"client_cpu={submit.client_cpu:.2f} server_cpu={cpu['server']:.2f} db_cpu={cpu['db']:.2f} "

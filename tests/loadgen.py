@@ -128,11 +128,23 @@ class _Connection:
 
 
 async def _client(
-    host: str, port: int, requests: Iterator[Request], deadline: float, timeout: float, outcomes: list[Outcome]
+    host: str,
+    port: int,
+    requests: Iterator[Request],
+    deadline: float,
+    timeout: float,
+    outcomes: list[Outcome],
+    every: float | None = None,
+    offset: float = 0.0,
 ) -> None:
     connection = _Connection(host, port)
+    due = time.monotonic() + offset
     try:
         for request in requests:
+            if every is not None:
+                # A student with think time: one request every `every` seconds, whatever the server does.
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                due += every
             if time.monotonic() >= deadline:
                 return
             started = time.monotonic()
@@ -147,23 +159,37 @@ async def _client(
         connection.close()
 
 
-async def _run(host, port, sources, seconds, timeout) -> PhaseResult:
+async def _run(host, port, sources, seconds, timeout, every=None) -> PhaseResult:
     outcomes: list[Outcome] = []
     cpu_before = time.process_time()
     started = time.monotonic()
     deadline = started + seconds
-    await asyncio.gather(*(_client(host, port, iter(source), deadline, timeout, outcomes) for source in sources))
+    # Paced clients start spread over one interval, as students do, not all in the same millisecond.
+    offsets = [index * every / len(sources) if every else 0.0 for index in range(len(sources))]
+    await asyncio.gather(
+        *(
+            _client(host, port, iter(source), deadline, timeout, outcomes, every, offset)
+            for source, offset in zip(sources, offsets, strict=True)
+        )
+    )
     elapsed = time.monotonic() - started
     return PhaseResult(outcomes=outcomes, seconds=elapsed, client_cpu_seconds=time.process_time() - cpu_before)
 
 
 def run_load(
-    *, host: str, port: int, sources: Sequence[Iterator[Request]], seconds: float, timeout: float = 10.0
+    *,
+    host: str,
+    port: int,
+    sources: Sequence[Iterator[Request]],
+    seconds: float,
+    timeout: float = 10.0,
+    every: float | None = None,
 ) -> PhaseResult:
     """One phase: len(sources) clients, each sending its source's requests one after another until
-    `seconds` have passed (requests in flight then are waited for and counted)."""
+    `seconds` have passed (requests in flight then are waited for and counted). With `every`, each
+    client sends one request every `every` seconds (an open, paced load) instead of back to back."""
     if host not in LOOPBACK:
         raise ValueError(f"the load generator only targets this machine, not {host!r}")
     # A loop of its own in a thread of its own: callers may already run one (Playwright's, in the tests).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _run(host, port, sources, seconds, timeout)).result()
+        return pool.submit(asyncio.run, _run(host, port, sources, seconds, timeout, every)).result()
