@@ -94,7 +94,7 @@ def grade(
     if qtype == QuestionType.DESCRIPTION:
         return GradeResult(score=_cents(ZERO), max_score=_cents(ZERO), correct=None, detail={})
     if qtype == QuestionType.ESSAY:
-        if _is_empty(response):  # nothing written: nothing for a teacher or the model to grade
+        if is_empty_response(response):  # nothing written: nothing for a teacher or the model to grade
             return GradeResult(score=_cents(ZERO), max_score=_cents(worth), correct=False, detail={"pending": False})
         return GradeResult(score=None, max_score=_cents(worth), correct=None, detail={"pending": True})
     grader = _GRADERS.get(qtype)
@@ -123,7 +123,7 @@ def grade_single_choice(options: Sequence[Mapping], key: str, response, *, by_te
     drop-downs) a response that is no option letter may be an option's text."""
     if isinstance(response, list | tuple) and len(response) == 1:
         response = response[0]
-    if _is_empty(response):
+    if is_empty_response(response):
         return ZERO, {"chosen": None}
     letters = _option_index(options)
     text = normalize_text(str(response))
@@ -198,7 +198,7 @@ def _keys(options: Sequence[Mapping]) -> list[str]:
 
 def _chosen_letters(response, letters: Mapping[str, Mapping]) -> set[str]:
     """The set of option letters a response names; ValueError for anything that is no option."""
-    if _is_empty(response):
+    if is_empty_response(response):
         return set()
     items = response if isinstance(response, list | tuple | set) else [response]
     chosen: set[str] = set()
@@ -238,7 +238,7 @@ def grade_true_false(key: str, response) -> Outcome:
     expected = parse_bool(normalize_text(key))
     if expected is None:
         raise ValueError(f"the true/false key {key!r} is neither true nor false")
-    if _is_empty(response):
+    if is_empty_response(response):
         return ZERO, {"chosen": None}
     chosen = response if isinstance(response, bool) else parse_bool(normalize_text(str(response)))
     if chosen is None:
@@ -301,7 +301,7 @@ def grade_fill_blank(data: Mapping, response, *, total: Decimal = ONE) -> Outcom
 
 
 def _blank_responses(response) -> list[str]:
-    if _is_empty(response):
+    if is_empty_response(response):
         return []
     if isinstance(response, str):
         return [part.strip() for part in _BLANK_SEPARATOR.split(normalize_text(response))]
@@ -374,7 +374,7 @@ def parse_number(text) -> Decimal:
 def grade_numerical(answers: Sequence[Mapping], response) -> Outcome:
     """The greatest fraction among the answers the number meets: |x − value| ≤ tolerance (0 when
     absent) or min ≤ x ≤ max, bounds included. Unparsable → 0 with detail["error"]."""
-    if _is_empty(response):
+    if is_empty_response(response):
         return ZERO, {"value": None}
     try:
         value = parse_number(response)
@@ -428,7 +428,7 @@ def grade_matching(pairs: Sequence[Mapping], response) -> Outcome:
         raise ValueError("the matching question has no pairs")
     lefts = [normalize_text(str(pair["left"])) for pair in pairs]
     unknown: list[str] = []
-    if _is_empty(response):
+    if is_empty_response(response):
         given: list[str | None] = [None] * len(pairs)
     elif isinstance(response, Mapping):
         by_left = {normalize_text(str(left)): right for left, right in response.items()}
@@ -462,7 +462,7 @@ def grade_short_answer(answers: Sequence[Mapping], response, *, case_sensitive: 
     case-insensitively unless case_sensitive; in an accepted answer `*` matches any text and `\\*` is a
     literal star (Moodle's wildcard). No match → 0 and detail["needs_review"]: a teacher or the model
     may still give credit. An empty response needs no review."""
-    if _is_empty(response) or not normalize_text(str(response)):
+    if is_empty_response(response) or not normalize_text(str(response)):
         return ZERO, {"matched": None, "needs_review": False}
     text = _compare_key(response, case_sensitive)
     best: tuple[Decimal, Mapping] | None = None
@@ -500,7 +500,7 @@ def grade_cloze(subquestions: Sequence[Mapping], response, *, policy: MultipleCh
     A ValueError names the gap. detail["needs_review"] when a short-answer gap matched nothing."""
     if not subquestions:
         raise ValueError("the cloze question has no sub-questions")
-    if _is_empty(response):
+    if is_empty_response(response):
         responses: list = []
     elif isinstance(response, list | tuple):
         responses = list(response)
@@ -585,15 +585,16 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _is_empty(response) -> bool:
+def is_empty_response(response) -> bool:
+    """Nothing answered: None, blank text, or containers of those (an unanswered question scores 0)."""
     if response is None:
         return True
     if isinstance(response, str):
         return not response.strip()
     if isinstance(response, Mapping):
-        return all(_is_empty(item) for item in response.values())
+        return all(is_empty_response(item) for item in response.values())
     if isinstance(response, list | tuple | set):
-        return all(_is_empty(item) for item in response)
+        return all(is_empty_response(item) for item in response)
     return False
 
 

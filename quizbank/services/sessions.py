@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from quizbank.grading import grade
+from quizbank.grading import grade, is_empty_response
 from quizbank.models import (
     OPEN_SESSION_STATES,
     Answer,
@@ -268,7 +268,7 @@ def _answer_save_locked(session: QuizSession, *, position: int, response, client
         if answer.response_data == response:
             return answer  # the same check sent twice
         raise ApplicationError("this question was already checked", extra={"code": "checked"})
-    if practice and _is_blank(response):
+    if practice and is_empty_response(response):
         # In practice a save is a check that shows the key: an empty one would give it away for nothing.
         raise ApplicationError("give an answer to check", extra={"field": "response", "position": position})
     try:
@@ -297,18 +297,6 @@ def _answer_save_locked(session: QuizSession, *, position: int, response, client
         wrong_book_record(answer=answer, practice=True, now=now)
     answer.session = session
     return answer
-
-
-def _is_blank(response) -> bool:
-    if response is None:
-        return True
-    if isinstance(response, str):
-        return not response.strip()
-    if isinstance(response, dict):
-        return all(_is_blank(value) for value in response.values())
-    if isinstance(response, list | tuple):
-        return all(_is_blank(value) for value in response)
-    return False
 
 
 def _owned(session_id: int, user) -> QuizSession:
