@@ -1,0 +1,26 @@
+"""The page language: 简体中文 for everyone unless the user chose another with the language switch."""
+
+from django.conf import settings
+from django.utils import translation
+
+
+class ChosenLanguageMiddleware:
+    """Like Django's LocaleMiddleware, but the browser's Accept-Language is not consulted: a school's
+    pages are in the school's language (LANGUAGE_CODE) until a user picks English (the set_language
+    view stores the choice in the language cookie)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.languages = {code for code, _ in settings.LANGUAGES}
+
+    def __call__(self, request):
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        language = chosen if chosen in self.languages else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        patch = response.headers.get("Vary", "")
+        if "Cookie" not in patch:
+            response.headers["Vary"] = f"{patch}, Cookie" if patch else "Cookie"
+        return response
