@@ -73,6 +73,9 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web server, the worker and management commands share one SQLite file.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+    # Tests on SQLite use a file too: an in-memory test database is one connection shared by every
+    # thread, so the live server's threads and concurrent-save tests could not write side by side.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test-quizsite.sqlite3"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
 
@@ -59,33 +58,3 @@ def login(live_server):
         assert "/accounts/login/" not in page.url, f"login failed for {username}"
 
     return _login
-
-
-@pytest.fixture(autouse=True)
-def one_request_at_a_time(live_server):
-    """The page saves several answers at once, but with the in-memory SQLite test database every
-    thread of the live server shares one connection, and two transactions at once on it fail with
-    "database table is locked". Requests are served one at a time here (a real server has a
-    connection per thread, as with PostgreSQL)."""
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
-        yield
-        return
-    server = live_server.thread.httpd
-    app = server.get_app()
-    lock = threading.Lock()
-
-    def serialized(environ, start_response):
-        with lock:
-            result = app(environ, start_response)
-            try:
-                body = b"".join(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
-        return [body]
-
-    server.set_app(serialized)
-    yield
-    server.set_app(app)

@@ -468,8 +468,6 @@ def test_two_tabs_interleaved_the_newest_save_wins(alice, exam, bank):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_saves_of_one_item_make_exactly_one_row(alice, bank):
-    if connection.vendor == "sqlite":
-        pytest.skip("the in-memory SQLite test database refuses concurrent writers; CI runs this on PostgreSQL")
     paper = paper_create(title="并发", questions=[bank["single"]])
     session = session_start(user=alice, paper=paper)
     barrier = threading.Barrier(6)
