@@ -9,7 +9,11 @@ from django.views.decorators.http import require_http_methods
 
 from inference.services import answer_submit_and_explain
 from quizbank.models import Answer, PaperMode, Question
-from quizbank.selectors.exams import papers_for_student, question_locked_for_practice
+from quizbank.selectors.exams import (
+    papers_for_student,
+    question_locked_for_practice,
+    questions_locked_for_practice,
+)
 from quizsite.exceptions import ApplicationError
 
 
@@ -21,13 +25,13 @@ def practice_index(request):
     papers = list(papers_for_student(user=request.user, now=now).prefetch_related("items__question"))
     exams = [p for p in papers if p.mode == PaperMode.EXAM and not (p.close_at and p.close_at <= now)]
     practice_papers = [p for p in papers if p.mode == PaperMode.PRACTICE and p.owner_id is None]
+    shared = [p for p in papers if p.owner_id is None]
+    locked = questions_locked_for_practice(
+        question_ids={item.question_id for paper in shared for item in paper.items.all()}, now=now
+    )
     question_lists = []
-    for paper in (p for p in papers if p.owner_id is None):
-        questions = [
-            item.question
-            for item in paper.items.all()
-            if not question_locked_for_practice(question_id=item.question_id, now=now)
-        ]
+    for paper in shared:
+        questions = [item.question for item in paper.items.all() if item.question_id not in locked]
         if questions:
             question_lists.append((paper, questions))
     recent = Answer.objects.filter(user=request.user, session__isnull=True).select_related("question")[:10]

@@ -20,6 +20,7 @@ from quizbank.models import (
     GradingMethod,
     Paper,
     PaperMode,
+    PaperQuestion,
     QuestionType,
     QuizSession,
     ReviewWhen,
@@ -219,15 +220,23 @@ def paper_grade(*, paper: Paper, user) -> Decimal | None:
     return max(scores)
 
 
+def open_exams(*, now: datetime | None = None) -> QuerySet[Paper]:
+    """Class exams not closed yet: while they are open their questions' keys and verdicts are guarded."""
+    now = now or timezone.now()
+    return Paper.objects.filter(mode=PaperMode.EXAM, owner__isnull=True).filter(
+        Q(close_at__isnull=True) | Q(close_at__gt=now)
+    )
+
+
+def _using(papers: QuerySet[Paper], question_id: int) -> bool:
+    """Whether one of these papers has the question, fixed or drawn into an attempt of a random paper."""
+    return papers.filter(Q(items__question_id=question_id) | Q(sessions__items__question_id=question_id)).exists()
+
+
 def wrong_book_of(*, user, include_mastered: bool = False, now: datetime | None = None) -> QuerySet[WrongBookEntry]:
     """The student's mistakes, except those on exams still open whose policy does not yet show right
     and wrong: listing them would tell the student which answers were wrong."""
-    now = now or timezone.now()
-    hiding = (
-        Paper.objects.filter(mode=PaperMode.EXAM, owner__isnull=True)
-        .filter(Q(close_at__isnull=True) | Q(close_at__gt=now))
-        .exclude(review_correctness=ReviewWhen.IMMEDIATELY)
-    )
+    hiding = open_exams(now=now).exclude(review_correctness=ReviewWhen.IMMEDIATELY)
     hidden = Q(question__paperquestion__paper__in=hiding) | Q(
         question_id__in=SessionItem.objects.filter(session__paper__in=hiding).values("question_id")
     )
@@ -235,26 +244,24 @@ def wrong_book_of(*, user, include_mastered: bool = False, now: datetime | None 
     return queryset if include_mastered else queryset.filter(mastered_at__isnull=True)
 
 
+def questions_locked_for_practice(*, question_ids, now: datetime | None = None) -> set[int]:
+    """Those of the questions that are on an exam not closed yet (practice would show their key)."""
+    exams = open_exams(now=now)
+    ids = list(question_ids)
+    fixed = PaperQuestion.objects.filter(paper__in=exams, question_id__in=ids).values_list("question_id", flat=True)
+    drawn = SessionItem.objects.filter(session__paper__in=exams, question_id__in=ids).values_list(
+        "question_id", flat=True
+    )
+    return set(fixed) | set(drawn)
+
+
 def question_locked_for_practice(*, question_id: int, now: datetime | None = None) -> bool:
     """A question on an exam that is not closed yet cannot be practised: practice shows the key."""
-    now = now or timezone.now()
-    return (
-        Paper.objects.filter(mode=PaperMode.EXAM, owner__isnull=True)
-        .filter(Q(close_at__isnull=True) | Q(close_at__gt=now))
-        .filter(Q(items__question_id=question_id) | Q(sessions__items__question_id=question_id))
-        .exists()
-    )
+    return _using(open_exams(now=now), question_id)
 
 
 def question_key_hidden(*, question_id: int, now: datetime | None = None) -> bool:
     """An exam that is not closed yet uses the question and does not show its key the moment an
     attempt is submitted: a student who took it may not practise it (practice shows the key) while
     classmates may still be answering it."""
-    now = now or timezone.now()
-    return (
-        Paper.objects.filter(mode=PaperMode.EXAM, owner__isnull=True)
-        .filter(Q(close_at__isnull=True) | Q(close_at__gt=now))
-        .exclude(review_answer=ReviewWhen.IMMEDIATELY)
-        .filter(Q(items__question_id=question_id) | Q(sessions__items__question_id=question_id))
-        .exists()
-    )
+    return _using(open_exams(now=now).exclude(review_answer=ReviewWhen.IMMEDIATELY), question_id)
