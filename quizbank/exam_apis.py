@@ -75,32 +75,8 @@ from quizbank.services import (
 )
 from quizsite.exceptions import ApplicationError
 
+
 # The HTTP status of a refusal, by its `extra["code"]`; refusals without a listed code stay 400.
-STATUS_BY_CODE = {
-    "not_found": status.HTTP_404_NOT_FOUND,
-    "not_available": status.HTTP_403_FORBIDDEN,
-    # The request is well formed but the session or paper is not in a state that allows it.
-    "time_up": status.HTTP_409_CONFLICT,
-    "not_open": status.HTTP_409_CONFLICT,
-    "closed": status.HTTP_409_CONFLICT,
-    "checked": status.HTTP_409_CONFLICT,
-    "sequential": status.HTTP_409_CONFLICT,
-    "session_open": status.HTTP_409_CONFLICT,
-    "no_attempts": status.HTTP_409_CONFLICT,
-    "rule_short": status.HTTP_409_CONFLICT,
-    "empty": status.HTTP_409_CONFLICT,
-}
-
-
-class ExamApi(APIView):
-    """Base of this module's views: a refusal's code decides its HTTP status."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, ApplicationError) and exc.extra.get("code") in STATUS_BY_CODE:
-            exc.status_code = STATUS_BY_CODE[exc.extra["code"]]
-        return super().handle_exception(exc)
-
-
 class TeacherWritesMixin:
     """Every signed-in user may read; only teachers and admins may write."""
 
@@ -493,7 +469,7 @@ PAPER_ENTRIES = PolymorphicProxySerializer(
 )
 
 
-class PaperListApi(TeacherWritesMixin, ExamApi):
+class PaperListApi(TeacherWritesMixin, APIView):
     @extend_schema(
         operation_id="papers_list",
         tags=["papers"],
@@ -527,7 +503,7 @@ class PaperListApi(TeacherWritesMixin, ExamApi):
         return Response(PaperDetailSerializer(paper).data, status=status.HTTP_201_CREATED)
 
 
-class PaperDetailApi(TeacherWritesMixin, ExamApi):
+class PaperDetailApi(TeacherWritesMixin, APIView):
     @extend_schema(
         operation_id="papers_retrieve",
         tags=["papers"],
@@ -561,7 +537,7 @@ class PaperDetailApi(TeacherWritesMixin, ExamApi):
 # --- sessions ------------------------------------------------------------------------------
 
 
-class SessionStartApi(ExamApi):
+class SessionStartApi(APIView):
     @extend_schema(
         operation_id="sessions_start",
         tags=["sessions"],
@@ -591,7 +567,7 @@ class SessionFilterSerializer(serializers.Serializer):
     paper = serializers.IntegerField(required=False, help_text="only the attempts at this paper")
 
 
-class SessionListApi(ExamApi):
+class SessionListApi(APIView):
     @extend_schema(
         operation_id="sessions_list",
         tags=["sessions"],
@@ -609,7 +585,7 @@ class SessionListApi(ExamApi):
         return Response([_summary(session_view(session, now=now)) for session in sessions])
 
 
-class SessionDetailApi(ExamApi):
+class SessionDetailApi(APIView):
     @extend_schema(
         operation_id="sessions_retrieve",
         tags=["sessions"],
@@ -636,7 +612,7 @@ class AnswerSavedSerializer(serializers.Serializer):
     item = SessionItemViewSerializer(required=False, help_text="practice mode only: the checked question")
 
 
-class SessionAnswerSaveApi(ExamApi):
+class SessionAnswerSaveApi(APIView):
     @extend_schema(
         operation_id="sessions_answer_save",
         tags=["sessions"],
@@ -659,7 +635,7 @@ class SessionAnswerSaveApi(ExamApi):
         return Response(body)
 
 
-class SessionAdvanceApi(ExamApi):
+class SessionAdvanceApi(APIView):
     @extend_schema(
         operation_id="sessions_advance",
         tags=["sessions"],
@@ -671,7 +647,7 @@ class SessionAdvanceApi(ExamApi):
         return Response(session_view(session_advance(user=request.user, session_id=session_id)))
 
 
-class SessionFinishApi(ExamApi):
+class SessionFinishApi(APIView):
     @extend_schema(
         operation_id="sessions_finish",
         tags=["sessions"],
@@ -683,7 +659,7 @@ class SessionFinishApi(ExamApi):
         return Response(session_view(session_finish(user=request.user, session_id=session_id)))
 
 
-class SessionReviewApi(ExamApi):
+class SessionReviewApi(APIView):
     @extend_schema(
         operation_id="sessions_review",
         tags=["sessions"],
@@ -750,7 +726,7 @@ def _grades(paper: Paper, sessions) -> list[dict]:
     return [{**entry, "grade": paper_grade(paper=paper, user=entry["user"])} for entry in students.values()]
 
 
-class PaperResultsApi(ExamApi):
+class PaperResultsApi(APIView):
     permission_classes = [IsTeacher]
 
     @extend_schema(
@@ -786,7 +762,7 @@ class PaperStatisticsSerializer(serializers.Serializer):
     items = ItemStatisticsSerializer(many=True)
 
 
-class PaperStatisticsApi(ExamApi):
+class PaperStatisticsApi(APIView):
     permission_classes = [IsTeacher]
 
     @extend_schema(
@@ -841,7 +817,7 @@ class GradingFilterSerializer(serializers.Serializer):
     )
 
 
-class GradingQueueApi(ExamApi):
+class GradingQueueApi(APIView):
     permission_classes = [IsTeacher]
 
     @extend_schema(
@@ -902,7 +878,7 @@ class GradedAnswerSerializer(serializers.ModelSerializer):
         ]
 
 
-class AnswerGradeApi(ExamApi):
+class AnswerGradeApi(APIView):
     permission_classes = [IsTeacher]
 
     @extend_schema(
@@ -954,7 +930,7 @@ class WrongBookFilterSerializer(serializers.Serializer):
     include_mastered = serializers.BooleanField(required=False, default=False)
 
 
-class WrongBookApi(ExamApi):
+class WrongBookApi(APIView):
     @extend_schema(
         operation_id="wrong_book_list",
         tags=["wrong-book"],
@@ -969,7 +945,7 @@ class WrongBookApi(ExamApi):
         return Response(WrongBookEntrySerializer(entries, many=True).data)
 
 
-class WrongBookPracticeApi(ExamApi):
+class WrongBookPracticeApi(APIView):
     @extend_schema(
         operation_id="wrong_book_practice",
         tags=["wrong-book"],

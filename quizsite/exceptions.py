@@ -22,9 +22,28 @@ class ServiceUnavailable(ApplicationError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
+# A refusal's `extra["code"]` decides its status where it names one; otherwise the error's own.
+STATUS_BY_CODE = {
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "not_available": status.HTTP_403_FORBIDDEN,
+    # Well formed, but the session, paper or question is not in a state that allows it.
+    "time_up": status.HTTP_409_CONFLICT,
+    "not_open": status.HTTP_409_CONFLICT,
+    "closed": status.HTTP_409_CONFLICT,
+    "checked": status.HTTP_409_CONFLICT,
+    "sequential": status.HTTP_409_CONFLICT,
+    "session_open": status.HTTP_409_CONFLICT,
+    "no_attempts": status.HTTP_409_CONFLICT,
+    "rule_short": status.HTTP_409_CONFLICT,
+    "empty": status.HTTP_409_CONFLICT,
+    "locked": status.HTTP_409_CONFLICT,
+}
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
+        code_status = STATUS_BY_CODE.get(exc.extra.get("code"), exc.status_code)
+        return Response({"message": exc.message, "extra": exc.extra}, status=code_status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -103,6 +103,18 @@ def test_a_question_on_an_open_exam_cannot_be_practised(client, alice, demo_bank
     assert refused.status_code == 302 and Answer.objects.count() == 0
 
 
+def test_the_practice_api_refuses_a_question_on_an_open_exam_as_a_conflict(api, demo_bank):
+    from quizbank.services import paper_create
+
+    question = demo_bank[0]
+    paper_create(title="期中考试", questions=[question])
+    shown = api.get(reverse("api-question-detail", args=[question.pk]))
+    answered = api.post(reverse("api-answer-create", args=[question.pk]), {"response": question.answer})
+    for refused in (shown, answered):
+        assert refused.status_code == 409 and refused.json()["extra"] == {"code": "locked"}
+    assert Answer.objects.count() == 0
+
+
 def test_an_exam_answer_has_no_practice_answer_page(client, alice, demo_bank):
     from quizbank.services import paper_create, session_answer_save, session_start
 
