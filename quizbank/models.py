@@ -344,6 +344,15 @@ class Answer(models.Model):
     model_answer = models.CharField(max_length=16, blank=True, default="")
     model_version = models.CharField(max_length=100, blank=True, default="")
     explanation_error = models.TextField(blank=True, default="")
+    # The model grader's work, kept for review and retraining: the prompt sent, the raw output, the
+    # per-criterion marks [{id, awarded, max, evidence}] after clamping, its confidence and version.
+    grading_prompt = models.TextField(blank=True, default="")
+    grading_raw = models.TextField(blank=True, default="")
+    grading_criteria = models.JSONField(default=list, blank=True)
+    grading_confidence = models.FloatField(null=True, blank=True)
+    grading_model_version = models.CharField(max_length=100, blank=True, default="")
+    grading_error = models.TextField(blank=True, default="")
+    grading_attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
@@ -351,6 +360,26 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → question {self.question_id}: {self.response}"
+
+
+class QuestionExplanation(models.Model):
+    """A model version's explanation of a bank question, generated in a batch after promotion so a
+    review page shows it without a model call."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="model_explanations")
+    model_version = models.CharField(max_length=100)
+    text = models.TextField()
+    model_answer = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "model_version"], name="question_explanation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"question {self.question_id} · {self.model_version}"
 
 
 class WrongBookEntry(models.Model):
