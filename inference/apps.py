@@ -5,3 +5,6 @@ class InferenceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "inference"
     verbose_name = "Model serving and explanations"
+
+    def ready(self) -> None:
+        from inference import receivers  # noqa: F401 - connects the signal receivers

@@ -131,6 +131,8 @@ INFERENCE_MODEL_NAME = env.str("INFERENCE_MODEL_NAME", default="quizsite")
 INFERENCE_TIMEOUT = env.float("INFERENCE_TIMEOUT", default=60.0)
 INFERENCE_RETRIES = env.int("INFERENCE_RETRIES", default=2)
 INFERENCE_MAX_TOKENS = env.int("INFERENCE_MAX_TOKENS", default=256)
+# Grade ungraded answers and explain the bank with a newly promoted version automatically (queued tasks).
+MODEL_TASKS_ON_EVENTS = env.bool("MODEL_TASKS_ON_EVENTS", default=True)
 VLLM_PORT = env.int("VLLM_PORT", default=8100)
 VLLM_HOST = env.str("VLLM_HOST", default="127.0.0.1")
 VLLM_DEVICE = env.str("VLLM_DEVICE", default="auto")  # auto | cpu | cuda

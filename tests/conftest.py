@@ -28,6 +28,8 @@ def _isolated_model_root(settings, tmp_path):
     settings.BASE_MODEL_PATH = ""
     # Personas are created in most tests: a real password hash costs ~0.4 s each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests that want the model's queued work (grading, explanation batches) switch it on themselves.
+    settings.MODEL_TASKS_ON_EVENTS = False
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from django.utils import timezone
 from quizbank.selectors import dataset_alpaca
 from quizsite.exceptions import ApplicationError
 from tuning.models import TERMINAL_STATUSES, ModelVersion, RunEvent, RunStatus, TuningRun
+from tuning.signals import version_promoted
 from tuning.training.config import ConfigError, TuningConfig, preset, validate
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ def version_promote(*, version: ModelVersion, force: bool = False) -> ModelVersi
     ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=version.pk).update(is_active=True, promoted_at=timezone.now())
     version.refresh_from_db()
+    name = version.name
+    transaction.on_commit(lambda: version_promoted.send(sender=ModelVersion, version_name=name))
     return version
 
 

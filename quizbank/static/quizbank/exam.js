@@ -18,6 +18,7 @@
   var bySection = {};
   var lastSeq = 0;
   var finishing = false;
+  var leaving = false;  // the page is being left (reload, navigation, closed tab)
 
   function format(text, values) {
     return text.replace(/%\((\w+)\)s/g, function (_, name) { return values[name]; });
@@ -171,7 +172,9 @@
         state.retryDelay = 0;
         if (state.pending === sending) {
           state.pending = null;
-          store(state.position, null);
+          // Leaving the page, the next page may have been rendered before this save committed: the
+          // draft stays until that page sees it again (re-sending it is harmless, same client_seq).
+          if (!leaving) store(state.position, null);
         }
         if (state.pending) setStatus(state.section, "draft", S.draft);  // typed again meanwhile
         else setStatus(state.section, "saved", format(S.saved, {time: clock(new Date())}));
@@ -200,7 +203,9 @@
         // Refused for good (not an answer the question takes, a checked question): retrying cannot help.
         if (state.pending === sending) {
           state.pending = null;
-          store(state.position, null);
+          // Leaving the page, the next page may have been rendered before this save committed: the
+          // draft stays until that page sees it again (re-sending it is harmless, same client_seq).
+          if (!leaving) store(state.position, null);
         }
         setStatus(state.section, "error", S.refused + " " + (reply.body.message || ("HTTP " + reply.status)));
         return false;
@@ -403,8 +408,8 @@
     flushAll();
   });
   window.addEventListener("offline", function () { document.getElementById("connection").textContent = S.offline; });
-  window.addEventListener("beforeunload", function () { if (!finishing) flushAll(true); });
-  window.addEventListener("pagehide", function () { if (!finishing) flushAll(true); });
+  window.addEventListener("beforeunload", function () { leaving = true; if (!finishing) flushAll(true); });
+  window.addEventListener("pagehide", function () { leaving = true; if (!finishing) flushAll(true); });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") flushAll(true);
     else if (deadline != null) resync();

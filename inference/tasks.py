@@ -1,0 +1,23 @@
+"""Thin tasks: ids in, one service call. The model server may be down: grading retries later and
+nothing is lost (the answer is already stored and waits as pending)."""
+
+from celery import shared_task
+
+
+@shared_task(name="inference.grade_answer", bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def grade_answer(self, answer_id: int) -> None:
+    from inference.client import ModelServerError
+    from inference.grading import answer_grade_with_model
+
+    try:
+        answer_grade_with_model(answer_id=answer_id)
+    except ModelServerError as exc:
+        # Backoff grows to five minutes and never gives up: the answer stays pending meanwhile.
+        raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** min(self.request.retries, 6))) from exc
+
+
+@shared_task(name="inference.explain_bank", acks_late=True, ignore_result=True)
+def explain_bank(version_name: str) -> None:
+    from inference.explanations import bank_explain
+
+    bank_explain(version_name=version_name)
