@@ -1,15 +1,22 @@
-"""JSON API: a question without its key, and answering it (exact grade + the model's explanation)."""
+"""JSON API: a question without its key, and answering it (exact grade + the model's explanation);
+a wrong answer explained by the model as it writes (server-sent events)."""
 
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inference.explanations import ExplanationEvent, answer_explanation_stream, answer_for_explanation
 from inference.services import answer_submit_and_explain
 from quizbank.models import Answer, Question
 from quizbank.selectors.exams import question_locked_for_practice
-from quizsite.exceptions import ApplicationError
+from quizsite.exceptions import STATUS_BY_CODE, ApplicationError
 
 
 class PublicOptionSerializer(serializers.Serializer):
@@ -91,3 +98,25 @@ class AnswerDetailApi(APIView):
             Answer.objects.select_related("question"), pk=answer_id, user=request.user, session__isnull=True
         )
         return Response(AnswerResultSerializer(answer).data)
+
+
+def server_sent_event(event: ExplanationEvent) -> str:
+    """One event in the text/event-stream format; the default `message` event is named by no line."""
+    name = "" if event.event == "message" else f"event: {event.event}\n"
+    return f"{name}data: {json.dumps(event.data, ensure_ascii=False)}\n\n"
+
+
+@login_required
+@require_GET
+def answer_explain_stream(request, answer_id: int):
+    """Why the student's answer is wrong, streamed (a plain view: DRF renderers do not stream)."""
+    try:
+        answer = answer_for_explanation(user=request.user, answer_id=answer_id)
+    except ApplicationError as exc:
+        status = STATUS_BY_CODE.get(exc.extra.get("code"), exc.status_code)
+        return JsonResponse({"message": exc.message, "extra": exc.extra}, status=status)
+    events = (server_sent_event(event) for event in answer_explanation_stream(answer=answer))
+    response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold the text back until the end
+    return response

@@ -8,8 +8,10 @@ and `chat_many` keeps several requests in flight so the server can batch them.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -30,6 +32,19 @@ class ChatResult:
     finish_reason: str | None
     prompt_token_ids: list[int] | None = None
     server: str = ""
+
+
+@dataclass
+class ChatStream:
+    """A streamed reply: iterate for the text as it is generated. `model` is the version that
+    answers; the connection is made before this exists, so a server that is down raises at once."""
+
+    pieces: Iterator[str]
+    model: str
+    server: str
+
+    def __iter__(self) -> Iterator[str]:
+        return self.pieces
 
 
 @dataclass
@@ -61,6 +76,7 @@ class ModelClient:
         max_tokens: int = 256,
         temperature: float = 0.0,
         regex: str | None = None,
+        json_schema: dict | None = None,
         return_token_ids: bool = False,
         seed: int | None = 0,
     ) -> ChatResult:
@@ -72,8 +88,12 @@ class ModelClient:
         }
         if seed is not None:
             payload["seed"] = seed
+        if regex and json_schema:
+            raise ValueError("one output constraint per request: regex or json_schema")
         if regex:
             payload["structured_outputs"] = {"regex": regex}
+        if json_schema:
+            payload["structured_outputs"] = {"json": json_schema}
         if return_token_ids:
             payload["return_token_ids"] = True
         server, body = self._request("POST", "/v1/chat/completions", payload)
@@ -97,6 +117,51 @@ class ModelClient:
 
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             return list(pool.map(one, requests_))
+
+    def chat_stream(
+        self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0
+    ) -> ChatStream:
+        """A chat reply streamed as it is generated (OpenAI `stream: true`, server-sent events).
+
+        Connecting retries on the next server like `chat`; a failure once text flows raises
+        ModelServerError from the iteration (the caller has already shown part of the reply)."""
+        payload: dict = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+        }
+        if seed is not None:
+            payload["seed"] = seed
+        server, response = self._open_stream("/v1/chat/completions", payload)
+        return ChatStream(
+            pieces=self._stream_pieces(server, response), model=self.served_version(server), server=server
+        )
+
+    def _stream_pieces(self, server: str, response: requests.Response) -> Iterator[str]:
+        try:
+            for line in response.iter_lines():
+                # Whole lines only, so a character split across network chunks decodes intact.
+                if not line.startswith(b"data:"):
+                    continue
+                data = line[len(b"data:") :].strip()
+                if data == b"[DONE]":
+                    return
+                chunk = json.loads(data)
+                if "error" in chunk:
+                    raise ModelServerError("the model server failed while answering", extra={"server": server})
+                for choice in chunk.get("choices") or []:
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece:
+                        yield piece
+        except (requests.RequestException, ValueError) as exc:
+            self._failed(server)
+            raise ModelServerError(
+                "the model server stopped while answering", extra={"server": server, "error": type(exc).__name__}
+            ) from exc
+        finally:
+            response.close()
 
     def served_models(self) -> list[str]:
         _, body = self._request("GET", "/v1/models", None)
@@ -146,6 +211,38 @@ class ModelClient:
                             extra={"server": url, "detail": response.text[:500]},
                         )
                     return url, response.json()
+                self._failed(url)
+                errors.append(f"{url}: HTTP {response.status_code}")
+            if attempt + 1 < attempts:
+                time.sleep(min(0.25 * 2**attempt, 2.0))
+        raise ModelServerError("the model server is not available", extra={"attempts": errors})
+
+    def _open_stream(self, path: str, payload: dict) -> tuple[str, requests.Response]:
+        """`_request` for a streamed reply: the open response, its body not read yet."""
+        errors: list[str] = []
+        attempts = self.retries + 1
+        for attempt in range(attempts):
+            url = self._pick()
+            if url is None:
+                errors.append("every model server is cooling down after failures")
+                break
+            try:
+                response = self._session.post(f"{url}{path}", json=payload, timeout=self.timeout, stream=True)
+            except requests.RequestException as exc:
+                self._failed(url)
+                errors.append(f"{url}: {type(exc).__name__}")
+            else:
+                if response.status_code < 500:
+                    self._succeeded(url)
+                    if response.status_code >= 400:
+                        detail = response.text[:500]
+                        response.close()
+                        raise ModelServerError(
+                            f"the model server refused the request ({response.status_code})",
+                            extra={"server": url, "detail": detail},
+                        )
+                    return url, response
+                response.close()
                 self._failed(url)
                 errors.append(f"{url}: HTTP {response.status_code}")
             if attempt + 1 < attempts:

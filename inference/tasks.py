@@ -4,7 +4,7 @@ nothing is lost (the answer is already stored and waits as pending)."""
 from celery import shared_task
 
 
-@shared_task(name="inference.grade_answer", bind=True, acks_late=True, ignore_result=True, max_retries=None)
+@shared_task(name="inference.grade_answer", bind=True, acks_late=True, ignore_result=True, max_retries=48)
 def grade_answer(self, answer_id: int) -> None:
     from inference.client import ModelServerError
     from inference.grading import answer_grade_with_model
@@ -12,7 +12,8 @@ def grade_answer(self, answer_id: int) -> None:
     try:
         answer_grade_with_model(answer_id=answer_id)
     except ModelServerError as exc:
-        # Backoff grows to five minutes and never gives up: the answer stays pending meanwhile.
+        # Backoff grows to five minutes, for about four hours; the answer stays pending (and in the
+        # teachers' grading queue) meanwhile and after.
         raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** min(self.request.retries, 6))) from exc
 
 

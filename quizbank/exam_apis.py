@@ -179,6 +179,9 @@ class SessionItemViewSerializer(serializers.Serializer):
     awarded = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True, required=False)
     grade_status = serializers.CharField(required=False)
     feedback = serializers.CharField(required=False)
+    feedback_source = serializers.ChoiceField(choices=["model", "teacher"], required=False)
+    feedback_version = serializers.CharField(required=False)
+    answer_id = serializers.IntegerField(allow_null=True, required=False)
     correct = serializers.BooleanField(allow_null=True, required=False)
     key = KeyViewSerializer(required=False)
     explanation = serializers.CharField(required=False)
@@ -806,6 +809,10 @@ class GradingItemSerializer(serializers.ModelSerializer):
             "max_score",
             "grade_status",
             "grade_detail",
+            "grading_criteria",
+            "grading_confidence",
+            "grading_model_version",
+            "grading_error",
             "submitted_at",
             "updated_at",
         ]

@@ -37,6 +37,8 @@ STATUS_BY_CODE = {
     "rule_short": status.HTTP_409_CONFLICT,
     "empty": status.HTTP_409_CONFLICT,
     "locked": status.HTTP_409_CONFLICT,
+    "not_wrong": status.HTTP_409_CONFLICT,
+    "unanswered": status.HTTP_409_CONFLICT,
 }
 
 

@@ -4,6 +4,7 @@ Every variable has an embedded default so a fresh clone runs with no server at a
 SQLite under var/, Celery on a SQLite-backed broker under var/, models under var/models.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -75,7 +76,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
     # Tests on SQLite use a file too: an in-memory test database is one connection shared by every
     # thread, so the live server's threads and concurrent-save tests could not write side by side.
-    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test-quizsite.sqlite3"))
+    # One file per test run, so two runs side by side do not share it.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(VAR_DIR / f"test-quizsite-{os.getpid()}.sqlite3")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -133,6 +137,10 @@ INFERENCE_RETRIES = env.int("INFERENCE_RETRIES", default=2)
 INFERENCE_MAX_TOKENS = env.int("INFERENCE_MAX_TOKENS", default=256)
 # Grade ungraded answers and explain the bank with a newly promoted version automatically (queued tasks).
 MODEL_TASKS_ON_EVENTS = env.bool("MODEL_TASKS_ON_EVENTS", default=True)
+# The model grader: output budget, the confidence below which a teacher reviews, teacher-graded examples.
+GRADING_MAX_TOKENS = env.int("GRADING_MAX_TOKENS", default=1024)
+GRADING_MIN_CONFIDENCE = env.float("GRADING_MIN_CONFIDENCE", default=0.6)
+GRADING_EXAMPLES = env.int("GRADING_EXAMPLES", default=3)
 VLLM_PORT = env.int("VLLM_PORT", default=8100)
 VLLM_HOST = env.str("VLLM_HOST", default="127.0.0.1")
 VLLM_DEVICE = env.str("VLLM_DEVICE", default="auto")  # auto | cpu | cuda

@@ -5,60 +5,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quizbank', '0003_exams'),
+        ("quizbank", "0003_exams"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='answer',
-            name='grading_attempts',
+            model_name="answer",
+            name="grading_attempts",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='answer',
-            name='grading_confidence',
+            model_name="answer",
+            name="grading_confidence",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='answer',
-            name='grading_criteria',
+            model_name="answer",
+            name="grading_criteria",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='answer',
-            name='grading_error',
-            field=models.TextField(blank=True, default=''),
+            model_name="answer",
+            name="grading_error",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.AddField(
-            model_name='answer',
-            name='grading_model_version',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="answer",
+            name="grading_model_version",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
         migrations.AddField(
-            model_name='answer',
-            name='grading_prompt',
-            field=models.TextField(blank=True, default=''),
+            model_name="answer",
+            name="grading_prompt",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.AddField(
-            model_name='answer',
-            name='grading_raw',
-            field=models.TextField(blank=True, default=''),
+            model_name="answer",
+            name="grading_raw",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.CreateModel(
-            name='QuestionExplanation',
+            name="QuestionExplanation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model_version', models.CharField(max_length=100)),
-                ('text', models.TextField()),
-                ('model_answer', models.CharField(blank=True, default='', max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='model_explanations', to='quizbank.question')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("model_version", models.CharField(max_length=100)),
+                ("text", models.TextField()),
+                ("model_answer", models.CharField(blank=True, default="", max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="model_explanations",
+                        to="quizbank.question",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('question', 'model_version'), name='question_explanation_unique')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("question", "model_version"), name="question_explanation_unique")
+                ],
             },
         ),
     ]

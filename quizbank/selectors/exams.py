@@ -21,6 +21,7 @@ from quizbank.models import (
     Paper,
     PaperMode,
     PaperQuestion,
+    QuestionExplanation,
     QuestionType,
     QuizSession,
     ReviewWhen,
@@ -148,14 +149,41 @@ def _key_view(question) -> dict:
     return key
 
 
+def _newest_model_explanations(question_ids: list[int]) -> dict[int, QuestionExplanation]:
+    """The newest model version's explanation of each question, in one query for a whole session."""
+    if not question_ids:
+        return {}
+    newest: dict[int, QuestionExplanation] = {}
+    rows = QuestionExplanation.objects.filter(question_id__in=set(question_ids)).exclude(text="")
+    for row in rows.order_by("question_id", "-created_at", "-id"):
+        newest.setdefault(row.question_id, row)
+    return newest
+
+
+def _explanation_view(question, answer, precomputed: QuestionExplanation | None) -> dict:
+    """The explanation to show: the one the model wrote for this answer, else the newest one it wrote
+    for the question (precomputed, no model call), else the bank's; labelled with where it came from."""
+    if answer is not None and answer.explanation_source == "model" and answer.explanation:
+        text, source, version = answer.explanation, "model", answer.model_version
+    elif precomputed is not None:
+        text, source, version = precomputed.text, "model", precomputed.model_version
+    else:
+        text, source, version = question.explanation, "bank", ""
+    return {"explanation": text, "explanation_source": source, "explanation_version": version}
+
+
 def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
     """Everything a student's page or API response about a session may carry, and nothing more."""
     now = now or timezone.now()
     visible = review_visibility(session, now=now)
     practice = session.paper.mode == PaperMode.PRACTICE
     answers = {a.item_id: a for a in Answer.objects.filter(session=session)}
+    session_items = list(session.items.select_related("question").order_by("position"))
+    precomputed = _newest_model_explanations(
+        [item.question_id for item in session_items] if visible.explanation or practice else []
+    )
     items = []
-    for item in session.items.select_related("question").order_by("position"):
+    for item in session_items:
         question = item.question
         answer = answers.get(item.pk)
         entry = _question_view(item, question)
@@ -167,15 +195,18 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
             entry["awarded"] = None if answer is None or answer.score is None else str(answer.score)
             entry["grade_status"] = answer.grade_status if answer else "unanswered"
             entry["feedback"] = answer.feedback if answer else ""
+            # Model-written feedback is labelled as such wherever it is shown.
+            by_model = answer is not None and answer.grade_status == "model"
+            entry["feedback_source"] = "model" if by_model else "teacher"
+            entry["feedback_version"] = answer.grading_model_version if by_model else ""
         if shown.correctness:
             entry["correct"] = answer.is_correct if answer else False
         if shown.answer:
             entry["key"] = _key_view(question)
         if shown.explanation:
-            model_made = answer is not None and answer.explanation_source == "model" and answer.explanation
-            entry["explanation"] = answer.explanation if model_made else question.explanation
-            entry["explanation_source"] = "model" if model_made else "bank"
-            entry["explanation_version"] = answer.model_version if model_made else ""
+            entry.update(_explanation_view(question, answer, precomputed.get(question.pk)))
+            # The answer's id lets the page ask the model why this answer is wrong.
+            entry["answer_id"] = answer.pk if answer else None
             entry["general_feedback"] = question.general_feedback
         items.append(entry)
     paper = session.paper

@@ -246,3 +246,82 @@ def test_the_nav_shows_teacher_pages_to_teachers_only(client, alice, carol):
     client.force_login(carol)
     page = client.get(reverse("exam-index")).content.decode()
     assert page.count('href="/teach/grading/"') == 1 and 'href="/bank/"' in page
+
+
+def wrong_choice_review(alice, every_type):
+    """alice's finished attempt, everything shown at once, the single-choice question answered wrongly."""
+    session = session_start(user=alice, paper=exam(every_type, **REVIEW_NOW))
+    single = every_type[QuestionType.SINGLE_CHOICE]
+    wrong = next(key for key in single.option_keys if key not in single.answer)
+    session_answer_save(
+        user=alice, session_id=session.pk, position=position_of(session, QuestionType.SINGLE_CHOICE), response=wrong
+    )
+    session_finish(user=alice, session_id=session.pk)
+    session.refresh_from_db()
+    return session, single
+
+
+def test_a_review_shows_the_precomputed_model_explanation_without_a_model_call(
+    client, alice, every_type, no_model_server
+):
+    from quizbank.models import QuestionExplanation
+
+    session, single = wrong_choice_review(alice, every_type)
+    QuestionExplanation.objects.create(question=single, model_version="ft-1", text="旧版本的解析。")
+    QuestionExplanation.objects.create(question=single, model_version="ft-2", text="新版本的解析。")
+    client.force_login(alice)
+    page = client.get(reverse("session-review", args=[session.pk])).content.decode()
+    assert "AI 生成 · ft-2" in page and "新版本的解析。" in page and "旧版本的解析。" not in page
+    assert single.explanation not in page
+    # the other questions keep the bank's explanation, labelled as such
+    assert every_type[QuestionType.TRUE_FALSE].explanation in page and "题库解析" in page
+    # the wrong answer can ask the model why; an unanswered question cannot
+    answer = Answer.objects.get(session=session, item__question=single)
+    assert page.count("data-explain-stream=") == 1
+    assert reverse("api-v1-answer-explain-stream", args=[answer.pk]) in page and "exam.js" in page
+
+
+def test_the_answers_own_model_explanation_comes_before_the_precomputed_one(client, alice, every_type):
+    from quizbank.models import QuestionExplanation
+    from quizbank.selectors.exams import session_view
+
+    session, single = wrong_choice_review(alice, every_type)
+    QuestionExplanation.objects.create(question=single, model_version="ft-2", text="题目的模型解析。")
+    Answer.objects.filter(session=session, item__question=single).update(
+        explanation="你的答案错在这里。", explanation_source="model", model_version="ft-3"
+    )
+    item = next(i for i in session_view(session)["items"] if i["qtype"] == QuestionType.SINGLE_CHOICE)
+    assert (item["explanation"], item["explanation_source"], item["explanation_version"]) == (
+        "你的答案错在这里。",
+        "model",
+        "ft-3",
+    )
+
+
+def test_model_explanations_are_read_in_one_query_per_session(alice, every_type):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from quizbank.models import QuestionExplanation
+    from quizbank.selectors.exams import session_view
+
+    session, _ = wrong_choice_review(alice, every_type)
+    for question in every_type.values():
+        QuestionExplanation.objects.create(question=question, model_version="ft-2", text=f"解析 {question.pk}")
+    with CaptureQueriesContext(connection) as queries:
+        items = session_view(session)["items"]
+    assert all(item["explanation_source"] == "model" for item in items)
+    assert sum("questionexplanation" in query["sql"] for query in queries.captured_queries) == 1
+
+
+def test_no_model_explanation_is_shown_before_the_review_allows_it(client, alice, every_type):
+    from quizbank.models import QuestionExplanation
+
+    session = session_start(user=alice, paper=exam(every_type, **REVIEW_NEVER))
+    single = every_type[QuestionType.SINGLE_CHOICE]
+    QuestionExplanation.objects.create(question=single, model_version="ft-2", text="模型的秘密解析。")
+    answer_everything(alice, session, every_type)
+    session_finish(user=alice, session_id=session.pk)
+    client.force_login(alice)
+    page = client.get(reverse("session-review", args=[session.pk])).content.decode()
+    assert "模型的秘密解析。" not in page and "data-explain-stream" not in page

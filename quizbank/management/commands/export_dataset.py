@@ -1,8 +1,10 @@
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from quizbank.exporters import EXPORT_FORMATS, exporter
+from quizbank.exporters.training import export_grading, teacher_graded_answers
 from quizbank.selectors import SPLITS, questions_iter
 
 TRAINING_FORMATS = ("alpaca", "sharegpt", "llamafactory")
@@ -20,7 +22,18 @@ class Command(BaseCommand):
         parser.add_argument("--subject", default="", help="only this subject path and below")
         parser.add_argument("--split", choices=SPLITS, default="all")
         parser.add_argument(
-            "--task", choices=["explain"], default="explain", help="explain: answer and 解析 for each question"
+            "--task",
+            choices=["explain", "grade"],
+            default="explain",
+            help="explain: answer and 解析 for each question; grade: each teacher-graded short answer or essay "
+            "as the grading prompt and the teacher's marks (training formats only)",
+        )
+        parser.add_argument(
+            "--examples",
+            type=int,
+            default=None,
+            help="grade: teacher-graded examples of the same question in each prompt (default: GRADING_EXAMPLES, "
+            "as the grader is served)",
         )
         parser.add_argument(
             "--allow-non-commercial",
@@ -28,8 +41,11 @@ class Command(BaseCommand):
             help="include evaluation-only sources (CC BY-NC: C-Eval, CMMLU) in training data",
         )
 
-    def handle(self, *args, format, out, subject, split, allow_non_commercial, **options):
+    def handle(self, *args, format, out, subject, split, allow_non_commercial, task, examples, **options):
         training = format in TRAINING_FORMATS
+        if task == "grade":
+            self.export_grading(format, out, subject, split, allow_non_commercial, examples)
+            return
         questions = questions_iter(
             subject=subject, split=split, allow_non_commercial=allow_non_commercial or not training
         )
@@ -37,3 +53,16 @@ class Command(BaseCommand):
         if not count:
             raise CommandError("no questions match; import a bank first (manage.py import_questions)")
         self.stdout.write(f"wrote {count} {'records' if training else 'questions'} to {out}")
+
+    def export_grading(self, format, out, subject, split, allow_non_commercial, examples):
+        if format not in TRAINING_FORMATS:
+            raise CommandError(f"--task grade writes training data: --format {' or '.join(TRAINING_FORMATS)}")
+        if examples is None:
+            examples = settings.GRADING_EXAMPLES
+        if examples < 0:
+            raise CommandError("--examples must be 0 or more")
+        answers = teacher_graded_answers(subject=subject, split=split, allow_non_commercial=allow_non_commercial)
+        count = export_grading(answers, out, format=format, examples=examples)
+        if not count:
+            raise CommandError("no answers graded by a teacher match: grade some short answers or essays first")
+        self.stdout.write(f"wrote {count} grading records to {out}")

@@ -423,3 +423,56 @@
     setInterval(resync, 30000);
   }
 }());
+
+/* The review page: "why is my answer wrong" asks the model, which explains the student's own mistake;
+ * its text is shown as it is written (server-sent events) and kept on the answer by the server. */
+(function () {
+  "use strict";
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-explain-stream]"), function (box) {
+    var button = box.querySelector(".why-wrong-button");
+    var note = box.querySelector(".why-wrong-note");
+    var block = box.querySelector(".explanation-block");
+    var badge = box.querySelector(".why-wrong-badge");
+    var text = box.querySelector(".why-wrong-text");
+
+    function showNote(message) {
+      note.textContent = message;
+      note.hidden = false;
+    }
+
+    button.addEventListener("click", function () {
+      if (!window.EventSource) { showNote(box.dataset.noteFailed); return; }
+      button.disabled = true;
+      note.hidden = true;
+      badge.hidden = true;
+      text.textContent = "";
+      block.hidden = false;
+      var source = new EventSource(box.dataset.explainStream);
+      source.onmessage = function (event) { text.textContent += JSON.parse(event.data).text || ""; };
+      source.addEventListener("note", function (event) {
+        var code = JSON.parse(event.data).code;
+        showNote(code === "interrupted" ? box.dataset.noteInterrupted : box.dataset.noteUnavailable);
+      });
+      source.addEventListener("done", function (event) {
+        // Closed here: an EventSource left open would reconnect and ask again.
+        source.close();
+        var data = JSON.parse(event.data);
+        if (data.text) text.textContent = data.text;  // as kept, the same as after a reload
+        if (data.source === "model") {
+          badge.textContent = box.dataset.aiLabel.replace("%(version)s", data.version || "");
+          badge.hidden = false;
+        }
+        button.hidden = data.source === "model";
+        button.disabled = false;
+        if (window.quizsiteRenderMath) window.quizsiteRenderMath(text);
+      });
+      source.onerror = function () {
+        // A refusal (JSON, not a stream) or a lost connection: let the student try again.
+        source.close();
+        showNote(box.dataset.noteFailed);
+        button.disabled = false;
+      };
+    });
+  });
+}());

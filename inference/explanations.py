@@ -1,0 +1,222 @@
+"""Explanations from the served model: the whole bank explained once per model version (so a review
+page shows them without a model call), and one student's mistake explained on request, streamed as
+the model writes it and then kept on the answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+
+from inference.client import ChatResult, ModelClient, ModelServerError, get_client
+from inference.services import explanation_from_result, question_chat_request
+from quizbank import prompts
+from quizbank.exporters.training import question_record
+from quizbank.importers.base import parse_bool
+from quizbank.models import Answer, ExplanationSource, PaperMode, Question, QuestionExplanation, QuestionType
+from quizbank.selectors.exams import question_locked_for_practice, review_visibility
+from quizsite.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+# The model is trained on neither (no instruction record exists for them).
+UNEXPLAINED_TYPES = (QuestionType.CLOZE, QuestionType.DESCRIPTION)
+
+
+# --- the bank, once per model version ----------------------------------------------------------
+
+
+@dataclass
+class BankExplainProgress:
+    done: int = 0
+    total: int = 0
+    failed: int = 0
+
+
+def bank_explain_progress_key(version_name: str) -> str:
+    return f"inference:bank-explain:{version_name}"
+
+
+def bank_explain_progress(*, version_name: str) -> BankExplainProgress | None:
+    """The last progress a run for this version reported (None before any)."""
+    value = cache.get(bank_explain_progress_key(version_name))
+    return BankExplainProgress(**value) if value else None
+
+
+def bank_explain(
+    *,
+    version_name: str,
+    client: ModelClient | None = None,
+    batch: int = 32,
+    progress: Callable[[BankExplainProgress], None] | None = None,
+    question_ids: Iterable[int] | None = None,
+    max_tokens: int | None = None,
+) -> BankExplainProgress:
+    """Explain every current bank question that has no explanation by this version yet.
+
+    A batch is sent at once so the server batches it; what fails is counted and left for the next
+    run, which explains only what is still missing (a second run after a full one does nothing).
+    Descriptions and cloze texts are not asked about: the model was never trained on them."""
+    client = client or get_client()
+    max_tokens = max_tokens or settings.INFERENCE_MAX_TOKENS
+    questions = (
+        Question.objects.filter(is_current=True)
+        .exclude(qtype__in=UNEXPLAINED_TYPES)
+        .exclude(model_explanations__model_version=version_name)
+    )
+    if question_ids is not None:
+        questions = questions.filter(pk__in=list(question_ids))
+    ids = list(questions.order_by("pk").values_list("pk", flat=True))
+    state = BankExplainProgress(total=len(ids))
+    _report(state, version_name, progress)
+    for start in range(0, len(ids), max(1, batch)):
+        chunk = list(Question.objects.filter(pk__in=ids[start : start + batch]).order_by("pk"))
+        requests_ = [question_chat_request(question, max_tokens=max_tokens) for question in chunk]
+        results = client.chat_many(requests_, concurrency=max(1, batch))
+        rows = []
+        for question, result in zip(chunk, results, strict=True):
+            row = _explanation_row(question, result, version_name)
+            if row is None:
+                state.failed += 1
+            else:
+                rows.append(row)
+        # A row stored meanwhile by another run wins; this run's duplicate is dropped.
+        QuestionExplanation.objects.bulk_create(rows, ignore_conflicts=True)
+        state.done += len(rows)
+        _report(state, version_name, progress)
+    return state
+
+
+def _explanation_row(question: Question, result: ChatResult | Exception, version_name: str):
+    if isinstance(result, Exception):
+        logger.warning("explaining question %s with %s failed: %s", question.pk, version_name, result)
+        return None
+    explained = explanation_from_result(result.text, result.model)
+    if not explained.explanation:
+        return None
+    if result.model and result.model != version_name:
+        # Kept under the version that wrote it: the label on the review page must be true.
+        logger.warning("asked for %s but %s answered (question %s)", version_name, result.model, question.pk)
+    return QuestionExplanation(
+        question=question,
+        model_version=result.model or version_name,
+        text=explained.explanation,
+        model_answer=(explained.answer or "")[:100],
+    )
+
+
+def _report(state: BankExplainProgress, version_name: str, progress) -> None:
+    logger.info(
+        "explaining the bank with %s: %s/%s done, %s failed", version_name, state.done, state.total, state.failed
+    )
+    cache.set(bank_explain_progress_key(version_name), asdict(state), timeout=24 * 3600)
+    if progress is not None:
+        progress(state)
+
+
+# --- one student's mistake, streamed ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExplanationEvent:
+    """One server-sent event: `message` carries text as it comes, `note` says why the text is not
+    the model's, `done` ends the stream with where the text came from."""
+
+    event: str
+    data: dict = field(default_factory=dict)
+
+
+def answer_for_explanation(*, user, answer_id: int, now: datetime | None = None) -> Answer:
+    """The student's own wrong answer, if its explanation may be shown now.
+
+    In a session both the explanation and right-or-wrong must be visible by the review policy
+    (a practice paper shows them once the question is checked), so that asking says nothing the
+    review does not; a practice answer outside sessions is refused while its question is on an
+    exam that is still open."""
+    answer = Answer.objects.select_related("question", "session__paper").filter(pk=answer_id, user=user).first()
+    if answer is None:
+        raise ApplicationError("no such answer", extra={"code": "not_found"})
+    session = answer.session
+    if session is None:
+        if question_locked_for_practice(question_id=answer.question_id, now=now):
+            raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
+    else:
+        checked = session.paper.mode == PaperMode.PRACTICE and answer.response_data is not None
+        visible = review_visibility(session, now=now)
+        if not checked and not (visible.explanation and visible.correctness):
+            raise ApplicationError("the explanation is not shown yet", extra={"code": "not_available"})
+    if answer.is_correct is not False:
+        raise ApplicationError("only a wrong answer is explained this way", extra={"code": "not_wrong"})
+    if not answer.response.strip():
+        raise ApplicationError("there is no answer to explain", extra={"code": "unanswered"})
+    return answer
+
+
+def wrong_answer_request(answer: Answer, *, max_tokens: int) -> dict:
+    """The chat asking why this answer is wrong (a cloze text is asked about as a plain question)."""
+    question = answer.question
+    record = question_record(question) or {
+        "instruction": prompts.SHORT_ANSWER_INSTRUCTION,
+        "input": question.stem,
+        "output": prompts.answer_output(question.answer, ""),
+    }
+    response = answer.response
+    if question.qtype == QuestionType.TRUE_FALSE and parse_bool(response) is not None:
+        response = "对" if parse_bool(response) else "错"  # as the trained prompt writes it
+    return {"messages": prompts.wrong_answer_messages(record, response=response), "max_tokens": max_tokens}
+
+
+def answer_explanation_stream(*, answer: Answer, client: ModelClient | None = None) -> Iterator[ExplanationEvent]:
+    """Why the student's answer is wrong, as the model writes it; kept on the answer once complete.
+
+    An explanation already kept is sent whole. With no model server the bank's explanation comes
+    with a note and nothing is kept; a reply cut short is not kept either."""
+    if answer.explanation_source == ExplanationSource.MODEL and answer.explanation:
+        yield ExplanationEvent("message", {"text": answer.explanation})
+        yield ExplanationEvent("done", {"source": "model", "version": answer.model_version})
+        return
+    client = client or get_client()
+    try:
+        stream = client.chat_stream(**wrong_answer_request(answer, max_tokens=settings.INFERENCE_MAX_TOKENS))
+    except ModelServerError as exc:
+        logger.warning("no model server for answer %s: %s", answer.pk, exc.message)
+        yield ExplanationEvent("note", {"code": "model_unavailable", "message": exc.message})
+        yield ExplanationEvent("message", {"text": answer.question.explanation})
+        yield ExplanationEvent("done", {"source": "bank", "version": ""})
+        return
+    pieces: list[str] = []
+    try:
+        for piece in stream:
+            pieces.append(piece)
+            yield ExplanationEvent("message", {"text": piece})
+    except ModelServerError as exc:
+        logger.warning("the model stopped explaining answer %s: %s", answer.pk, exc.message)
+        yield ExplanationEvent("note", {"code": "interrupted", "message": exc.message})
+        yield ExplanationEvent("done", {"source": "", "version": ""})
+        return
+    parsed = prompts.parse_output("".join(pieces))
+    if parsed.explanation:
+        answer_explanation_keep(
+            answer=answer, text=parsed.explanation, model_answer=parsed.answer or "", model_version=stream.model
+        )
+    # The text as kept (without the 答案： line), so the page shows what a reload will show.
+    yield ExplanationEvent("done", {"source": "model", "version": stream.model, "text": parsed.explanation})
+
+
+def answer_explanation_keep(*, answer: Answer, text: str, model_answer: str, model_version: str) -> None:
+    """Keep a model's explanation on the answer. Only these columns are written, so a grade stored
+    meanwhile stays, and `updated_at` (when the response was saved) does not move."""
+    fields = {
+        "explanation": text,
+        "explanation_source": ExplanationSource.MODEL,
+        "model_answer": model_answer[:16],
+        "model_version": model_version,
+        "explanation_error": "",
+    }
+    Answer.objects.filter(pk=answer.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(answer, name, value)
