@@ -25,6 +25,10 @@ class ModelServerError(ServiceUnavailable):
     pass
 
 
+class ModelRequestRefused(ModelServerError):
+    """The server answered 4xx: the request itself is wrong, so retrying it later would not help."""
+
+
 @dataclass
 class ChatResult:
     text: str
@@ -190,35 +194,16 @@ class ModelClient:
     # --- transport ------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, payload: dict | None) -> tuple[str, dict]:
-        errors: list[str] = []
-        attempts = self.retries + 1
-        for attempt in range(attempts):
-            url = self._pick()
-            if url is None:
-                errors.append("every model server is cooling down after failures")
-                break
-            try:
-                response = self._session.request(method, f"{url}{path}", json=payload, timeout=self.timeout)
-            except requests.RequestException as exc:
-                self._failed(url)
-                errors.append(f"{url}: {type(exc).__name__}")
-            else:
-                if response.status_code < 500:
-                    self._succeeded(url)
-                    if response.status_code >= 400:
-                        raise ModelServerError(
-                            f"the model server refused the request ({response.status_code})",
-                            extra={"server": url, "detail": response.text[:500]},
-                        )
-                    return url, response.json()
-                self._failed(url)
-                errors.append(f"{url}: HTTP {response.status_code}")
-            if attempt + 1 < attempts:
-                time.sleep(min(0.25 * 2**attempt, 2.0))
-        raise ModelServerError("the model server is not available", extra={"attempts": errors})
+        url, response = self._send(method, path, payload)
+        return url, response.json()
 
     def _open_stream(self, path: str, payload: dict) -> tuple[str, requests.Response]:
         """`_request` for a streamed reply: the open response, its body not read yet."""
+        return self._send("POST", path, payload, stream=True)
+
+    def _send(self, method: str, path: str, payload: dict | None, *, stream: bool = False):
+        """The next healthy server's response; a failing server is marked and the next one tried, with
+        backoff. A 4xx is the request's fault, not the server's: refused at once, never retried."""
         errors: list[str] = []
         attempts = self.retries + 1
         for attempt in range(attempts):
@@ -227,7 +212,9 @@ class ModelClient:
                 errors.append("every model server is cooling down after failures")
                 break
             try:
-                response = self._session.post(f"{url}{path}", json=payload, timeout=self.timeout, stream=True)
+                response = self._session.request(
+                    method, f"{url}{path}", json=payload, timeout=self.timeout, stream=stream
+                )
             except requests.RequestException as exc:
                 self._failed(url)
                 errors.append(f"{url}: {type(exc).__name__}")
@@ -237,7 +224,7 @@ class ModelClient:
                     if response.status_code >= 400:
                         detail = response.text[:500]
                         response.close()
-                        raise ModelServerError(
+                        raise ModelRequestRefused(
                             f"the model server refused the request ({response.status_code})",
                             extra={"server": url, "detail": detail},
                         )

@@ -6,11 +6,13 @@ from celery import shared_task
 
 @shared_task(name="inference.grade_answer", bind=True, acks_late=True, ignore_result=True, max_retries=48)
 def grade_answer(self, answer_id: int) -> None:
-    from inference.client import ModelServerError
+    from inference.client import ModelRequestRefused, ModelServerError
     from inference.grading import answer_grade_with_model
 
     try:
         answer_grade_with_model(answer_id=answer_id)
+    except ModelRequestRefused:
+        raise  # a request the server refuses (4xx) fails now; the answer waits for a teacher
     except ModelServerError as exc:
         # Backoff grows to five minutes, for about four hours; the answer stays pending (and in the
         # teachers' grading queue) meanwhile and after.

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from inference.client import ModelClient, ModelServerError
+from inference.client import ModelClient, ModelRequestRefused, ModelServerError
 from inference.serving import vllm_command
 from quizsite.env import url_list
 
@@ -54,6 +54,34 @@ def test_a_dead_replica_is_skipped_and_then_left_alone(replica):
     results = [client.chat([{"role": "user", "content": "x"}]).text for _ in range(6)]
     assert results == ["答案：A"] * 6
     assert FakeOpenAI.hits == 6
+
+
+class RefusingOpenAI(FakeOpenAI):
+    """A replica that answers 400, as vLLM does for a request it cannot take (e.g. a bad schema)."""
+
+    def do_POST(self):  # noqa: N802
+        type(self).hits += 1
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"error": "bad schema"}')
+
+
+def test_a_refused_request_is_not_retried_and_the_server_stays_healthy():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingOpenAI)
+    RefusingOpenAI.hits = 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        client = ModelClient(urls=[url], model="quizsite", timeout=2, retries=3)
+        for _ in range(2):
+            with pytest.raises(ModelRequestRefused, match=r"refused the request \(400\)") as caught:
+                client.chat([{"role": "user", "content": "x"}])
+            assert "bad schema" in caught.value.extra["detail"]
+        assert RefusingOpenAI.hits == 2  # one request each: no retries, and no breaker opened
+    finally:
+        server.shutdown()
 
 
 def test_no_server_at_all_is_a_clear_error():
