@@ -19,17 +19,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.test import Client, override_settings
-from django.urls import URLResolver, get_resolver, resolve
+from django.urls import resolve
 from django.urls.exceptions import Resolver404
-from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePattern
 from django.utils import timezone
-from django.utils.regex_helper import normalize
 
 from quizbank.models import Answer, ImportJob, PaperMode, QuestionType, QuizSession, SessionState
 from quizbank.services import (
@@ -40,6 +37,7 @@ from quizbank.services import (
     session_finish,
     session_start,
 )
+from tests.routes import BRACED_PARAMETER, Route, schema_paths, urlconf_routes
 
 MARK = "【密卷】"  # every stem of the exam carries it: a response that shows one concerns the exam
 SECRETS = [
@@ -106,80 +104,15 @@ BOBS_RESPONSES = {  # all right: bob's answers carry the secrets
 
 # --- the routes -------------------------------------------------------------------------------------
 
-_ROUTE_PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
-_FORMAT_PARAMETER = re.compile(r"%\((\w+)\)s")
-_BRACED_PARAMETER = re.compile(r"\{(\w+)\}")
-
-
-@dataclass(frozen=True)
-class Route:
-    """A path template ("/api/v1/sessions/{session_id}") with the kinds of its parameters."""
-
-    template: str
-    params: tuple[tuple[str, str], ...] = ()
-    namespace: str = ""
-    url_name: str = ""
-
-
-def _segment(pattern) -> tuple[str, list[tuple[str, str]]]:
-    """One pattern of the URL conf as a template piece and its parameters."""
-    if isinstance(pattern, RoutePattern):
-        params: list[tuple[str, str]] = []
-
-        def placeholder(match: re.Match) -> str:
-            params.append((match["name"], match["converter"] or "str"))
-            return "{" + match["name"] + "}"
-
-        return _ROUTE_PARAMETER.sub(placeholder, str(pattern)), params
-    if isinstance(pattern, LocalePrefixPattern):
-        return pattern.language_prefix, []
-    if isinstance(pattern, RegexPattern):
-        template, names = normalize(pattern.regex.pattern)[0]
-        return _FORMAT_PARAMETER.sub(r"{\1}", template.replace("%%", "%")), [(name, "regex") for name in names]
-    raise TypeError(f"unknown URL pattern {pattern!r}")
-
-
-def _walk(resolver, prefix: str = "", params: tuple = (), namespace: str = ""):
-    for entry in resolver.url_patterns:
-        text, found = _segment(entry.pattern)
-        if isinstance(entry, URLResolver):
-            inner = ":".join(part for part in (namespace, entry.namespace) if part)
-            yield from _walk(entry, prefix + text, params + tuple(found), inner)
-        else:
-            yield Route("/" + prefix + text, params + tuple(found), namespace, entry.name or "")
-
-
-def _urlconf_routes() -> list[Route]:
-    static = tuple(
-        f"/{prefix.strip('/')}/" for prefix in (django_settings.STATIC_URL, django_settings.MEDIA_URL) if prefix
-    )
-    routes: dict[str, Route] = {}
-    for route in _walk(get_resolver()):
-        if not route.template.startswith(static):
-            routes.setdefault(route.template, route)
-    return list(routes.values())
-
-
-def _schema_paths() -> tuple[dict[str, list[str]], str]:
-    """The OpenAPI paths with their methods, or the error that stopped the schema."""
-    try:
-        from drf_spectacular.generators import SchemaGenerator
-
-        schema = SchemaGenerator().get_schema(request=None, public=True)
-    except Exception as exc:  # reported by a test below, not as a collection error
-        return {}, f"{type(exc).__name__}: {exc}"
-    return {path: [method.lower() for method in operations] for path, operations in schema["paths"].items()}, ""
-
-
-URLCONF_ROUTES = _urlconf_routes()
-SCHEMA_PATHS, SCHEMA_ERROR = _schema_paths()
+URLCONF_ROUTES = urlconf_routes()
+SCHEMA_PATHS, SCHEMA_ERROR = schema_paths()
 
 
 def _student_routes() -> list[Route]:
     routes = {route.template: route for route in URLCONF_ROUTES if not route.namespace.startswith("admin")}
     for path, methods in SCHEMA_PATHS.items():
         if "get" in methods and path not in routes:
-            routes[path] = Route(path, tuple((name, "schema") for name in _BRACED_PARAMETER.findall(path)))
+            routes[path] = Route(path, tuple((name, "schema") for name in BRACED_PARAMETER.findall(path)))
     return sorted(routes.values(), key=lambda route: route.template)
 
 
