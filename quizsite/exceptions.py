@@ -1,6 +1,7 @@
 """One project exception and one API error shape: {"message": ..., "extra": {...}}."""
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -46,6 +47,12 @@ def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         code_status = STATUS_BY_CODE.get(exc.extra.get("code"), exc.status_code)
         return Response({"message": exc.message, "extra": exc.extra}, status=code_status)
+    if isinstance(exc, RequestDataTooBig):
+        limit = (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) // 1024
+        return Response(
+            {"message": f"the request is too long: the limit is {limit} KB", "extra": {"code": "too_large"}},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

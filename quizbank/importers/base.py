@@ -68,22 +68,76 @@ def parse_bool(value) -> bool | None:
     return None
 
 
-def read_text(path: Path, *, file_name: str | None = None) -> str:
-    """Decode a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (GBK)."""
-    raw = path.read_bytes()
+UTF8_CHECK_CHUNK = 1024 * 1024
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """UTF-16 without a BOM, told by its NUL bytes (every ASCII character has one): where they fall
+    says the byte order. None when the sample has no NUL byte (text never has one)."""
+    if b"\0" not in raw:
+        return None
+    return "utf-16-le" if raw[1::2].count(0) >= raw[0::2].count(0) else "utf-16-be"
+
+
+def text_encoding(path: Path, *, file_name: str | None = None) -> str:
+    """How a text file is encoded: a BOM's encoding, UTF-16 without BOM, UTF-8, else GB18030 (GBK).
+
+    UTF-8 is checked over the whole file (in chunks), so a GBK file is never read as UTF-8 nor a
+    UTF-8 file as GBK; a UTF-8 file that ends inside a character has been cut short and is refused.
+    """
     name = file_name or path.name
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
+    with path.open("rb") as handle:
+        head = handle.read(UTF8_CHECK_CHUNK)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        utf16 = _utf16_without_bom(head)
+        if utf16:
+            return utf16
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        chunk, offset = head, 0
+        try:
+            while chunk:
+                decoder.decode(chunk)
+                offset += len(chunk)
+                chunk = handle.read(UTF8_CHECK_CHUNK)
+        except UnicodeDecodeError:
+            return "gb18030"
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise BankImportError(
+                [RowError(name, None, "(file)", f"ends inside a UTF-8 character at byte {offset}: it was cut short")]
+            ) from exc
+    return "utf-8"
+
+
+def decode_text(raw: bytes, encoding: str, *, file_name: str) -> str:
+    """Bytes as text in `encoding`; BankImportError naming the file when they are not, or hold NULs."""
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030")
+        text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
+        if encoding.startswith("utf-16") and exc.start >= len(raw) - 3:
+            message = f"ends inside a UTF-16 character at byte {exc.start}: it was cut short"
+        else:
+            message = f"is neither UTF-8, UTF-16 nor GBK text (bad byte at {exc.start})"
+        raise BankImportError([RowError(file_name, None, "(file)", message)]) from exc
+    if "\0" in text:
         raise BankImportError(
-            [RowError(name, None, "(file)", f"is neither UTF-8, UTF-16 nor GBK text (bad byte at {exc.start})")]
-        ) from exc
+            [
+                RowError(
+                    file_name, None, "(file)", f"holds NUL bytes (at character {text.index(chr(0))}): not a text file"
+                )
+            ]
+        )
+    return text
+
+
+def read_text(path: Path, *, file_name: str | None = None) -> str:
+    """Decode a text file: UTF-8 (with or without BOM), UTF-16 (with or without BOM), else GB18030 (GBK)."""
+    name = file_name or path.name
+    return decode_text(path.read_bytes(), text_encoding(path, file_name=name), file_name=name)
 
 
 def read_head(path: Path, size: int = 64 * 1024) -> str:
@@ -92,6 +146,9 @@ def read_head(path: Path, size: int = 64 * 1024) -> str:
         raw = handle.read(size)
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw[: len(raw) // 2 * 2].decode("utf-16", errors="ignore")
+    utf16 = _utf16_without_bom(raw)
+    if utf16:
+        return raw[: len(raw) // 2 * 2].decode(utf16, errors="ignore")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -18,7 +18,7 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
-from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError
+from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError, text_encoding
 from quizbank.importers.registry import Format
 from quizbank.models import QuestionType
 
@@ -49,12 +49,13 @@ def parse(source: ImportSource) -> ParseStream:
     name = source.file_name
     line_number = 0
     try:
-        with source.path.open(encoding="utf-8-sig") as lines:
+        encoding = text_encoding(source.path, file_name=name)
+        with source.path.open(encoding=encoding, newline=None) as lines:
             for line_number, line in enumerate(lines, start=1):
                 if line.strip():
                     yield record_from_line(line, file_name=name, row=line_number)
     except UnicodeDecodeError:
-        yield RowError(name, line_number + 1, "(file)", "is not UTF-8 text (JSON Lines files are UTF-8)")
+        yield RowError(name, line_number + 1, "(file)", f"is not {encoding} text from line {line_number + 1} on")
 
 
 def record_from_line(line: str, *, file_name: str, row: int) -> QuestionRecord | RowError:

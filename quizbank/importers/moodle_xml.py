@@ -79,6 +79,8 @@ def read_xml(source: ImportSource) -> XmlDocument | RowError:
     builder = _LineTreeBuilder()
     parser = DefusedXMLParser(target=builder)
     builder.expat = getattr(parser, "parser", None)
+    if builder.expat is not None:
+        builder.expat.StartDoctypeDeclHandler = _refuse_external_doctype
     try:
         parser.feed(source.text())
         root = parser.close()
@@ -95,6 +97,13 @@ def read_xml(source: ImportSource) -> XmlDocument | RowError:
     except ElementTree.ParseError as exc:
         return RowError(name, exc.position[0], "(xml)", f"invalid XML: {exc}")
     return XmlDocument(root=root, lines=builder.lines)
+
+
+def _refuse_external_doctype(name, sysid, pubid, has_internal_subset):
+    """A document type that points outside the file (`<!DOCTYPE quiz SYSTEM "http://...">`) is refused,
+    though expat would not fetch it: a question file has no business naming one."""
+    if sysid or pubid:
+        raise ExternalReferenceForbidden(None, None, sysid, pubid)
 
 
 _PROLOG = re.compile(r"\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)*<([\w:.-]+)", re.DOTALL)

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 import ijson
 
-from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError
+from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError, text_encoding
 from quizbank.importers.registry import Format
 
 FORMAT_NAME = "quizsite-bank"
@@ -61,12 +61,11 @@ def _json_error(source: ImportSource) -> RowError:
 
 def _open(source: ImportSource):
     """The file as UTF-8 bytes (a BOM skipped); other encodings are decoded first."""
-    with source.path.open("rb") as probe:
-        raw_head = probe.read(4)
-    if raw_head.startswith(codecs.BOM_UTF8) or not raw_head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    encoding = text_encoding(source.path, file_name=source.file_name)
+    if encoding in ("utf-8", "utf-8-sig"):
         handle = source.path.open("rb")
-        if raw_head.startswith(codecs.BOM_UTF8):
-            handle.read(3)
+        if encoding == "utf-8-sig":
+            handle.read(len(codecs.BOM_UTF8))
         return handle
     return io.BytesIO(source.text().encode("utf-8"))
 

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth.models import AbstractBaseUser
 
 from quizbank.grading import grade
 from quizbank.models import Answer, Question
 from quizsite.exceptions import ApplicationError
+
+# The longest response kept, in characters (of its JSON for lists and dicts): a long essay is a few
+# thousand; anything near this is pasted junk that would only fill the database and the grader's prompt.
+ANSWER_MAX_CHARS = 50_000
+
+
+def answer_length_check(response, *, position: int | None = None) -> None:
+    """Refuse a response longer than ANSWER_MAX_CHARS with a clear error (400)."""
+    length = len(response) if isinstance(response, str) else len(json.dumps(response, ensure_ascii=False))
+    if length > ANSWER_MAX_CHARS:
+        extra = {"field": "response"} if position is None else {"field": "response", "position": position}
+        raise ApplicationError(
+            f"the answer is too long: {length} characters, the limit is {ANSWER_MAX_CHARS}", extra=extra
+        )
 
 
 def answer_submit(*, user: AbstractBaseUser, question: Question, response: str) -> Answer:
@@ -14,6 +30,7 @@ def answer_submit(*, user: AbstractBaseUser, question: Question, response: str) 
 
     Types a key cannot decide (essay, unmatched short answers) are stored ungraded or for review.
     """
+    answer_length_check(response)
     response = response.strip()
     try:
         result = grade(question, response)

@@ -32,6 +32,7 @@ from quizbank.models import (
     SessionItem,
     SessionState,
 )
+from quizbank.services.answers import answer_length_check
 from quizbank.services.papers import rule_candidates
 from quizbank.services.wrongbook import wrong_book_record
 from quizbank.signals import answers_need_grading
@@ -257,6 +258,7 @@ def _answer_save_locked(session: QuizSession, *, position: int, response, client
             f"questions are answered in order: question {session.current_position} is the current one",
             extra={"code": "sequential", "field": "position"},
         )
+    answer_length_check(response, position=position)
     practice = session.paper.mode == PaperMode.PRACTICE
     try:
         answer = item.answer
