@@ -263,13 +263,23 @@ def _response_display(entry: dict) -> str:
 
 
 def _item(entry: dict) -> dict:
-    """One question of the session view, with what its template needs; nothing beyond the view."""
+    """One question of the session view, with what its template needs; nothing beyond the view. The
+    per-question phrases are made here once rather than by a translation tag per question."""
     graded_status = entry.get("grade_status")
+    points, awarded_points = _points(entry["score"]), _points(entry.get("awarded"))
     return {
         **entry,
         "label": QTYPE_LABELS.get(entry["qtype"], entry.get("qtype_label", "")),
-        "points": _points(entry["score"]),
-        "awarded_points": _points(entry.get("awarded")),
+        "heading": _("Question %(number)s") % {"number": entry["position"]},
+        "points": points,
+        "points_label": _("%(points)s pt") % {"points": points},
+        "awarded_points": awarded_points,
+        "awarded_label": _("%(points)s / %(total)s pt") % {"points": awarded_points, "total": points}
+        if "awarded" in entry
+        else "",
+        "explanation_label": _("AI generated · %(version)s") % {"version": entry["explanation_version"]}
+        if entry.get("explanation_source") == "model"
+        else "",
         "html": entry.get("stem_format") == "html",
         "form": _form(entry),
         "answered": entry.get("response") not in (None, "", [], {}),

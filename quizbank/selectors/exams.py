@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from quizbank.models import (
-    Answer,
     GradingMethod,
     Paper,
     PaperMode,
@@ -149,27 +148,69 @@ def _key_view(question) -> dict:
     return key
 
 
-def _newest_model_explanations(question_ids: list[int]) -> dict[int, QuestionExplanation]:
-    """The newest model version's explanation of each question, in one query for a whole session."""
-    if not question_ids:
-        return {}
-    newest: dict[int, QuestionExplanation] = {}
-    rows = QuestionExplanation.objects.filter(question_id__in=set(question_ids)).exclude(text="")
-    for row in rows.order_by("question_id", "-created_at", "-id"):
-        newest.setdefault(row.question_id, row)
-    return newest
+# What session_view reads of each slot, its question and its answer: a question's or an answer's other
+# columns (sources, the grader's prompt and raw output...) can be long and are never shown.
+_ITEM_FIELDS = ("session_id", "position", "question_id", "score", "option_order")
+_QUESTION_FIELDS = (
+    "qtype", "stem", "stem_format", "options", "answer", "answer_data", "explanation", "general_feedback",
+)  # fmt: skip
+_ANSWER_FIELDS = (
+    "session_id", "item_id", "response_data", "updated_at", "score", "grade_status", "feedback",
+    "grading_model_version", "is_correct", "explanation", "explanation_source", "model_version",
+)  # fmt: skip
 
 
-def _explanation_view(question, answer, precomputed: QuestionExplanation | None) -> dict:
+def _session_items(session: QuizSession, *, precomputed: bool) -> list[SessionItem]:
+    """The session's slots in order, each with its question and its answer (if any), in one query. With
+    `precomputed`, each slot also carries the newest model version's explanation of its question
+    (`precomputed_text` and `precomputed_version`, None where the model wrote none)."""
+    items = (
+        session.items.select_related("question", "answer")
+        .only(
+            *_ITEM_FIELDS,
+            *(f"question__{name}" for name in _QUESTION_FIELDS),
+            *(f"answer__{name}" for name in _ANSWER_FIELDS),
+        )
+        .order_by("position")
+    )
+    if precomputed:
+        newest = (
+            QuestionExplanation.objects.filter(question_id=OuterRef("question_id"))
+            .exclude(text="")
+            .order_by("-created_at", "-id")
+        )
+        items = items.annotate(
+            precomputed_text=Subquery(newest.values("text")[:1]),
+            precomputed_version=Subquery(newest.values("model_version")[:1]),
+        )
+    return list(items)
+
+
+def _precomputed(item: SessionItem) -> tuple[str, str] | None:
+    text = getattr(item, "precomputed_text", None)
+    return None if text is None else (text, item.precomputed_version)
+
+
+def _by_model(answer) -> bool:
+    return answer is not None and answer.explanation_source == "model" and bool(answer.explanation)
+
+
+def _explanation_view(question, answer, precomputed: tuple[str, str] | None) -> dict:
     """The explanation to show: the one the model wrote for this answer, else the newest one it wrote
     for the question (precomputed, no model call), else the bank's; labelled with where it came from."""
-    if answer is not None and answer.explanation_source == "model" and answer.explanation:
+    if _by_model(answer):
         text, source, version = answer.explanation, "model", answer.model_version
     elif precomputed is not None:
-        text, source, version = precomputed.text, "model", precomputed.model_version
+        (text, version), source = precomputed, "model"
     else:
         text, source, version = question.explanation, "bank", ""
     return {"explanation": text, "explanation_source": source, "explanation_version": version}
+
+
+def _answer_of(item: SessionItem, session: QuizSession):
+    """The item's answer, or None where it has none (select_related keeps the absence too)."""
+    answer = getattr(item, "answer", None)
+    return answer if answer is not None and answer.session_id == session.pk else None
 
 
 def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
@@ -177,15 +218,11 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     visible = review_visibility(session, now=now)
     practice = session.paper.mode == PaperMode.PRACTICE
-    answers = {a.item_id: a for a in Answer.objects.filter(session=session)}
-    session_items = list(session.items.select_related("question").order_by("position"))
-    precomputed = _newest_model_explanations(
-        [item.question_id for item in session_items] if visible.explanation or practice else []
-    )
+    session_items = _session_items(session, precomputed=visible.explanation or practice)
     items = []
     for item in session_items:
         question = item.question
-        answer = answers.get(item.pk)
+        answer = _answer_of(item, session)
         entry = _question_view(item, question)
         entry["response"] = answer.response_data if answer else None
         entry["saved_at"] = answer.updated_at.isoformat() if answer else None
@@ -204,7 +241,7 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
         if shown.answer:
             entry["key"] = _key_view(question)
         if shown.explanation:
-            entry.update(_explanation_view(question, answer, precomputed.get(question.pk)))
+            entry.update(_explanation_view(question, answer, _precomputed(item)))
             # The answer's id lets the page ask the model why this answer is wrong.
             entry["answer_id"] = answer.pk if answer else None
             entry["general_feedback"] = question.general_feedback
