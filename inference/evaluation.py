@@ -1,14 +1,24 @@
 """How well the served model knows the bank: the right option letter, and the bank's 解析 by
-character-level ROUGE-L (the same measure the training runs report)."""
+character-level ROUGE-L (the same measure the training runs report); and how well it grades: its
+agreement with the teachers' grades on held-out answers (quadratic weighted kappa)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
 
 from inference.client import ModelClient
+from inference.grading import GradingOutputError, decoding_schema, grade_parse
 from inference.services import explanation_from_result, question_chat_request
-from quizbank.models import Question, QuestionType
-from tuning.metrics import rouge_l_chars
+from quizbank import prompts
+from quizbank.exporters.training import answer_worth, grading_prompt_parts, teacher_criteria
+from quizbank.models import Answer, GradeStatus, Question, QuestionType
+from tuning.metrics import quadratic_weighted_kappa, rouge_l_chars
+
+GRADE_STEPS = 10  # grades compared on a 0..10 scale of the item's worth
 
 
 def evaluate_questions(
@@ -36,3 +46,81 @@ def evaluate_questions(
         "failed_requests": failed,
         "seconds": round(time.monotonic() - started, 2),
     }
+
+
+def grading_agreement(
+    answers: Iterable[Answer], *, client, concurrency: int = 8, max_tokens: int | None = None
+) -> dict:
+    """The model's grades of teacher-graded answers beside the teachers': QWK on a 0..10 scale of each
+    item's worth, exact agreement on that scale and the mean difference in points.
+
+    The prompt is the live grader's; its examples come only from answers outside `answers`, so no
+    held-out grade is shown to the model. Output that is not a grade, and requests that failed,
+    count as 0 marks (as the live grader would not give the answer a grade either)."""
+    answers = list(answers)
+    held_out = {answer.pk for answer in answers}
+    max_tokens = max_tokens or settings.GRADING_MAX_TOKENS
+    started = time.monotonic()
+    requests_, rubrics = [], []
+    for answer in answers:
+        parts = grading_prompt_parts(answer, examples=0)
+        parts["examples"] = _examples_outside(answer, parts["rubric"], held_out, limit=settings.GRADING_EXAMPLES)
+        rubrics.append(parts["rubric"])
+        requests_.append(
+            {
+                "messages": prompts.grading_messages(**parts),
+                "max_tokens": max_tokens,
+                "json_schema": decoding_schema(parts["rubric"], max_tokens),
+            }
+        )
+    results = client.chat_many(requests_, concurrency=concurrency) if requests_ else []
+    teacher_steps, model_steps = [], []
+    unparsable = failed = 0
+    difference = Decimal(0)
+    for answer, rubric, result in zip(answers, rubrics, results, strict=True):
+        worth = answer_worth(answer)
+        model_score = Decimal(0)
+        if isinstance(result, Exception):
+            failed += 1
+        else:
+            try:
+                model_score = grade_parse(result.text, rubric=rubric, worth=worth).score
+            except GradingOutputError:
+                unparsable += 1
+        teacher_score = answer.score or Decimal(0)
+        teacher_steps.append(_steps(teacher_score, worth))
+        model_steps.append(_steps(model_score, worth))
+        difference += abs(model_score - teacher_score)
+    n = len(answers)
+    return {
+        "n": n,
+        "qwk": round(quadratic_weighted_kappa(teacher_steps, model_steps, min_score=0, max_score=GRADE_STEPS), 4),
+        "exact_agreement": round(sum(a == b for a, b in zip(teacher_steps, model_steps, strict=True)) / n, 4)
+        if n
+        else 0.0,
+        "mean_abs_error": round(float(difference) / n, 4) if n else 0.0,
+        "unparsable": unparsable,
+        "failed_requests": failed,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def _steps(score: Decimal, worth: Decimal) -> int:
+    if not worth:
+        return 0
+    steps = (Decimal(GRADE_STEPS) * Decimal(score) / Decimal(worth)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return min(max(int(steps), 0), GRADE_STEPS)
+
+
+def _examples_outside(answer: Answer, rubric: list[dict], excluded: set[int], *, limit: int) -> list[dict]:
+    """quizbank.exporters.training.grading_examples, leaving out the answers being evaluated."""
+    if limit <= 0:
+        return []
+    others = (
+        Answer.objects.filter(question_id=answer.question_id, grade_status=GradeStatus.TEACHER)
+        .exclude(pk__in=excluded | {answer.pk})
+        .exclude(response="")
+        .select_related("question")
+        .order_by("-graded_at", "-id")[:limit]
+    )
+    return [{"response": other.response, "criteria": teacher_criteria(other, rubric)} for other in others]

@@ -7,11 +7,14 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 
-def read_secret_key(env, var_dir: Path, *, debug: bool) -> str:
-    """SECRET_KEY from the environment; a fresh clone gets a random key kept under var/."""
+def read_secret_key(env, var_dir: Path, *, debug: bool, required: bool = False) -> str:
+    """SECRET_KEY from the environment; a fresh clone gets a random key kept under var/.
+    required (production): no fallback, every web process and worker must share one key."""
     key = env.str("SECRET_KEY", default="")
     if key:
         return key
+    if required:
+        raise ImproperlyConfigured("SECRET_KEY must be set in production (DJANGO_ENV=production)")
     key_file = var_dir / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
@@ -33,3 +36,10 @@ def url_list(urls: list[str]) -> list[str]:
     if not cleaned:
         raise ImproperlyConfigured("INFERENCE_URLS: at least one model server URL is needed")
     return cleaned
+
+
+def one_of(name: str, value: str, choices: tuple[str, ...]) -> str:
+    """A setting that takes one of a few named values."""
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    return value

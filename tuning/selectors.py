@@ -100,6 +100,9 @@ def version_comparison() -> list[dict]:
                 "accuracy": evaluation.get("answer_accuracy"),
                 "fidelity": evaluation.get("explanation_rouge_l"),
                 "n": evaluation.get("n"),
+                # agreement with teachers' grades on held-out answers (grading QWK), when there were any
+                "grading_qwk": (version.metrics.get("grading") or {}).get("qwk"),
+                "grading_n": (version.metrics.get("grading") or {}).get("n") or 0,
             }
         )
     return rows

@@ -66,7 +66,7 @@ def version_accuracy(version: ModelVersion | None) -> float | None:
 
 @transaction.atomic
 def version_promote(*, version: ModelVersion, force: bool = False) -> ModelVersion:
-    """Make `version` the one the model server serves (restart serve_model to switch).
+    """Make `version` the one the model server serves (serve_model switches to it on its next check).
 
     Refused when its held-out answer accuracy is below the active version's, unless `force`
     (a rollback to an earlier version is a forced promotion).
@@ -141,6 +141,7 @@ def run_create(
         raise ApplicationError("no base model: run `manage.py bootstrap_model` first")
     since = base_version.created_at if new_data_only else None
     records = dataset_alpaca(subject=subject, split=split, created_after=since)
+    records += teacher_grading_records(subject=subject, split=split, graded_after=since)
     if not records:
         raise ApplicationError("no questions to train on", extra={"subject": subject, "split": split})
     problems = dataset_problems(records)
@@ -188,6 +189,35 @@ def run_create(
 
             transaction.on_commit(lambda: run_tuning.delay(run.pk))
     return run
+
+
+def teacher_grading_records(*, subject: str = "", split: str = "train", graded_after=None) -> list[dict]:
+    """Teachers' grades as grader training records, so their overrides teach the next version. Answers
+    to questions of the test split never train: they measure the grader (grading_agreement)."""
+    from quizbank.exporters.training import grading_records, teacher_graded_answers
+
+    splits = ("train", "val") if split == "all" else tuple({split} - {"test"})
+    answers = [
+        answer
+        for one_split in splits
+        for answer in teacher_graded_answers(subject=subject, split=one_split, allow_non_commercial=False)
+        if graded_after is None or (answer.graded_at and answer.graded_at > graded_after)
+    ]
+    answers.sort(key=lambda answer: answer.pk)
+    return list(grading_records(answers, examples=settings.GRADING_EXAMPLES))
+
+
+def held_out_grading_agreement(*, model_dir: Path | str, name: str) -> dict:
+    """How the new version grades the test split's teacher-graded answers, run in this process
+    before the version is registered: {"n": 0} when there are none."""
+    from inference.evaluation import grading_agreement
+    from inference.local import LocalModelClient
+    from quizbank.exporters.training import teacher_graded_answers
+
+    answers = list(teacher_graded_answers(split="test"))
+    if not answers:
+        return {"n": 0}
+    return grading_agreement(answers, client=LocalModelClient(model_dir, name))
 
 
 def run_event_add(*, run: TuningRun, message: str, level: str = RunEvent.Level.INFO, data: dict | None = None) -> None:
@@ -316,9 +346,23 @@ def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = Non
         _run_finish(run=run, status=RunStatus.CANCELLED, metrics=result.metrics)
         run_event_add(run=run, message="cancelled; the partial model was saved but not registered")
         return run
+    name = f"ft-{run.pk}"
+    try:
+        result.metrics["grading"] = held_out_grading_agreement(model_dir=result.model_dir, name=name)
+    except Exception as exc:  # the grading check informs promotion; it never fails a trained run
+        logger.exception("run %s: grading agreement failed", run.pk)
+        run_event_add(run=run, level=RunEvent.Level.WARN, message=f"grading agreement not measured: {exc}")
+    else:
+        grading = result.metrics["grading"]
+        if grading["n"]:
+            run_event_add(
+                run=run,
+                message=f"grading agreement on {grading['n']} held-out answers: QWK {grading['qwk']}",
+                data=grading,
+            )
     with transaction.atomic():
         run.output_version = version_register(
-            name=f"ft-{run.pk}",
+            name=name,
             path=result.model_dir,
             method=run.method,
             parent=run.base_version,
