@@ -11,14 +11,19 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
 
 from quizsite.exceptions import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from inference.local import LocalModelClient
 
 
 class ModelServerError(ServiceUnavailable):
@@ -51,6 +56,16 @@ class ChatStream:
         return self.pieces
 
 
+def _pooled_session() -> requests.Session:
+    """One session for every thread: enough pooled connections per server for the requests in flight
+    (a web worker's threads, a batch), so none is opened and thrown away per request."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=64)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 @dataclass
 class _Breaker:
     failures: int = 0
@@ -68,8 +83,12 @@ class ModelClient:
     _breakers: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _turn: itertools.count = field(default_factory=itertools.count)
-    _session: requests.Session = field(default_factory=requests.Session)
-    _versions: dict = field(default_factory=dict)
+    # the active version's name: asked for by name on servers that list it (a hot-loaded LoRA adapter)
+    preferred: Callable[[], str | None] | None = None
+    listing_ttl: float = 5.0
+    _session: requests.Session = field(default_factory=lambda: _pooled_session())
+    _listings: dict = field(default_factory=dict)  # url -> (expires, names the server serves)
+    _preferred: tuple = (0.0, None)
 
     # --- the OpenAI-compatible calls ----------------------------------------------------------
 
@@ -85,7 +104,7 @@ class ModelClient:
         seed: int | None = 0,
     ) -> ChatResult:
         payload: dict = {
-            "model": self.model,
+            "model": self.model,  # each server is asked for the name it serves (see _model_for)
             "messages": messages,
             "max_tokens": max_tokens,
             "temperature": temperature,
@@ -104,7 +123,7 @@ class ModelClient:
         choice = body["choices"][0]
         return ChatResult(
             text=choice["message"].get("content") or "",
-            model=self.served_version(server),
+            model=self._answered_by(server, body.get("model", "")),
             finish_reason=choice.get("finish_reason"),
             prompt_token_ids=body.get("prompt_token_ids"),
             server=server,
@@ -119,6 +138,7 @@ class ModelClient:
             except ModelServerError as exc:
                 return exc
 
+        self._preferred_name()  # read here, in the caller's thread (and database connection)
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             return list(pool.map(one, requests_))
 
@@ -138,9 +158,9 @@ class ModelClient:
         }
         if seed is not None:
             payload["seed"] = seed
-        server, response = self._open_stream("/v1/chat/completions", payload)
+        server, response, model = self._send("POST", "/v1/chat/completions", payload, stream=True)
         return ChatStream(
-            pieces=self._stream_pieces(server, response), model=self.served_version(server), server=server
+            pieces=self._stream_pieces(server, response), model=self._answered_by(server, model), server=server
         )
 
     def _stream_pieces(self, server: str, response: requests.Response) -> Iterator[str]:
@@ -172,15 +192,48 @@ class ModelClient:
         return [entry["id"] for entry in body.get("data", [])]
 
     def served_version(self, server: str) -> str:
-        """The model version a server serves: its name other than the common alias."""
-        if server not in self._versions:
-            try:
-                body = self._session.get(f"{server}/v1/models", timeout=self.timeout).json()
-                names = [entry["id"] for entry in body.get("data", []) if entry["id"] != self.model]
-            except (requests.RequestException, ValueError, KeyError):
-                return self.model
-            self._versions[server] = names[0] if names else self.model
-        return self._versions[server]
+        """The model version a server serves: its first name other than the common alias."""
+        own = [name for name in self._listed(server) or [] if name != self.model]
+        return own[0] if own else self.model
+
+    def _answered_by(self, server: str, requested: str) -> str:
+        return requested if requested and requested != self.model else self.served_version(server)
+
+    def _listed(self, server: str, *, refresh: bool = False) -> list[str] | None:
+        """The model names a server serves (cached for `listing_ttl` seconds); None if it does not say."""
+        now = time.monotonic()
+        cached = self._listings.get(server)
+        if cached and cached[0] > now and not refresh:
+            return cached[1]
+        try:
+            body = self._session.get(f"{server}/v1/models", timeout=min(self.timeout, 5)).json()
+            names = [entry["id"] for entry in body.get("data", [])]
+        except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        self._listings[server] = (now + self.listing_ttl, names)
+        return names
+
+    def _preferred_name(self) -> str | None:
+        if self.preferred is None:
+            return None
+        expires, name = self._preferred
+        if expires <= time.monotonic():
+            name = self.preferred()
+            self._preferred = (time.monotonic() + self.listing_ttl, name)
+        return name
+
+    def _model_for(self, server: str, *, refresh: bool = False) -> str:
+        """The name to ask a server for: the active version if it serves it (a LoRA adapter hot-loaded
+        on promotion is served under its version's name), else the version it serves, so the reply
+        says exactly which version answered; the common alias when the server does not say."""
+        names = self._listed(server, refresh=refresh)
+        if not names:
+            return self.model
+        preferred = self._preferred_name()
+        if preferred and preferred in names:
+            return preferred
+        own = [name for name in names if name != self.model]
+        return own[0] if own else self.model
 
     def health(self) -> dict[str, bool]:
         status = {}
@@ -194,31 +247,39 @@ class ModelClient:
     # --- transport ------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, payload: dict | None) -> tuple[str, dict]:
-        url, response = self._send(method, path, payload)
+        url, response, _ = self._send(method, path, payload)
         return url, response.json()
 
-    def _open_stream(self, path: str, payload: dict) -> tuple[str, requests.Response]:
-        """`_request` for a streamed reply: the open response, its body not read yet."""
-        return self._send("POST", path, payload, stream=True)
-
-    def _send(self, method: str, path: str, payload: dict | None, *, stream: bool = False):
-        """The next healthy server's response; a failing server is marked and the next one tried, with
-        backoff. A 4xx is the request's fault, not the server's: refused at once, never retried."""
+    def _send(
+        self, method: str, path: str, payload: dict | None, *, stream: bool = False
+    ) -> tuple[str, requests.Response, str]:
+        """The next healthy server's response (and the model name it was asked for); a failing server
+        is marked and the next one tried, with backoff. A 4xx is the request's fault, not the server's:
+        refused at once, never retried, except an unknown model name, asked again once with the names
+        the server serves now (another version has just replaced the one it served)."""
         errors: list[str] = []
         attempts = self.retries + 1
-        for attempt in range(attempts):
+        attempt = 0
+        renamed = False
+        while attempt < attempts:
             url = self._pick()
             if url is None:
                 errors.append("every model server is cooling down after failures")
                 break
+            body, model = payload, ""
+            if payload is not None and "model" in payload:
+                model = self._model_for(url, refresh=renamed)
+                body = {**payload, "model": model}
             try:
-                response = self._session.request(
-                    method, f"{url}{path}", json=payload, timeout=self.timeout, stream=stream
-                )
+                response = self._session.request(method, f"{url}{path}", json=body, timeout=self.timeout, stream=stream)
             except requests.RequestException as exc:
                 self._failed(url)
                 errors.append(f"{url}: {type(exc).__name__}")
             else:
+                if response.status_code == 404 and model and not renamed:
+                    response.close()
+                    renamed = True
+                    continue
                 if response.status_code < 500:
                     self._succeeded(url)
                     if response.status_code >= 400:
@@ -228,12 +289,13 @@ class ModelClient:
                             f"the model server refused the request ({response.status_code})",
                             extra={"server": url, "detail": detail},
                         )
-                    return url, response
+                    return url, response, model
                 response.close()
                 self._failed(url)
                 errors.append(f"{url}: HTTP {response.status_code}")
-            if attempt + 1 < attempts:
-                time.sleep(min(0.25 * 2**attempt, 2.0))
+            attempt += 1
+            if attempt < attempts:
+                time.sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
         raise ModelServerError("the model server is not available", extra={"attempts": errors})
 
     def _pick(self) -> str | None:
@@ -260,24 +322,59 @@ class ModelClient:
 
 
 _client: ModelClient | None = None
+_local_client = None  # LocalModelClient, for INFERENCE_BACKEND=transformers
 _client_lock = threading.Lock()
 
 
-def get_client() -> ModelClient:
-    """The process-wide client, built from settings."""
-    global _client
+def get_client() -> ModelClient | LocalModelClient:
+    """The process-wide client, built from settings: the model servers over HTTP, or with
+    INFERENCE_BACKEND=transformers the model in this process (INFERENCE_LOCAL_PATH, else the active
+    version's directory; a newly promoted version is picked up at the next call)."""
+    global _client, _local_client
+    if settings.INFERENCE_BACKEND == "transformers":
+        from inference.local import LocalModelClient
+
+        path, name = _local_model()
+        with _client_lock:
+            if _local_client is None or (str(_local_client.path), _local_client.model) != (path, name):
+                _local_client = LocalModelClient(path, name)
+            return _local_client
     with _client_lock:
         if _client is None:
             _client = ModelClient(
                 urls=settings.INFERENCE_URLS,
                 model=settings.INFERENCE_MODEL_NAME,
+                preferred=active_version_name,
                 timeout=settings.INFERENCE_TIMEOUT,
                 retries=settings.INFERENCE_RETRIES,
             )
         return _client
 
 
+def active_version_name() -> str | None:
+    from tuning.models import ModelVersion
+
+    return ModelVersion.objects.filter(is_active=True).values_list("name", flat=True).first()
+
+
+def _local_model() -> tuple[str, str]:
+    """(directory, version name) of the model to run in process."""
+    from pathlib import Path
+
+    from tuning.models import ModelVersion
+
+    if settings.INFERENCE_LOCAL_PATH:
+        path = str(Path(settings.INFERENCE_LOCAL_PATH))
+        version = ModelVersion.objects.filter(path=path).order_by("-created_at").first()
+        return path, version.name if version else Path(path).name
+    version = ModelVersion.objects.filter(is_active=True).first()
+    if version is None:
+        raise ModelServerError("no active model version to run in process")
+    return str(Path(version.path)), version.name
+
+
 def reset_client() -> None:
-    global _client
+    global _client, _local_client
     with _client_lock:
         _client = None
+        _local_client = None

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import jsonschema
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from inference.client import ChatResult, ModelClient, get_client
 from quizbank import prompts
@@ -110,7 +112,23 @@ def _gradable(answer_id: int) -> Answer | None:
     return answer
 
 
-def _decoding_schema(rubric: list[dict], max_tokens: int) -> dict:
+def answers_awaiting_model_grade(*, older_than_seconds: float) -> list[int]:
+    """Pending short answers and essays of finished attempts untouched for a while: their grading task
+    was lost or gave up (a long outage). The grading sweep queues them again."""
+    before = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        Answer.objects.filter(
+            grade_status=GradeStatus.PENDING,
+            question__qtype__in=GRADED_TYPES,
+            session__state=SessionState.FINISHED,
+            updated_at__lt=before,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def decoding_schema(rubric: list[dict], max_tokens: int) -> dict:
     # Bounded strings keep the JSON within the token budget, so it always closes: a tenth of the budget
     # for the feedback and a tenth shared by the evidence, as a character may take several tokens.
     evidence = max(10, min(120, max_tokens // 10 // max(1, len(rubric))))
@@ -131,7 +149,7 @@ def answer_grade_with_model(*, answer_id: int, client: ModelClient | None = None
     messages = prompts.grading_messages(**parts)
     max_tokens = settings.GRADING_MAX_TOKENS
     result = (client or get_client()).chat(
-        messages, max_tokens=max_tokens, json_schema=_decoding_schema(parts["rubric"], max_tokens)
+        messages, max_tokens=max_tokens, json_schema=decoding_schema(parts["rubric"], max_tokens)
     )
     worth = answer_worth(answer)
     try:

@@ -24,3 +24,17 @@ def explain_bank(version_name: str) -> None:
     from inference.explanations import bank_explain
 
     bank_explain(version_name=version_name)
+
+
+@shared_task(name="inference.grade_pending", ignore_result=True)
+def grade_pending() -> None:
+    """Queue again what waits for a model grade too long, when a model server is up to grade it."""
+    from django.conf import settings
+
+    from inference.client import get_client
+    from inference.grading import answers_awaiting_model_grade
+
+    if not any(get_client().health().values()):
+        return  # the queued tasks are still retrying; adding more would only pile up
+    for answer_id in answers_awaiting_model_grade(older_than_seconds=settings.GRADING_SWEEP_EVERY_SECONDS):
+        grade_answer.delay(answer_id)

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, user_passes_test
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
@@ -86,6 +87,8 @@ def tuning_run(request, run_id: int):
 @require_POST
 def tuning_run_action(request, run_id: int, action: str):
     run = get_object_or_404(TuningRun, pk=run_id)
+    if action not in ("cancel", "resume"):
+        raise Http404(f"no action {action!r}")
     try:
         run_cancel(run=run) if action == "cancel" else run_resume(run=run)
     except ApplicationError as exc:
@@ -102,5 +105,5 @@ def tuning_promote(request, name: str):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.info(request, f"{name} is now active; restart the model server (serve_model) to serve it")
+        messages.info(request, f"{name} is now active; the model server switches to it within seconds (a new server takes about a minute)")
     return redirect("tuning-index")

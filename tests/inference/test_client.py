@@ -107,3 +107,62 @@ def test_server_command_uses_the_module_entry_point_and_cpu_settings(settings):
     settings.VLLM_DEVICE = "cuda"
     argv, _ = vllm_command(model_path="/m", version_name="ft-1")
     assert "--tensor-parallel-size" in argv and "--gpu-memory-utilization" in argv
+
+
+class SwitchingOpenAI(http.server.BaseHTTPRequestHandler):
+    """Serves the names in `names`, answering 404 for any other, as vLLM does; the test changes
+    `names` as a promotion would (a LoRA adapter loaded, or another server behind the address)."""
+
+    names = ["quizsite", "ft-1"]
+    asked: list[str] = []
+
+    def _json(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+
+    def do_GET(self):  # noqa: N802
+        self._json(200, {"data": [{"id": name} for name in self.names]})
+
+    def do_POST(self):  # noqa: N802
+        model = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["model"]
+        type(self).asked.append(model)
+        if model not in self.names:
+            self._json(404, {"error": {"message": f"The model `{model}` does not exist."}})
+            return
+        self._json(200, {"model": model, "choices": [{"message": {"content": model}, "finish_reason": "stop"}]})
+
+    def log_message(self, *args):
+        pass
+
+
+def test_each_server_is_asked_for_the_active_version_by_name_and_a_switch_is_followed():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SwitchingOpenAI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    active = {"name": "ft-1"}
+    SwitchingOpenAI.names, SwitchingOpenAI.asked = ["quizsite", "ft-1"], []
+    client = ModelClient(
+        urls=[f"http://127.0.0.1:{server.server_address[1]}"],
+        model="quizsite",
+        preferred=lambda: active["name"],
+        listing_ttl=60,  # long: only the 404 may make the client look again
+    )
+    try:
+        first = client.chat([{"role": "user", "content": "x"}])
+        assert (first.model, first.text) == ("ft-1", "ft-1")
+
+        # a LoRA adapter of the promoted version is loaded beside the base: asked for by name
+        SwitchingOpenAI.names = ["quizsite", "ft-1", "ft-2"]
+        active["name"] = "ft-2"
+        client._listings.clear()
+        client._preferred = (0.0, None)
+        assert client.chat([{"role": "user", "content": "x"}]).model == "ft-2"
+
+        # another server took the address: the unknown name is answered 404, asked again with the new one
+        SwitchingOpenAI.names = ["quizsite", "ft-3"]
+        result = client.chat([{"role": "user", "content": "x"}])
+        assert (result.model, result.text) == ("ft-3", "ft-3")
+        assert SwitchingOpenAI.asked[-2:] == ["ft-2", "ft-3"]
+    finally:
+        server.shutdown()

@@ -285,3 +285,24 @@ def test_the_served_model_streams_why_an_answer_is_wrong(served, client, alice, 
     assert reviewed_wrong_answer.explanation == prompts.parse_output(streamed_text(events)).explanation
     page = client.get(reverse("session-review", args=[reviewed_wrong_answer.session_id])).content.decode()
     assert f"AI 生成 · {served.version_name}" in page
+
+
+@pytest.mark.slow
+def test_the_banks_explanation_by_the_served_model_shows_on_review_without_a_model_call(
+    served, client, alice, reviewed_wrong_answer, settings
+):
+    from django.utils.html import escape
+
+    from inference.client import reset_client
+    from tests.conftest import _free_port
+
+    question = reviewed_wrong_answer.question
+    assert bank_explain(version_name=served.version_name, question_ids=[question.pk]).done == 1
+    stored = QuestionExplanation.objects.get(question=question, model_version=served.version_name)
+    assert stored.text
+    settings.INFERENCE_URLS = [f"http://127.0.0.1:{_free_port()}"]  # from here on no model answers
+    reset_client()
+    client.force_login(alice)
+    page = client.get(reverse("session-review", args=[reviewed_wrong_answer.session_id])).content.decode()
+    assert escape(stored.text) in page
+    assert f"AI 生成 · {served.version_name}" in page

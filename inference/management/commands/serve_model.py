@@ -1,19 +1,21 @@
-import os
-
+from django.conf import settings
 from django.core.management.base import CommandError
 
-from inference.serving import serving_device, vllm_command
+from inference.serving import ServingSupervisor, serving_device, serving_plan, vllm_command
 from quizsite.commands import ModelVersionCommand
 from tuning.models import ModelVersion
 
 
 class Command(ModelVersionCommand):
-    help = "Run vLLM's OpenAI-compatible server on the active model version (or --version)."
+    help = (
+        "Serve the active model version (or --version) through vLLM's OpenAI-compatible server on VLLM_PORT, "
+        "switching to a newly promoted version without dropping requests and restarting a server that dies."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--version", default="", help="model version name (default: the active one)")
+        parser.add_argument("--version", default="", help="serve this model version, not the active one")
         parser.add_argument("--port", type=int, default=None)
-        parser.add_argument("--print", action="store_true", help="print the command instead of running it")
+        parser.add_argument("--print", action="store_true", help="print the vLLM command instead of serving")
 
     def handle(self, *args, version, port, **options):
         model = (
@@ -27,10 +29,17 @@ class Command(ModelVersionCommand):
                 if version
                 else "no active model version: run `manage.py bootstrap_model` (and `manage.py tune`) first"
             )
-        argv, env = vllm_command(model_path=model.path, version_name=model.name, port=port)
+        plan = serving_plan(model)
         if options["print"]:
+            argv, _ = vllm_command(
+                model_path=plan.model_path,
+                version_name=plan.name,
+                port=port,
+                enable_lora=plan.enable_lora or settings.SERVING_LORA,
+            )
             self.stdout.write(" ".join(argv))
             return
-        self.stdout.write(f"serving {model.name} ({model.path}) on {serving_device()}")
+        port = port or settings.VLLM_PORT
+        self.stdout.write(f"serving {model.name} ({plan.model_path}) on {serving_device()}, port {port}")
         self.stdout.flush()
-        os.execve(argv[0], argv, env)  # noqa: S606 (the server replaces this process, so signals reach it)
+        ServingSupervisor(host=settings.VLLM_HOST, port=port, log_dir=settings.VAR_DIR / "logs", version=version).run()

@@ -8,7 +8,7 @@ from tuning.services import version_accuracy, version_promote
 
 class Command(ModelVersionCommand):
     help = (
-        "Make a model version the active one (restart serve_model to serve it). Refused when its held-out "
+        "Make a model version the active one (serve_model switches to it without dropping requests). Refused when its held-out "
         "accuracy is below the active version's, unless --force; --force also rolls back to an earlier version."
     )
 
