@@ -1,0 +1,103 @@
+"""The training code on a CUDA machine, without Django: the tiny model is bootstrapped from the demo
+bank, then tuned with LoRA, freeze and full fine-tuning using the settings `preset` chooses for the
+hardware it finds (bf16 where supported, larger batches on big GPUs), and each merged result is
+checked to answer the bank. Prints one JSON line per method.
+
+    python tests/gpu_check.py [OUT_DIR]
+
+Run where `torch.cuda.is_available()`; on a CPU machine it stops at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main() -> int:
+    import torch
+
+    if not torch.cuda.is_available():
+        print("no CUDA device: nothing to check", file=sys.stderr)
+        return 2
+    from quizbank import prompts
+    from tuning.training.bootstrap import bootstrap_tiny_model
+    from tuning.training.config import TuningConfig, preset
+    from tuning.training.hardware import detect_hardware
+    from tuning.training.workflow import run_training
+
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="gpu-check-"))
+    bank = json.loads((REPO / "fixtures" / "demo_bank.json").read_text(encoding="utf-8"))
+    records = [
+        prompts.instruction_record(
+            qtype=q["type"], stem=q["stem"], options=q["options"], answer=q["answer"], explanation=q["explanation"]
+        )
+        for q in bank["questions"]
+    ]
+    data = out / "demo.json"
+    out.mkdir(parents=True, exist_ok=True)
+    data.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    hardware = detect_hardware()
+    print(json.dumps({"device": torch.cuda.get_device_name(0), "hardware": hardware.__dict__}), flush=True)
+
+    base = out / "base"
+    bootstrap_tiny_model([text for record in records for text in record.values() if text], base)
+    for method in ("full", "lora", "freeze"):
+        values = preset(method, dataset_size=len(records), hardware=hardware, memorise=True)
+        config = TuningConfig(
+            model_name_or_path=str(base), dataset_path=str(data), output_dir=str(out / method), **values
+        )
+        started = time.monotonic()
+        result = run_training(config, hardware=hardware)
+        seconds = time.monotonic() - started
+        answered = _answered(result.model_dir, records[:20])
+        print(
+            json.dumps(
+                {
+                    "method": method,
+                    "bf16": config.bf16,
+                    "batch": config.per_device_train_batch_size,
+                    "seconds": round(seconds, 1),
+                    "train_loss": result.metrics.get("train_loss"),
+                    "steps": result.metrics.get("steps"),
+                    "tokens_per_s": round(
+                        result.metrics["train_tokens_per_epoch"] * result.metrics["epochs"] / seconds
+                    ),
+                    "answers_right_of_20": answered,
+                    "max_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+                }
+            ),
+            flush=True,
+        )
+    return 0
+
+
+def _answered(model_dir: Path, records: list[dict]) -> int:
+    """Greedy answers of the merged model on the GPU that start with the trained output's first line."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from quizbank import prompts
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).to("cuda").eval()
+    right = 0
+    for record in records:
+        ids = tokenizer.apply_chat_template(
+            prompts.prompt_messages(record), add_generation_prompt=True, return_tensors="pt", return_dict=True
+        ).to("cuda")
+        with torch.no_grad():
+            output = model.generate(**ids, max_new_tokens=24, do_sample=False)
+        text = tokenizer.decode(output[0][ids["input_ids"].shape[1] :], skip_special_tokens=True)
+        right += text.strip().startswith(record["output"].splitlines()[0].strip())
+    return right
+
+
+if __name__ == "__main__":
+    sys.exit(main())
