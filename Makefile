@@ -89,6 +89,7 @@ $(LF_VENV)/.installed:
 
 # explain_concurrency needs the demo's tuned model, tuning_lora_vs_llamafactory needs LLaMA-Factory;
 # submit_vs_bare needs the PostgreSQL server (BENCH_POSTGRES_URL) and makes its own database there
+# load_200_students needs it too, and Redis (BENCH_REDIS_URL, a database of its own, emptied)
 BENCH_NAMES := $(or $(ONLY),import_100k explain_concurrency tuning_lora_vs_llamafactory submit_vs_bare)
 bench: install $(if $(filter explain_concurrency,$(BENCH_NAMES)),setup-demo) \
 		$(if $(filter tuning_lora_vs_llamafactory,$(BENCH_NAMES)),$(LF_VENV)/.installed)

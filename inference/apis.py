@@ -17,6 +17,7 @@ from inference.services import answer_submit_and_explain
 from quizbank.models import Answer, Question
 from quizbank.selectors.exams import question_locked_for_practice
 from quizsite.exceptions import STATUS_BY_CODE, ApplicationError
+from quizsite.throttling import ScopedUserThrottle, throttle_view
 
 
 class PublicOptionSerializer(serializers.Serializer):
@@ -81,6 +82,10 @@ class AnswerInputSerializer(serializers.Serializer):
 
 
 class AnswerCreateApi(APIView):
+    # Each answer asks the model for an explanation: limited per user (THROTTLE_RATES["explain"]).
+    throttle_classes = [ScopedUserThrottle]
+    throttle_scope = "explain"
+
     @extend_schema(request=AnswerInputSerializer, responses={201: AnswerResultSerializer})
     def post(self, request, question_id: int):
         question = get_object_or_404(Question, pk=question_id)
@@ -108,6 +113,7 @@ def server_sent_event(event: ExplanationEvent) -> str:
 
 @login_required
 @require_GET
+@throttle_view("explain")
 def answer_explain_stream(request, answer_id: int):
     """Why the student's answer is wrong, streamed (a plain view: DRF renderers do not stream)."""
     try:

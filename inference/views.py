@@ -15,6 +15,7 @@ from quizbank.selectors.exams import (
     questions_locked_for_practice,
 )
 from quizsite.exceptions import ApplicationError
+from quizsite.throttling import request_ident, throttle_hit, throttled_message
 
 
 @login_required
@@ -52,6 +53,10 @@ def practice_question(request, question_id: int):
         return redirect("practice-index")
     if request.method == "POST":
         response = request.POST.get("response", "")
+        wait = throttle_hit(scope="explain", ident=request_ident(request))  # the model explains each answer
+        if wait is not None:
+            messages.error(request, throttled_message(wait))
+            return render(request, "inference/practice_question.html", {"question": question}, status=429)
         try:
             answer = answer_submit_and_explain(user=request.user, question=question, response=response)
         except ApplicationError as exc:

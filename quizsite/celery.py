@@ -1,4 +1,5 @@
-"""The Celery app. Two queues: `celery` for light web work, `tuning` for long training jobs."""
+"""The Celery app. Three queues: `celery` for light web work, `tuning` for long training jobs,
+`inference` for grading and explanations (routes in settings.CELERY_TASK_ROUTES)."""
 
 import os
 

@@ -1,11 +1,16 @@
 """One project exception and one API error shape: {"message": ..., "extra": {...}}."""
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -52,6 +57,16 @@ def api_exception_handler(exc, context):
         return Response(
             {"message": f"the request is too long: the limit is {limit} KB", "extra": {"code": "too_large"}},
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable or restarting, not a fault of the request: the client sends it again
+        # (an autosave carries its client_seq, so a save that did commit is not applied twice).
+        # Other database errors stay 500.
+        logger.warning("database unavailable: %s", exc)
+        return Response(
+            {"message": "the database is not answering; try again shortly", "extra": {"code": "unavailable"}},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
-from quizsite.env import read_secret_key, url_list
+from quizsite.env import one_of, read_secret_key, url_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -20,9 +21,37 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = read_secret_key(env, VAR_DIR, debug=DEBUG)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+# local: the fresh-machine site over plain http on 127.0.0.1. production: served over https behind a
+# proxy; SECRET_KEY and ALLOWED_HOSTS must be given, and the https-only settings below default to on.
+DJANGO_ENV = one_of("DJANGO_ENV", env.str("DJANGO_ENV", default="local"), ("local", "production"))
+PRODUCTION = DJANGO_ENV == "production"
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production")
+SECRET_KEY = read_secret_key(env, VAR_DIR, debug=DEBUG, required=PRODUCTION)
+ALLOWED_HOSTS = (
+    env.list("ALLOWED_HOSTS")
+    if PRODUCTION
+    else env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Security (https) -----------------------------------------------------------------------
+# Off by default locally: a secure cookie is never sent back over http://127.0.0.1, so login would fail.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$"]  # a load balancer's probe over plain http gets its answer
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+# The TLS-terminating proxy in front of gunicorn sets X-Forwarded-Proto: trust it only behind one,
+# or every request looks like http and SECURE_SSL_REDIRECT loops.
+if env.bool("BEHIND_TLS_PROXY", default=PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -41,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "quizsite.logging.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "quizsite.middleware.ChosenLanguageMiddleware",
@@ -71,6 +101,9 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'quizsite.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A kept connection is checked before each request uses it, so after a database restart or failover no
+# request fails on a connection the restart broke (only with CONN_MAX_AGE > 0: one SELECT 1 a request).
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web server, the worker and management commands share one SQLite file.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
@@ -106,7 +139,6 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "quizsite.exceptions.api_exception_handler",
@@ -114,17 +146,41 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {"TITLE": "quizsite API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
 
+# --- Cache and rate limits ----------------------------------------------------------------
+# Per process by default; several web processes or machines share counts through Redis,
+# e.g. CACHE_URL=redis://127.0.0.1:6379/1 (not the broker's database).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Requests per user to the endpoints that call the model or start GPU work (quizsite/throttling.py),
+# as scope=count/period (s, m, h, d), e.g. THROTTLE_RATES=explain=10/min,tuning=5/h. Exam saves have none.
+THROTTLE_RATES = {"explain": "30/min", "tuning": "10/min"}
+THROTTLE_RATES.update(env.dict("THROTTLE_RATES", default={}))
+
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"tuning.run_tuning": {"queue": "tuning"}}
+# One queue per kind of work: `celery` (imports, sweepers) on any host, `tuning` on GPU hosts,
+# `inference` (grading, explanations) near the model servers. One machine consumes all three.
+CELERY_TASK_ROUTES = {
+    "tuning.run_tuning": {"queue": "tuning"},
+    "inference.*": {"queue": "inference"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request that queues a task (a submission queues its grading) must not wait long on a broker that
+# is down, nor forever on one gone without closing the connection (a dead host, a failover): connects,
+# replies and publish retries are bounded (a few seconds); what could not be queued is queued again by
+# the sweepers.
+BROKER_TIMEOUT = env.float("BROKER_TIMEOUT", default=3.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # socket_timeout above the 1 s a worker's BRPOP waits for a message
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": BROKER_TIMEOUT, "socket_timeout": BROKER_TIMEOUT}
 
 # --- Models and serving -------------------------------------------------------------------
 MODEL_ROOT = Path(env.str("MODEL_ROOT", default=str(VAR_DIR / "models")))
@@ -132,6 +188,10 @@ MODEL_ROOT = Path(env.str("MODEL_ROOT", default=str(VAR_DIR / "models")))
 BASE_MODEL_PATH = env.str("BASE_MODEL_PATH", default="")
 INFERENCE_URLS = url_list(env.list("INFERENCE_URLS", default=["http://127.0.0.1:8100"]))
 INFERENCE_MODEL_NAME = env.str("INFERENCE_MODEL_NAME", default="quizsite")
+# vllm: the HTTP servers above; transformers: the model in this process (no vLLM on the machine).
+INFERENCE_BACKEND = one_of("INFERENCE_BACKEND", env.str("INFERENCE_BACKEND", default="vllm"), ("vllm", "transformers"))
+# The in-process model's directory; empty: the active model version's.
+INFERENCE_LOCAL_PATH = env.str("INFERENCE_LOCAL_PATH", default="")
 INFERENCE_TIMEOUT = env.float("INFERENCE_TIMEOUT", default=60.0)
 INFERENCE_RETRIES = env.int("INFERENCE_RETRIES", default=2)
 INFERENCE_MAX_TOKENS = env.int("INFERENCE_MAX_TOKENS", default=256)
@@ -148,13 +208,32 @@ VLLM_MAX_MODEL_LEN = env.int("VLLM_MAX_MODEL_LEN", default=1024)
 VLLM_GPU_MEMORY_UTILIZATION = env.float("VLLM_GPU_MEMORY_UTILIZATION", default=0.85)
 VLLM_TENSOR_PARALLEL_SIZE = env.int("VLLM_TENSOR_PARALLEL_SIZE", default=1)
 VLLM_CPU_KVCACHE_GIB = env.int("VLLM_CPU_KVCACHE_GIB", default=1)
+# serve_model keeps the active version served: a LoRA version over the served base is hot-loaded
+# (SERVING_LORA: the base is served with LoRA enabled), any other is started beside the old server,
+# which is stopped once idle. A GPU with memory use over 0.5 cannot hold both: stop, then start.
+SERVING_LORA = env.bool("SERVING_LORA", default=False)
+VLLM_MAX_LORAS = env.int("VLLM_MAX_LORAS", default=4)
+VLLM_MAX_LORA_RANK = env.int("VLLM_MAX_LORA_RANK", default=64)
+SERVING_POLL_SECONDS = env.float("SERVING_POLL_SECONDS", default=2.0)
+SERVING_START_TIMEOUT = env.float("SERVING_START_TIMEOUT", default=900.0)
+SERVING_DRAIN_SECONDS = env.float("SERVING_DRAIN_SECONDS", default=300.0)
+# Pending model grades are queued again this often (a lost task or a long outage never strands one).
+GRADING_SWEEP_EVERY_SECONDS = env.float("GRADING_SWEEP_EVERY_SECONDS", default=300.0)
 
+# LOG_FORMAT=json: one JSON object a line (time, level, logger, message, request id) for a log collector.
+LOG_FORMAT = one_of("LOG_FORMAT", env.str("LOG_FORMAT", default="text"), ("text", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {"()": "quizsite.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+# Celery workers log through the handler above (its own format otherwise replaces ours).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT == "text"
 
 # --- Question-bank imports ----------------------------------------------------------------
 IMPORT_ROOT = Path(env.str("IMPORT_ROOT", default=str(VAR_DIR / "imports")))
@@ -176,6 +255,10 @@ CELERY_BEAT_SCHEDULE = {
 # 错题本: an entry is mastered after this many right answers in a row in practice.
 WRONG_BOOK_MASTERED_AFTER = env.int("WRONG_BOOK_MASTERED_AFTER", default=2)
 SESSION_SWEEP_EVERY_SECONDS = env.float("SESSION_SWEEP_EVERY_SECONDS", default=30.0)
+CELERY_BEAT_SCHEDULE["inference-grade-pending"] = {
+    "task": "inference.grade_pending",
+    "schedule": GRADING_SWEEP_EVERY_SECONDS,
+}
 CELERY_BEAT_SCHEDULE["quizbank-sweep-sessions"] = {
     "task": "quizbank.sweep_sessions",
     "schedule": SESSION_SWEEP_EVERY_SECONDS,

@@ -1,18 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
-
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
+from quizsite.health import healthz, livez
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="exam-index", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

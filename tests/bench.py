@@ -173,41 +173,6 @@ def bench_import_100k():
             )
 
 
-def bench_explain_concurrency():
-    """Explanations with requests in flight together (continuous batching) vs one at a time."""
-    from inference.client import ModelClient
-    from inference.services import question_chat_request
-    from quizbank.selectors import question_list
-    from tests.conftest import VLLMServer
-    from tuning.models import ModelVersion
-
-    version = ModelVersion.objects.filter(is_active=True).first()
-    if version is None:
-        raise SystemExit("no active model version: run `make setup-demo` first")
-    server = VLLMServer(Path(version.path), version.name, Path("var") / "bench-vllm.log")
-    try:
-        server.wait_ready()
-        questions = question_list(qtype="single_choice")[:48]
-        requests_ = [question_chat_request(question, max_tokens=96) for question in questions]
-        client = ModelClient(urls=[server.url], model="quizsite", timeout=120)
-        client.chat(**requests_[0])  # warm-up
-        started = time.monotonic()
-        for request in requests_:
-            client.chat(**request)
-        sequential = time.monotonic() - started
-        started = time.monotonic()
-        results = client.chat_many(requests_, concurrency=16)
-        concurrent = time.monotonic() - started
-    finally:
-        server.stop()
-    failed = sum(isinstance(result, Exception) for result in results)
-    yield (
-        f"BENCH explain_concurrency ratio={sequential / concurrent:.2f} goal=2.0 n={len(requests_)} "
-        f"sequential_s={sequential:.2f} concurrent_s={concurrent:.2f} req_per_s={len(requests_) / concurrent:.1f} "
-        f"failed={failed}"
-    )
-
-
 def bench_tuning_lora_vs_llamafactory():
     """LoRA SFT, one epoch, batch 4, same tiny model and exported dataset, here and in LLaMA-Factory 0.9.5."""
     import subprocess
@@ -317,18 +282,18 @@ print(json.dumps([list(row) for row in rows]))
 
 
 @contextmanager
-def bench_database():
+def bench_database(name: str = BENCH_DATABASE):
     """A PostgreSQL database of its own, dropped afterwards whatever happens (never `test`)."""
     import psycopg
 
-    assert BENCH_DATABASE not in ("test", "postgres")
+    assert name not in ("test", "postgres") and name.startswith(BENCH_DATABASE)
     with psycopg.connect(f"{BENCH_POSTGRES}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
         try:
-            yield f"{BENCH_POSTGRES}/{BENCH_DATABASE}"
+            yield f"{BENCH_POSTGRES}/{name}"
         finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def server_env(database_url: str) -> dict[str, str]:
@@ -336,11 +301,11 @@ def server_env(database_url: str) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING"}
 
 
-def manage(database_url: str, *args: str) -> str:
+def manage(database_url: str, *args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO_ROOT,
-        env=server_env(database_url),
+        env={**server_env(database_url), **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,
@@ -357,21 +322,31 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(database_url: str, log: Path):
-    """gunicorn serving the project's WSGI app on a free loopback port; yields (port, master pid)."""
+def gunicorn_server(
+    database_url: str,
+    log: Path,
+    *,
+    workers: int | None = None,
+    threads: int | None = None,
+    env: dict[str, str] | None = None,
+):
+    """gunicorn serving the project's WSGI app on a free loopback port; yields (port, master pid).
+    workers and threads default to BENCH_WORKERS and BENCH_THREADS; env adds to the server's environment."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "quizsite.wsgi:application",
         "--bind", f"127.0.0.1:{port}",
-        "--workers", str(BENCH_WORKERS),
+        "--workers", str(workers or BENCH_WORKERS),
         "--worker-class", BENCH_WORKER_CLASS,
-        "--threads", str(BENCH_THREADS),
+        "--threads", str(threads or BENCH_THREADS),
         "--backlog", "2048",
         "--timeout", "60",
         "--log-level", "warning",
     ]  # fmt: skip
     with log.open("w") as output:
-        server = subprocess.Popen(command, cwd=REPO_ROOT, env=server_env(database_url), stdout=output, stderr=output)
+        server = subprocess.Popen(
+            command, cwd=REPO_ROOT, env={**server_env(database_url), **(env or {})}, stdout=output, stderr=output
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -506,7 +481,7 @@ def bench_submit_vs_bare():
         setup = SUBMIT_SETUP.format(students=BENCH_STUDENTS, questions=BENCH_QUESTIONS)
         made = json.loads(manage(database_url, "shell", "-c", setup).strip().splitlines()[-1])
         students = [VirtualStudent(**student) for student in made]
-        bare = Request("GET", "/healthz")
+        bare = Request("GET", "/livez")  # the process alone: no database, no cache
 
         def phase(port, *, submit: bool, seconds: float):
             if submit:
@@ -564,13 +539,544 @@ def bench_submit_vs_bare():
     )
 
 
+# Run with `manage.py shell -c` after `PARAMS = {...}`: students who each finished an exam; a session
+# cookie for each (the login a browser would hold). Prints JSON on its last line.
+STUDENTS_SETUP = """
+import json
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+from quizbank.models import Answer, Question, QuestionExplanation
+from quizbank.services import paper_create, session_answer_save, session_finish, session_start
+from tuning.models import ModelVersion
+
+ModelVersion.objects.create(name=PARAMS["version"], path=PARAMS["path"], method="full", is_active=True)
+chosen = list(Question.objects.filter(qtype="single_choice").order_by("id")[: PARAMS["questions"]])
+if PARAMS["precomputed"]:
+    QuestionExplanation.objects.bulk_create(
+        QuestionExplanation(
+            question=question,
+            model_version=PARAMS["version"],
+            text=f"bench-precomputed-{question.pk}: the model's explanation, written before the exam.",
+            model_answer=question.answer,
+        )
+        for question in chosen
+    )
+paper = paper_create(
+    title="bench", questions=chosen, published=True, mode="exam",
+    review_score="immediately", review_correctness="immediately",
+    review_answer="immediately", review_explanation="immediately",
+)
+group = Group.objects.get_or_create(name="student")[0]
+out = []
+for index in range(PARAMS["students"]):
+    user = get_user_model().objects.create_user(f"bench{index}", password=None)
+    user.groups.add(group)
+    session = session_start(user=user, paper=paper)
+    items = list(session.items.select_related("question").order_by("position"))
+    # All: every question answered, every other one wrong. One: only one question (its own), wrong.
+    answered = items if PARAMS["answer_all"] else [items[index % len(items)]]
+    for turn, item in enumerate(answered):
+        question = item.question
+        wrong = turn % 2 == 0
+        key = next(k for k in question.option_keys if (k != question.answer) == wrong)
+        session_answer_save(user=user, session_id=session.pk, position=item.position, response=key)
+    session_finish(user=user, session_id=session.pk)
+    first = Answer.objects.select_related("question").get(session=session, item=answered[0])
+    assert first.is_correct is False, first
+    browser = Client()  # one each: logging another user in on the same session would end this one's
+    browser.force_login(user)
+    out.append({
+        "session": session.pk,
+        "answer": first.pk,
+        "cookie": browser.cookies[settings.SESSION_COOKIE_NAME].value,
+    })
+print(json.dumps(out))
+"""
+# The model tasks (grading, explaining the bank) are not what these benches measure.
+NO_MODEL_TASKS = {"MODEL_TASKS_ON_EVENTS": "false"}
+
+
+def students_setup(database_url: str, **params) -> list[dict]:
+    script = f"PARAMS = {params!r}\n" + STUDENTS_SETUP
+    out = manage(database_url, "shell", "-c", script, env=NO_MODEL_TASKS)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# One client per core: the p99 of a page load, not of requests queued behind more clients than cores.
+BENCH_REVIEW_CLIENTS = max(1, int(os.environ.get("BENCH_REVIEW_CLIENTS") or os.cpu_count() or 1))
+
+
+def bench_explain_review_p99():
+    """A finished exam's review page with the model's precomputed explanations, no model server up."""
+    from tests.loadgen import Request, run_load
+
+    version = "bench-review-version"
+    with bench_database() as database_url:
+        manage(database_url, "migrate", "--noinput")
+        manage(database_url, "import_questions", "fixtures/demo_bank.json")
+        made = students_setup(
+            database_url, version=version, path="", questions=BENCH_QUESTIONS, students=8,
+            precomputed=True, answer_all=True,
+        )  # fmt: skip
+        pages = [
+            Request(
+                "GET", f"/sessions/{student['session']}/review/", headers={"Cookie": f"sessionid={student['cookie']}"}
+            )
+            for student in made
+        ]
+        closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: a model call would fail the page or stall it
+        env = {**NO_MODEL_TASKS, "INFERENCE_URLS": closed}
+        with gunicorn_server(database_url, REPO_ROOT / "var" / "bench-gunicorn.log", env=env) as (port, _):
+            probe = run_load(host="127.0.0.1", port=port, sources=[[pages[0]]], seconds=30, timeout=30).outcomes[0]
+            html = probe.body.decode("utf-8", "replace")
+            if probe.status != 200:
+                raise SystemExit(f"the review page answered {probe.status}: {html[:500]}")
+            shown = html.count("bench-precomputed-")
+            if shown != BENCH_QUESTIONS or "AI" not in html or f"· {version}" not in html:
+                raise SystemExit(
+                    f"the review page lacks the precomputed explanations ({shown} shown) or their AI label"
+                )
+
+            def phase(seconds: float):
+                clients = BENCH_REVIEW_CLIENTS
+                sources = [itertools.cycle(pages[index::clients] or pages) for index in range(clients)]
+                return run_load(host="127.0.0.1", port=port, sources=sources, seconds=seconds, timeout=30)
+
+            phase(BENCH_WARMUP_SECONDS)
+            result = phase(BENCH_SECONDS)
+    p99 = result.latency_ms(99)
+    yield (
+        f"BENCH explain_review_p99 ratio={p99 / 50:.2f} goal=1.0 p99_ms={p99:.1f} p50_ms={result.latency_ms(50):.1f} "
+        f"rps={result.rps:.0f} requests={result.count} errors={result.errors} clients={BENCH_REVIEW_CLIENTS} "
+        f"questions={BENCH_QUESTIONS} server={BENCH_WORKER_CLASS}x{BENCH_WORKERS}x{BENCH_THREADS} "
+        f"cores={os.cpu_count()}"
+    )
+
+
+EXPLAIN_STUDENTS = 32
+EXPLAIN_TOKENS = 64
+EXPLAIN_WARMUP = 2
+
+
+def sse_events(body: bytes) -> list[tuple[str, dict]]:
+    """A text/event-stream body as (event, data) pairs; an event without a name is `message`."""
+    events = []
+    for block in body.decode("utf-8").split("\n\n"):
+        name, data = "message", None
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line[len("event:") :].strip()
+            elif line.startswith("data:"):
+                data = json.loads(line[len("data:") :])
+        if data is not None:
+            events.append((name, data))
+    return events
+
+
+def streamed_explanation(status: int, body: bytes) -> str | None:
+    """The model's text of one explain stream, or None unless it answered 200 and ended with the
+    model's done event."""
+    if status != 200:
+        return None
+    events = sse_events(body)
+    if not events or events[-1][0] != "done" or events[-1][1].get("source") != "model":
+        return None
+    if any(name == "note" for name, _ in events):
+        return None
+    return "".join(data.get("text", "") for name, data in events if name == "message") or None
+
+
+def vllm_requests_done(url: str) -> float:
+    """vLLM's count of finished requests (its Prometheus metrics)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:request_success_total")
+    )
+
+
+def bench_explain_concurrency():
+    """Students' wrong answers explained (streamed) through the app, 32 at once vs one at a time, beside
+    the same gain straight against the vLLM server: the app should keep most of the server's batching."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.conf import settings
+
+    from inference.client import ModelClient, ModelServerError
+    from tests.conftest import VLLMServer
+    from tests.loadgen import Request, run_load
+    from tuning.models import ModelVersion
+
+    version = ModelVersion.objects.filter(is_active=True).first()
+    if version is None:
+        raise SystemExit("no active model version: run `make setup-demo` first")
+    n = EXPLAIN_STUDENTS
+    server = VLLMServer(Path(version.path), version.name, REPO_ROOT / "var" / "bench-vllm.log")
+    try:
+        with bench_database() as database_url:
+            manage(database_url, "migrate", "--noinput")
+            manage(database_url, "import_questions", "fixtures/demo_bank.json")
+            total = 2 * n + 2 * EXPLAIN_WARMUP
+            # Each student answered a question of their own, wrongly: no two explanations are the same.
+            made = students_setup(
+                database_url, version=version.name, path=version.path, questions=total, students=total,
+                precomputed=False, answer_all=False,
+            )  # fmt: skip
+            messages = explain_messages(database_url, [student["answer"] for student in made])
+            streams = [
+                Request(
+                    "GET",
+                    f"/api/v1/answers/{student['answer']}/explain/stream",
+                    headers={"Cookie": f"sessionid={student['cookie']}"},
+                    tag=student["answer"],
+                )
+                for student in made
+            ]
+            server.wait_ready()
+            env = {
+                **NO_MODEL_TASKS,
+                "INFERENCE_URLS": server.url,
+                "INFERENCE_MAX_TOKENS": str(EXPLAIN_TOKENS),
+                "INFERENCE_TIMEOUT": "300",
+            }
+            log = REPO_ROOT / "var" / "bench-gunicorn.log"
+            with gunicorn_server(database_url, log, workers=2, threads=n // 2, env=env) as (port, _):
+
+                def app(requests_, *, together: bool):
+                    sources = [[request] for request in requests_] if together else [requests_]
+                    result = run_load(host="127.0.0.1", port=port, sources=sources, seconds=3600, timeout=300)
+                    done = {outcome.tag: outcome for outcome in result.outcomes}
+                    texts = [
+                        streamed_explanation(done[r.tag].status, done[r.tag].body) if r.tag in done else None
+                        for r in requests_
+                    ]
+                    return len(requests_) / result.seconds, texts
+
+                warm_app, app_seq_part, app_conc_part, warm_raw = (
+                    slice(0, EXPLAIN_WARMUP),
+                    slice(EXPLAIN_WARMUP, EXPLAIN_WARMUP + n),
+                    slice(EXPLAIN_WARMUP + n, EXPLAIN_WARMUP + 2 * n),
+                    slice(EXPLAIN_WARMUP + 2 * n, total),
+                )
+                _, warm_texts = app(streams[warm_app], together=False)
+                if not all(warm_texts):
+                    raise SystemExit(f"the app did not stream explanations: see {log} and {server.log_path}")
+                explained_again(port, streams[warm_app][0], server.url)
+                app_seq_rps, app_seq_texts = app(streams[app_seq_part], together=False)
+                app_conc_rps, app_conc_texts = app(streams[app_conc_part], together=True)
+
+            client = ModelClient(urls=[server.url], model=settings.INFERENCE_MODEL_NAME, timeout=300)
+
+            def raw_one(chat: list[dict]) -> str:
+                try:
+                    return "".join(client.chat_stream(chat, max_tokens=EXPLAIN_TOKENS))
+                except ModelServerError:  # counted as a failure
+                    return ""
+
+            def raw(chats: list[list[dict]], *, together: bool):
+                started = time.monotonic()
+                if together:
+                    with ThreadPoolExecutor(max_workers=len(chats)) as pool:
+                        texts = list(pool.map(raw_one, chats))
+                else:
+                    texts = [raw_one(chat) for chat in chats]
+                return len(chats) / (time.monotonic() - started), texts
+
+            raw(messages[warm_raw], together=False)
+            # The very messages the app sent, in the same groups.
+            raw_seq_rps, raw_seq_texts = raw(messages[app_seq_part], together=False)
+            raw_conc_rps, raw_conc_texts = raw(messages[app_conc_part], together=True)
+    finally:
+        server.stop()
+    app_gain, raw_gain = app_conc_rps / app_seq_rps, raw_conc_rps / raw_seq_rps
+    app_texts, raw_texts = app_seq_texts + app_conc_texts, raw_seq_texts + raw_conc_texts
+    failed = sum(not text for text in app_texts + raw_texts)
+    # Greedy decoding of the same messages: the app streamed what the server writes when asked directly.
+    same = sum(bool(a) and a == r for a, r in zip(app_texts, raw_texts, strict=True))
+    yield (
+        f"BENCH explain_concurrency ratio={app_gain:.2f} goal={0.8 * raw_gain:.2f} raw={raw_gain:.2f} "
+        f"app_seq_rps={app_seq_rps:.2f} app_conc_rps={app_conc_rps:.2f} raw_seq_rps={raw_seq_rps:.2f} "
+        f"raw_conc_rps={raw_conc_rps:.2f} students={n} tokens={EXPLAIN_TOKENS} failed={failed} "
+        f"same_text={same}/{len(app_texts)} "
+        f"server={BENCH_WORKER_CLASS}x2x{n // 2} cores={os.cpu_count()}"
+    )
+
+
+# The chat the app sends for each answer (inference.explanations.wrong_answer_request), as JSON.
+EXPLAIN_MESSAGES = """
+import json
+from inference.explanations import wrong_answer_request
+from quizbank.models import Answer
+
+answers = Answer.objects.select_related("question").in_bulk(PARAMS["answers"])
+print(json.dumps([wrong_answer_request(answers[pk], max_tokens=PARAMS["tokens"])["messages"] for pk in PARAMS["answers"]]))
+"""
+
+
+def explain_messages(database_url: str, answer_ids: list[int]) -> list[list[dict]]:
+    params = {"answers": answer_ids, "tokens": EXPLAIN_TOKENS}
+    out = manage(database_url, "shell", "-c", f"PARAMS = {params!r}\n" + EXPLAIN_MESSAGES, env=NO_MODEL_TASKS)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def explained_again(port: int, stream, model_url: str) -> None:
+    """A second request for an answer explained already: the explanation kept on the answer, no model call."""
+    from tests.loadgen import run_load
+
+    before = vllm_requests_done(model_url)
+    outcome = run_load(host="127.0.0.1", port=port, sources=[[stream]], seconds=60, timeout=60).outcomes[0]
+    events = sse_events(outcome.body) if outcome.status == 200 else []
+    kept = bool(events) and events[-1][0] == "done" and "text" not in events[-1][1]
+    if not kept or not streamed_explanation(outcome.status, outcome.body) or vllm_requests_done(model_url) != before:
+        raise SystemExit(f"a second request for an explained answer was not answered from the answer: {events[-2:]}")
+
+
+# load_200_students: a class taking an exam through the API on gunicorn + PostgreSQL, with a real Celery
+# worker on Redis behind it (finishing queues the essay's model grading). Loopback only, bounded.
+BENCH_LOAD_STUDENTS = int(os.environ.get("BENCH_LOAD_STUDENTS", "200"))
+BENCH_LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
+# A student sends one request (start, a save, the submission) about this often: reading and typing.
+BENCH_LOAD_THINK_SECONDS = float(os.environ.get("BENCH_LOAD_THINK_SECONDS", "1.5"))
+BENCH_LOAD_QUESTIONS = int(os.environ.get("BENCH_LOAD_QUESTIONS", "10"))  # the last one an essay
+# A Redis database of the bench's own, emptied before and after (never the broker the tests use).
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# Run with `manage.py shell -c` after `PARAMS = {...}`: one paper (choice questions and an essay,
+# unlimited attempts) and the students' API tokens. Prints JSON on its last line.
+LOAD_SETUP = """
+import json
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from quizbank.models import Question
+from quizbank.services import paper_create, question_create
+
+essay = question_create(data={
+    "subject": "语文/写作", "qtype": "essay", "stem": "用一段话说说你今天学到了什么。",
+    "answer": "言之有物即可。", "score": 5,
+})
+chosen = list(Question.objects.filter(qtype="single_choice").order_by("id")[: PARAMS["questions"] - 1])
+paper = paper_create(title="load", questions=[*chosen, essay], published=True, mode="exam", attempts_allowed=0)
+group = Group.objects.get_or_create(name="student")[0]
+tokens = []
+for index in range(PARAMS["students"]):
+    user = get_user_model().objects.create_user(f"load{index}", password=None)
+    user.groups.add(group)
+    tokens.append(Token.objects.create(user=user).key)
+print(json.dumps({"paper": paper.pk, "tokens": tokens}))
+"""
+
+# Every exam answer row and every attempt's state, as JSON.
+LOAD_DUMP = """
+import json
+from quizbank.models import Answer, QuizSession
+rows = Answer.objects.filter(session__isnull=False).values_list(
+    "session_id", "item__position", "response_data", "client_seq"
+)
+sessions = dict(QuizSession.objects.values_list("pk", "state"))
+print(json.dumps({"rows": [list(row) for row in rows], "sessions": sessions}))
+"""
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], log: Path):
+    """A real worker consuming every queue, as the one-machine Procfile runs it; stopped afterwards."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "quizsite", "worker", "-Q", "celery,tuning,inference",
+        "--pool", "solo", "--prefetch-multiplier", "1", "-l", "info", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    with log.open("w") as output:
+        worker = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield worker
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+async def exam_student(connection, *, token: str, paper: int, think: float, offset: float, deadline: float, out):
+    """One student: start an attempt, answer every question (a save every `think` s), submit; again
+    until the deadline. Appends (kind, tag, status, latency) to out; the saves' tags as answers_checked
+    wants them."""
+    import asyncio
+
+    from tests.loadgen import TRANSPORT_ERROR, Request
+
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    due = time.monotonic() + offset
+
+    async def send(kind: str, method: str, path: str, body: dict | None = None, tag=None):
+        nonlocal due
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        due = max(due + think, time.monotonic())
+        if time.monotonic() >= deadline:
+            return None
+        payload = json.dumps(body).encode() if body is not None else b""
+        started = time.monotonic()
+        # A keep-alive connection the server closed while the student was thinking (gunicorn keeps an
+        # idle one 2 s) fails at once: sent again on a new one, as a browser does. All three requests
+        # are safe to repeat (a start resumes, a save carries its client_seq, a second finish is a no-op).
+        for reused in (connection.writer is not None, False):
+            try:
+                request = connection.request(Request(method, path, headers, payload))
+                status, data = await asyncio.wait_for(request, 30)
+                break
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
+                connection.close()
+                status, data = TRANSPORT_ERROR, b""
+                if not reused:
+                    break
+        out.append((kind, tag, status, time.monotonic() - started))
+        return status, data
+
+    seq = 0
+    while time.monotonic() < deadline:
+        started = await send("start", "POST", f"/api/v1/papers/{paper}/sessions")
+        if started is None:
+            return
+        if started[0] not in (200, 201):
+            continue
+        attempt = json.loads(started[1])
+        session = attempt["id"]
+        for item in attempt["items"]:
+            options = [option["key"] for option in item.get("options") or []]
+            seq += 1
+            response = options[seq % len(options)] if options else f"第 {seq} 次作答：{token[:6]} 的看法。"
+            saved = await send(
+                "save", "PUT", f"/api/v1/sessions/{session}/answers/{item['position']}",
+                {"response": response, "client_seq": seq}, tag=(session, item["position"], response, seq),
+            )  # fmt: skip
+            if saved is None:
+                return
+        await send("finish", "POST", f"/api/v1/sessions/{session}/finish", tag=session)
+
+
+def run_class(port: int, *, paper: int, tokens: list[str], seconds: float, think: float):
+    """Every student on a keep-alive connection of their own, starting spread over one think time."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.loadgen import _Connection
+
+    async def run():
+        out: list = []
+        started = time.monotonic()
+        connections = [_Connection("127.0.0.1", port) for _ in tokens]
+        try:
+            await asyncio.gather(
+                *(
+                    exam_student(
+                        connection,
+                        token=token,
+                        paper=paper,
+                        think=think,
+                        offset=index * think / len(tokens),
+                        deadline=started + seconds,
+                        out=out,
+                    )
+                    for index, (connection, token) in enumerate(zip(connections, tokens, strict=True))
+                )
+            )
+        finally:
+            for connection in connections:
+                connection.close()
+        return out, time.monotonic() - started
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def bench_load_200_students():
+    """A class of students taking an exam at once: start → answer every question → submit, with think
+    time, for a fixed time; then every acknowledged save must be stored exactly once and every
+    acknowledged submission finished."""
+    import re
+
+    import redis
+
+    from tests.loadgen import percentile
+
+    broker = redis.Redis.from_url(BENCH_REDIS_URL)
+    broker.flushdb()
+    closed = f"http://127.0.0.1:{free_port()}"  # no model server: grading waits, pending, as it would
+    env = {"CELERY_BROKER_URL": BENCH_REDIS_URL, "MODEL_TASKS_ON_EVENTS": "true", "INFERENCE_URLS": closed}
+    try:
+        with bench_database(f"{BENCH_DATABASE}_load") as database_url:
+            manage(database_url, "migrate", "--noinput")
+            manage(database_url, "import_questions", "fixtures/demo_bank.json")
+            script = f"PARAMS = {{'students': {BENCH_LOAD_STUDENTS}, 'questions': {BENCH_LOAD_QUESTIONS}}}\n"
+            made = json.loads(manage(database_url, "shell", "-c", script + LOAD_SETUP).strip().splitlines()[-1])
+            worker_log = REPO_ROOT / "var" / "bench-worker.log"
+            worker_env = {**server_env(database_url), **env, "INFERENCE_RETRIES": "0", "LOG_LEVEL": "INFO"}
+            with (
+                celery_worker(worker_env, worker_log),
+                gunicorn_server(database_url, REPO_ROOT / "var" / "bench-gunicorn.log", env=env) as (port, _),
+            ):
+                out, elapsed = run_class(
+                    port, paper=made["paper"], tokens=made["tokens"], seconds=BENCH_LOAD_SECONDS,
+                    think=BENCH_LOAD_THINK_SECONDS,
+                )  # fmt: skip
+                finished = {tag for kind, tag, status, _ in out if kind == "finish" and status == 200}
+                # The worker has each submission's grading task within seconds (it cannot grade: no server).
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    received = len(
+                        set(
+                            re.findall(r"Task inference\.grade_answer\[([0-9a-f-]+)\] received", worker_log.read_text())
+                        )
+                    )
+                    if received >= len(finished):
+                        break
+                    time.sleep(1)
+            dump = json.loads(manage(database_url, "shell", "-c", LOAD_DUMP).strip().splitlines()[-1])
+    finally:
+        broker.flushdb()
+    acks = [tag for kind, tag, status, _ in out if kind == "save" and status == 200]
+    lost, duplicated = answers_checked(acks, dump["rows"])
+    states = {int(pk): state for pk, state in dump["sessions"].items()}
+    unfinished = sum(states.get(session) != "finished" for session in finished)
+    errors = sum(not 200 <= status < 300 for _, _, status, _ in out)
+    refused: dict[str, int] = {}  # kind:status of each error (status 0: the connection failed)
+    for kind, _, status, _ in out:
+        if not 200 <= status < 300:
+            refused[f"{kind}:{status}"] = refused.get(f"{kind}:{status}", 0) + 1
+    latencies = [latency for *_, latency in out]
+    requests = len(out)
+    bad = lost + duplicated + unfinished + errors
+    yield (
+        f"BENCH load_200_students ratio={bad / max(1, requests):.4f} goal=0 lost={lost} duplicated={duplicated} "
+        f"rps={requests / elapsed:.0f} p50_ms={percentile(latencies, 50) * 1000:.1f} "
+        f"p99_ms={percentile(latencies, 99) * 1000:.1f} errors={errors} requests={requests} acked={len(acks)} "
+        f"students={BENCH_LOAD_STUDENTS} seconds={BENCH_LOAD_SECONDS:g} think_s={BENCH_LOAD_THINK_SECONDS:g} "
+        f"sessions_finished={len(finished) - unfinished} unfinished={unfinished} "
+        f"grade_tasks={received} refused={','.join(f'{key}x{n}' for key, n in sorted(refused.items())) or '-'} "
+        f"server={BENCH_WORKER_CLASS}x{BENCH_WORKERS}x{BENCH_THREADS} "
+        f"cores={os.cpu_count()}"
+    )
+
+
 # name → (function, needs a throw-away database)
 BENCHES = {
     "import_100k": (bench_import_100k, True),
-    "explain_concurrency": (bench_explain_concurrency, False),
     "tuning_lora_vs_llamafactory": (bench_tuning_lora_vs_llamafactory, True),
     # makes and drops its own PostgreSQL database: gunicorn serves it from other processes
     "submit_vs_bare": (bench_submit_vs_bare, False),
+    # these two make and drop their own PostgreSQL database as well
+    "explain_review_p99": (bench_explain_review_p99, False),
+    "explain_concurrency": (bench_explain_concurrency, False),
+    # its own PostgreSQL database and Redis database, gunicorn and a Celery worker
+    "load_200_students": (bench_load_200_students, False),
 }
 
 

@@ -32,6 +32,14 @@ def _isolated_model_root(settings, tmp_path):
     settings.MODEL_TASKS_ON_EVENTS = False
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counts are kept in the cache by user id, and ids repeat from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def alice(django_user_model):
     """alice, a student."""

@@ -7,6 +7,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from quizsite.throttling import ThrottledPostOnly
 from tuning.models import ModelVersion, TuningRun
 from tuning.selectors import run_checkpoints
 from tuning.services import run_cancel, run_create, run_resume, version_promote
@@ -91,6 +92,9 @@ def _run(run_id: str) -> TuningRun:
 
 class RunListApi(APIView):
     permission_classes = [IsTuningAdmin]
+    # Creating a run queues GPU work: limited per admin (THROTTLE_RATES["tuning"]); listing is not.
+    throttle_classes = [ThrottledPostOnly]
+    throttle_scope = "tuning"
 
     @extend_schema(responses=RunSerializer(many=True))
     def get(self, request):

@@ -100,6 +100,7 @@ ACCESS: dict[str, Access] = {
     # --- the site
     "/": access(every_method(EVERYONE)),  # a redirect to the exams
     "healthz": access(every_method(EVERYONE)),
+    "livez": access(every_method(EVERYONE)),
     "login": access({"get": EVERYONE, "post": EVERYONE, "put": EVERYONE}),  # FormView: PUT is POST
     "logout": access({"post": EVERYONE}, redirect_to_login_is_fine=True),
     "api-schema": access({"get": EVERYONE}),

@@ -1,0 +1,37 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from quizsite.health import healthy, model_health, web_health, worker_health
+
+
+class Command(BaseCommand):
+    help = (
+        "Check a process's dependencies and exit 0 when healthy, 1 when not (for a container or systemd "
+        "health check): the database and cache (default), --worker: Celery workers answer a ping over "
+        "the broker, --model: a model server answers."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--worker", action="store_true", help="ping the Celery workers over the broker")
+        parser.add_argument(
+            "--queue",
+            action="append",
+            default=[],
+            help="with --worker: this queue must be consumed by some worker (repeatable)",
+        )
+        parser.add_argument("--model", action="store_true", help="ask the model servers (INFERENCE_URLS)")
+        parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for workers' replies")
+
+    def handle(self, *args, worker, queue, model, timeout, **options):
+        checks = {}
+        if worker or queue:
+            checks.update(worker_health(timeout=timeout, queues=tuple(queue)))
+        if model:
+            checks.update(model_health())
+        if not checks:
+            checks.update(web_health())
+        ok = healthy(checks)
+        self.stdout.write(json.dumps({"status": "ok" if ok else "unavailable", "checks": checks}, ensure_ascii=False))
+        if not ok:
+            raise SystemExit(1)
