@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import jsonschema
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inference.client import ChatResult, ModelClient, get_client
@@ -113,12 +114,14 @@ def _gradable(answer_id: int) -> Answer | None:
 
 
 def answers_awaiting_model_grade(*, older_than_seconds: float) -> list[int]:
-    """Pending short answers and essays of finished attempts untouched for a while: their grading task
-    was lost or gave up (a long outage). The grading sweep queues them again."""
+    """Short answers and essays of finished attempts that wait for the model and were untouched for a
+    while: their grading task was lost or gave up (a long outage). The grading sweep queues them again.
+    Pending ones, and those marked for review by the key alone (no accepted answer matched) that the
+    model has not looked at yet; what the model itself sent to review stays with the teachers."""
     before = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
         Answer.objects.filter(
-            grade_status=GradeStatus.PENDING,
+            Q(grade_status=GradeStatus.PENDING) | Q(grade_status=GradeStatus.NEEDS_REVIEW, grading_attempts=0),
             question__qtype__in=GRADED_TYPES,
             session__state=SessionState.FINISHED,
             updated_at__lt=before,

@@ -1,10 +1,27 @@
-"""Work the model does when the bank or tuning announces something: queued, never done inline."""
+"""Work the model does when the bank or tuning announces something: queued, never done inline.
+
+These run once the announcing transaction has committed, inside the request that caused it. A broker
+that is down must not turn a saved submission into an error page: the failure is logged and the work
+is picked up later (the grading sweep queues pending answers again)."""
+
+import logging
 
 from django.conf import settings
 from django.dispatch import receiver
 
 from quizbank.signals import answers_need_grading
 from tuning.signals import version_promoted
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue(task, *args, then: str) -> bool:
+    try:
+        task.delay(*args)
+    except Exception:  # the broker is down or refuses: what was announced is already committed
+        logger.warning("could not queue %s%r: %s", task.name, args, then, exc_info=True)
+        return False
+    return True
 
 
 @receiver(answers_need_grading, dispatch_uid="inference-grade-answers")
@@ -14,7 +31,8 @@ def grade_answers_with_model(sender, answer_ids, **kwargs) -> None:
     from inference.tasks import grade_answer
 
     for answer_id in answer_ids:
-        grade_answer.delay(answer_id)
+        if not _enqueue(grade_answer, answer_id, then="the grading sweep queues it again"):
+            break  # the broker is down: the grading sweep (inference.grade_pending) queues the rest
 
 
 @receiver(version_promoted, dispatch_uid="inference-explain-bank")
@@ -23,4 +41,4 @@ def explain_bank_with_new_version(sender, version_name, **kwargs) -> None:
         return
     from inference.tasks import explain_bank
 
-    explain_bank.delay(version_name)
+    _enqueue(explain_bank, version_name, then="the version is promoted; its explanations are not queued")

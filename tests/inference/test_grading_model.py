@@ -332,3 +332,20 @@ def test_the_grading_task_fails_while_no_server_answers_then_grades(served, sett
     answer.refresh_from_db()
     assert answer.grade_status in (GradeStatus.MODEL, GradeStatus.NEEDS_REVIEW)
     assert answer.grading_attempts == 1 and answer.grading_model_version == "ft-test"
+
+
+def test_the_grading_sweep_finds_what_waits_for_the_model_and_nothing_else(alice, bob):
+    from inference.grading import answers_awaiting_model_grade
+
+    waiting = finished_answer(alice, essay(), "光合作用产生氧气。")
+    short = question_create(
+        data={"subject": "测试/评分", "qtype": QuestionType.SHORT_ANSWER, "stem": "水的化学式？", "answer": "H2O"}
+    )
+    unmatched = finished_answer(bob, short, "氢二氧")  # the key matched nothing: for review, not yet by the model
+    seen = finished_answer(alice, essay(), "已经看过。")
+    Answer.objects.filter(pk=seen.pk).update(grade_status=GradeStatus.NEEDS_REVIEW, grading_attempts=1)
+    graded = finished_answer(bob, essay(), "老师评过。")
+    Answer.objects.filter(pk=graded.pk).update(grade_status=GradeStatus.TEACHER)
+    assert unmatched.grade_status == GradeStatus.NEEDS_REVIEW
+    assert answers_awaiting_model_grade(older_than_seconds=0) == sorted([waiting.pk, unmatched.pk])
+    assert answers_awaiting_model_grade(older_than_seconds=3600) == []  # just saved: its own task is on it
