@@ -185,10 +185,28 @@ def run_create(
         run_event_add(run=run, message=f"dataset valid: {len(records)} records", data={"records": len(records)})
         run_event_add(run=run, message=f"queued: {method}/{stage} on {len(records)} records from {base_version}")
         if enqueue:
-            from tuning.tasks import run_tuning
-
-            transaction.on_commit(lambda: run_tuning.delay(run.pk))
+            transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
     return run
+
+
+NOT_QUEUED = "not queued: the broker did not answer; the recovery sweep queues it again"
+
+
+def run_enqueue(*, run_id: int) -> bool:
+    """Send a queued run to the tuning workers. The broker may be down: the run stays queued, says so,
+    and `runs_recover_stale` sends it when the broker is back (a run is claimed once, so a message
+    sent twice trains once)."""
+    from tuning.tasks import run_tuning
+
+    try:
+        run_tuning.delay(run_id)
+    except Exception:  # any broker failure: the run row is committed and is not lost
+        logger.exception("run %s could not be queued", run_id)
+        run = TuningRun.objects.filter(pk=run_id).first()
+        if run is not None:
+            run_event_add(run=run, level=RunEvent.Level.WARN, message=NOT_QUEUED)
+        return False
+    return True
 
 
 def teacher_grading_records(*, subject: str = "", split: str = "train", graded_after=None) -> list[dict]:
@@ -261,9 +279,7 @@ def run_resume(*, run: TuningRun, enqueue: bool = True) -> TuningRun:
         raise ApplicationError(f"run {run.pk} is {run.status}; only failed, cancelled or abandoned runs resume")
     run_event_add(run=run, message="queued again: it continues from its last checkpoint")
     if enqueue:
-        from tuning.tasks import run_tuning
-
-        transaction.on_commit(lambda: run_tuning.delay(run.pk))
+        transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
     run.refresh_from_db()
     return run
 
@@ -284,6 +300,11 @@ def runs_recover_stale() -> list[int]:
         else:
             run_resume(run=run)
         recovered.append(run.pk)
+    for run in TuningRun.objects.filter(status=RunStatus.QUEUED):
+        last = run.events.order_by("-id").first()
+        if last is not None and last.message == NOT_QUEUED and run_enqueue(run_id=run.pk):
+            run_event_add(run=run, message="queued")
+            recovered.append(run.pk)
     return recovered
 
 

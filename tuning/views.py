@@ -105,5 +105,8 @@ def tuning_promote(request, name: str):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.info(request, f"{name} is now active; the model server switches to it within seconds (a new server takes about a minute)")
+        messages.info(
+            request,
+            f"{name} is now active; the model server switches to it within seconds (a new server takes about a minute)",
+        )
     return redirect("tuning-index")

@@ -79,3 +79,25 @@ def test_tune_resume_names_a_missing_run(db):
 
     with pytest.raises(CommandError, match="no run 999"):
         call_command("tune", "--resume", "999", "--inline")
+
+
+def test_a_run_the_broker_refused_stays_queued_and_is_sent_by_the_recovery_sweep(
+    demo_bank, base_version, monkeypatch, django_capture_on_commit_callbacks
+):
+    from tuning.services import NOT_QUEUED, runs_recover_stale
+    from tuning.tasks import run_tuning
+
+    sent = []
+
+    def broker_down(run_id):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(run_tuning, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = run_create(method="lora", overrides=FAST)
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED and run.events.last().message == NOT_QUEUED
+    assert runs_recover_stale() == []  # still down: still queued, nothing lost
+    monkeypatch.setattr(run_tuning, "delay", sent.append)
+    assert runs_recover_stale() == [run.pk] and sent == [run.pk]
+    assert runs_recover_stale() == []  # sent once

@@ -97,3 +97,16 @@ def test_freeze_trains_only_the_top_layers(tiny_base_model, demo_dataset, tmp_pa
             continue
         assert torch.equal(tensor, after[name]), f"{name} changed but is frozen"
     assert any(not torch.equal(before[name], after[name]) for name in before if top in name)
+
+
+def test_resume_skips_a_checkpoint_left_half_written(tmp_path):
+    from tuning.training.workflow import last_complete_checkpoint
+
+    checkpoints = tmp_path / "checkpoints"
+    assert last_complete_checkpoint(checkpoints) is None
+    for step, complete in ((5, True), (10, True), (15, False)):
+        folder = checkpoints / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(checkpoints) == str(checkpoints / "checkpoint-10")

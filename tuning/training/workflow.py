@@ -20,7 +20,6 @@ from transformers import (
     set_seed,
 )
 from transformers.trainer_callback import PrinterCallback
-from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging as hf_logging
 
 from tuning.training.callbacks import ProgressCallback, StopAtLossCallback
@@ -100,7 +99,7 @@ def run_training(
         callbacks=callbacks(config, report, should_cancel),
     )
     trainer.remove_callback(PrinterCallback)
-    last = get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
+    last = last_complete_checkpoint(checkpoints) if resume else None
     if last:
         report({"message": f"resuming from {Path(last).name}"})
     started = time.monotonic()
@@ -119,6 +118,19 @@ def run_training(
         report({"message": "evaluated on the held-out split", "metrics": metrics["eval"]})
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return TrainingResult(model_dir=model_dir, metrics=metrics, resumed_from=Path(last).name if last else None)
+
+
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest checkpoint that was written to the end (a worker killed while saving leaves one
+    without its trainer state, which would fail every resume)."""
+    if not checkpoints.is_dir():
+        return None
+    complete = [
+        path
+        for path in checkpoints.glob("checkpoint-*")
+        if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()
+    ]
+    return str(max(complete, key=lambda path: int(path.name.split("-")[-1]))) if complete else None
 
 
 def training_arguments(
