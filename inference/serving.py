@@ -159,6 +159,16 @@ def active_serving_plan() -> ServingPlan | None:
 # --- one vLLM process ---------------------------------------------------------------------------
 
 
+def unpin(pid: int) -> None:
+    """Let a new server use every core. A child inherits the CPU affinity of the thread that starts it,
+    and a thread that ran torch may have been pinned to one core (the one the running server's
+    worker holds), which would starve the new server's start."""
+    try:
+        os.sched_setaffinity(pid, range(os.cpu_count() or 1))
+    except OSError:
+        logger.warning("could not widen the CPU affinity of process %s", pid)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -174,6 +184,7 @@ class ModelProcess:
     log_path: Path
     process: subprocess.Popen | None = None
     adapters: set[str] = field(default_factory=set)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -187,10 +198,12 @@ class ModelProcess:
             host="127.0.0.1",
             enable_lora=self.plan.enable_lora or settings.SERVING_LORA,
         )
+        env |= self.extra_env
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             # its own process group, so stopping it stops vLLM's engine processes too
             self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
+        unpin(self.process.pid)
         logger.info("started vLLM (pid %s) for %s on port %s", self.process.pid, self.plan.name, self.port)
 
     def alive(self) -> bool:
@@ -328,7 +341,11 @@ class ServingSupervisor:
         return active_serving_plan()
 
     def new_process(self, plan: ServingPlan) -> ModelProcess:
-        return ModelProcess(plan=plan, port=free_port(), log_path=self.log_dir / f"vllm-{plan.name}.log")
+        process = ModelProcess(plan=plan, port=free_port(), log_path=self.log_dir / f"vllm-{plan.name}.log")
+        if serving_device() == "cpu" and self.current is not None and self.current.alive():
+            # vLLM pins its CPU worker to the first core by default; the server still answering holds it
+            process.extra_env["VLLM_CPU_OMP_THREADS_BIND"] = "nobind"
+        return process
 
     def start_serving(self, plan: ServingPlan) -> ModelProcess | None:
         """A new server for `plan`, ready (adapter loaded), or None if it would not start."""

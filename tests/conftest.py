@@ -137,7 +137,7 @@ def _free_port() -> int:
 
 class VLLMServer:
     def __init__(self, model_dir: Path, version_name: str, log_path: Path):
-        from inference.serving import vllm_command
+        from inference.serving import unpin, vllm_command
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -148,6 +148,7 @@ class VLLMServer:
         self.process = subprocess.Popen(
             argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        unpin(self.process.pid)  # not the one core a thread that ran torch may be pinned to
 
     def wait_ready(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout

@@ -21,7 +21,8 @@ from tuning.services import version_promote, version_register
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # A LoRA adapter trained to answer one question its own way: which weights answer is then visible.
-PASSWORD_RECORD = {"instruction": "今天的口令是什么？", "input": "", "output": "芝麻开门"}
+# Characters of the demo bank, so the bank-trained tokenizer has whole tokens for them.
+PASSWORD_RECORD = {"instruction": "今天的口令是什么？", "input": "", "output": "长方形的周长是多少厘米"}
 PASSWORD_MESSAGES = prompts.prompt_messages(PASSWORD_RECORD)
 
 
@@ -37,7 +38,7 @@ def lora_model(trained_model, tmp_path_factory) -> Path:
         model_name_or_path=str(trained_model),
         dataset_path=str(data),
         output_dir=str(tmp_path_factory.mktemp("lora")),
-        **(preset("lora", dataset_size=16, memorise=True) | {"num_train_epochs": 30.0, "learning_rate": 5e-3}),
+        **(preset("lora", dataset_size=16, memorise=True) | {"num_train_epochs": 60.0, "learning_rate": 1e-3}),
     )
     return run_training(config).model_dir
 
@@ -48,11 +49,17 @@ def expected(trained_model, lora_model) -> dict[str, str]:
     from inference.local import LocalModelClient
 
     texts = {
-        name: LocalModelClient(path, name).chat(PASSWORD_MESSAGES, max_tokens=16).text
+        name: readable(LocalModelClient(path, name).chat(PASSWORD_MESSAGES, max_tokens=16).text)
         for name, path in (("base", trained_model), ("lora", lora_model))
     }
+    assert texts["lora"] == PASSWORD_RECORD["output"], texts  # the adapter learnt its answer
     assert texts["base"] != texts["lora"]
     return texts
+
+
+def readable(text: str) -> str:
+    """Text without the replacement characters of a cut multi-byte character (vLLM holds those back)."""
+    return text.replace("\ufffd", "")
 
 
 def wait_for(predicate, *, timeout: float, what: str, every: float = 0.5):
@@ -116,14 +123,14 @@ def test_promotion_switches_the_served_version_without_dropping_a_request(
     version_promote(version=full, force=True)
     wait_for(served_ready, timeout=400, what="the first server is up")
     before = ask()
-    assert (before.model, before.text) == ("ft-full", expected["base"])
+    assert (before.model, readable(before.text)) == ("ft-full", expected["base"])
     first_pid = supervisor.current.process.pid
 
     # Requests keep coming during both switches; none may fail.
     results, errors, stop = [], [], threading.Event()
 
     def traffic():
-        while not stop.is_set():
+        while not stop.wait(0.2):  # steady, leaving the two cores room to start the next server
             try:
                 results.append(ask(max_tokens=24))
             except ModelServerError as exc:
@@ -136,14 +143,14 @@ def test_promotion_switches_the_served_version_without_dropping_a_request(
         # A LoRA version over the served base: hot-loaded into the same server, asked for by name.
         version_promote(version=lora, force=True)
         hot = wait_for(lambda: (r := ask()).model == "ft-lora" and r, timeout=60, what="the adapter answers")
-        assert hot.text == expected["lora"]
+        assert readable(hot.text) == expected["lora"]
         assert supervisor.current.process.pid == first_pid  # no restart
         assert "ft-lora" in get_client().served_models()
 
         # Merged weights: a second server starts, takes the new connections, the first is drained.
         version_promote(version=merged, force=True)
-        switched = wait_for(lambda: (r := ask()).model == "ft-merged" and r, timeout=400, what="the new server")
-        assert switched.text == expected["lora"]
+        switched = wait_for(lambda: (r := ask()).model == "ft-merged" and r, timeout=600, what="the new server")
+        assert readable(switched.text) == expected["lora"]
         assert supervisor.current.process.pid != first_pid
         wait_for(lambda: _gone(first_pid), timeout=120, what="the old server is stopped")
     finally:
@@ -178,7 +185,7 @@ def test_killing_the_server_mid_exam_loses_no_answer_and_pending_grades_complete
     essay = question_create(
         data={
             "subject": "测试/评分",
-            "qtype": QuestionType.SHORT_ANSWER,
+            "qtype": QuestionType.ESSAY,
             "stem": "简述分数加法的步骤。",
             "answer": "先通分，再把分子相加。",
             "answer_data": {"rubric": [{"id": "1", "criterion": "通分", "points": 2}]},
