@@ -12,7 +12,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -316,9 +315,9 @@ def manage(database_url: str, *args: str, env: dict[str, str] | None = None) -> 
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    from inference.serving import free_port as loopback_port
+
+    return loopback_port()
 
 
 @contextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -130,9 +129,9 @@ def trained_model(tiny_base_model, demo_dataset, tmp_path_factory) -> Path:
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    from inference.serving import free_port
+
+    return free_port()
 
 
 class VLLMServer:

@@ -41,16 +41,12 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
+from inference.serving import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, what: str, every: float = 0.25):
