@@ -102,6 +102,9 @@ class AnswerDetailApi(APIView):
         answer = get_object_or_404(
             Answer.objects.select_related("question"), pk=answer_id, user=request.user, session__isnull=True
         )
+        if question_locked_for_practice(question_id=answer.question_id):
+            # Answered before its exam opened: the key it shows waits until the exam closes.
+            raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
         return Response(AnswerResultSerializer(answer).data)
 
 

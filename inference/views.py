@@ -72,4 +72,8 @@ def practice_answer(request, answer_id: int):
     answer = get_object_or_404(
         Answer.objects.select_related("question__subject"), pk=answer_id, user=request.user, session__isnull=True
     )
+    if question_locked_for_practice(question_id=answer.question_id):
+        # Answered before its exam opened: the key and explanation wait until the exam closes.
+        messages.error(request, _("This question is on an exam that has not closed yet; it cannot be practised now."))
+        return redirect("practice-index")
     return render(request, "inference/practice_answer.html", {"answer": answer, "question": answer.question})

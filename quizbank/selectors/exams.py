@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from quizbank.models import (
@@ -20,6 +21,7 @@ from quizbank.models import (
     Paper,
     PaperMode,
     PaperQuestion,
+    Question,
     QuestionExplanation,
     QuestionType,
     QuizSession,
@@ -219,6 +221,12 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
     visible = review_visibility(session, now=now)
     practice = session.paper.mode == PaperMode.PRACTICE
     session_items = _session_items(session, precomputed=visible.explanation or practice)
+    # Practice shows a checked question's key, but not while a version of it is on an exam still open.
+    locked = (
+        questions_locked_for_practice(question_ids={item.question_id for item in session_items}, now=now)
+        if practice
+        else set()
+    )
     items = []
     for item in session_items:
         question = item.question
@@ -228,6 +236,9 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
         entry["saved_at"] = answer.updated_at.isoformat() if answer else None
         checked = practice and answer is not None and answer.response_data is not None
         shown = Visibility(True, True, True, True) if checked else visible
+        if item.question_id in locked:
+            entry["locked"] = True
+            shown = NOTHING
         if shown.score:
             entry["awarded"] = None if answer is None or answer.score is None else str(answer.score)
             entry["grade_status"] = answer.grade_status if answer else "unanswered"
@@ -296,40 +307,52 @@ def open_exams(*, now: datetime | None = None) -> QuerySet[Paper]:
     )
 
 
+def _lineages_on(papers: QuerySet[Paper]) -> QuerySet:
+    """The lineages (a question's first version: `coalesce(root, id)`) of every question these papers
+    use, fixed or drawn into an attempt of a random paper. An edit of a question makes a new version
+    with the same lineage, so a lock by lineage also holds for every later (or earlier) version."""
+    used = Question.objects.filter(
+        Q(id__in=PaperQuestion.objects.filter(paper__in=papers).values("question_id"))
+        | Q(id__in=SessionItem.objects.filter(session__paper__in=papers).values("question_id"))
+    )
+    return used.annotate(lineage=Coalesce("root_id", "id")).values("lineage")
+
+
+def _in_lineages(lineages, prefix: str = "") -> Q:
+    """Questions (or rows pointing at a question through `prefix`) of these lineages."""
+    return Q(**{f"{prefix}root__in": lineages}) | Q(**{f"{prefix}id__in": lineages})
+
+
 def _using(papers: QuerySet[Paper], question_id: int) -> bool:
-    """Whether one of these papers has the question, fixed or drawn into an attempt of a random paper."""
-    return papers.filter(Q(items__question_id=question_id) | Q(sessions__items__question_id=question_id)).exists()
+    """Whether one of these papers uses a version of the question (fixed or drawn into an attempt)."""
+    return Question.objects.filter(_in_lineages(_lineages_on(papers)), pk=question_id).exists()
+
+
+def locked_question_ids(*, now: datetime | None = None) -> set[int]:
+    """Every version of every question on an exam not closed yet: practice, the model's training data
+    and anything else that would show or teach the key must leave them out while the exam is open."""
+    return set(
+        Question.objects.filter(_in_lineages(_lineages_on(open_exams(now=now)))).values_list("id", flat=True)
+    )
 
 
 def wrong_book_of(*, user, include_mastered: bool = False, now: datetime | None = None) -> QuerySet[WrongBookEntry]:
     """The student's mistakes, except those on exams still open whose policy does not yet show right
     and wrong: listing them would tell the student which answers were wrong."""
     hiding = open_exams(now=now).exclude(review_correctness=ReviewWhen.IMMEDIATELY)
-    hidden = Q(question__paperquestion__paper__in=hiding) | Q(
-        question_id__in=SessionItem.objects.filter(session__paper__in=hiding).values("question_id")
-    )
+    hidden = _in_lineages(_lineages_on(hiding), prefix="question__")
     queryset = WrongBookEntry.objects.filter(user=user).exclude(hidden).select_related("question__subject")
     return queryset if include_mastered else queryset.filter(mastered_at__isnull=True)
 
 
 def questions_locked_for_practice(*, question_ids, now: datetime | None = None) -> set[int]:
-    """Those of the questions that are on an exam not closed yet (practice would show their key)."""
-    exams = open_exams(now=now)
+    """Those of the questions of which a version is on an exam not closed yet (practice shows the key)."""
     ids = list(question_ids)
-    fixed = PaperQuestion.objects.filter(paper__in=exams, question_id__in=ids).values_list("question_id", flat=True)
-    drawn = SessionItem.objects.filter(session__paper__in=exams, question_id__in=ids).values_list(
-        "question_id", flat=True
-    )
-    return set(fixed) | set(drawn)
+    lineages = _lineages_on(open_exams(now=now))
+    return set(Question.objects.filter(_in_lineages(lineages), id__in=ids).values_list("id", flat=True))
 
 
 def question_locked_for_practice(*, question_id: int, now: datetime | None = None) -> bool:
-    """A question on an exam that is not closed yet cannot be practised: practice shows the key."""
+    """A question of which a version is on an exam that is not closed yet cannot be practised:
+    practice shows the key."""
     return _using(open_exams(now=now), question_id)
-
-
-def question_key_hidden(*, question_id: int, now: datetime | None = None) -> bool:
-    """An exam that is not closed yet uses the question and does not show its key the moment an
-    attempt is submitted: a student who took it may not practise it (practice shows the key) while
-    classmates may still be answering it."""
-    return _using(open_exams(now=now).exclude(review_answer=ReviewWhen.IMMEDIATELY), question_id)

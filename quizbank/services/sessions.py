@@ -32,6 +32,7 @@ from quizbank.models import (
     SessionItem,
     SessionState,
 )
+from quizbank.selectors.exams import locked_question_ids, question_locked_for_practice
 from quizbank.services.answers import answer_length_check
 from quizbank.services.papers import rule_candidates
 from quizbank.services.wrongbook import wrong_book_record
@@ -91,7 +92,7 @@ def _session_create(*, user, paper: Paper, now: datetime) -> QuizSession:
         paper=paper, user=user, number=taken + 1, started_at=now, deadline=deadline, seed=seed
     )
     rng = random.Random(seed)
-    slots = _draw(paper, rng)
+    slots = _draw(paper, rng, now=now)
     if paper.shuffle_questions:
         rng.shuffle(slots)
     items = [
@@ -110,11 +111,12 @@ def _session_create(*, user, paper: Paper, now: datetime) -> QuizSession:
     return session
 
 
-def _draw(paper: Paper, rng: random.Random) -> list:
+def _draw(paper: Paper, rng: random.Random, *, now: datetime) -> list:
     if paper.kind == PaperKind.FIXED:
         return [(item.question, item.score) for item in paper.items.select_related("question")]
     slots: list = []
-    chosen: set[int] = set()
+    # Practice shows each key once checked: it never draws a question of an exam still open.
+    chosen: set[int] = locked_question_ids(now=now) if paper.mode == PaperMode.PRACTICE else set()
     for rule in paper.rules.select_related("subject"):
         ids = [pk for pk in rule_candidates(rule).values_list("id", flat=True) if pk not in chosen]
         if len(ids) < rule.count:
@@ -270,6 +272,12 @@ def _answer_save_locked(session: QuizSession, *, position: int, response, client
         if answer.response_data == response:
             return answer  # the same check sent twice
         raise ApplicationError("this question was already checked", extra={"code": "checked"})
+    if practice and question_locked_for_practice(question_id=item.question_id, now=now):
+        # A check shows the key: not while a version of the question is on an exam still open.
+        raise ApplicationError(
+            "this question is on an exam that is still open: check it after the exam closes",
+            extra={"code": "locked", "position": position},
+        )
     if practice and is_empty_response(response):
         # In practice a save is a check that shows the key: an empty one would give it away for nothing.
         raise ApplicationError("give an answer to check", extra={"field": "response", "position": position})

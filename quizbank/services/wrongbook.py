@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from quizbank.models import Answer, Paper, PaperMode, WrongBookEntry
-from quizbank.selectors.exams import question_key_hidden
+from quizbank.selectors.exams import locked_question_ids
 from quizbank.services.papers import paper_create
 from quizsite.exceptions import ApplicationError
 
@@ -54,9 +54,8 @@ def wrong_book_record(*, answer: Answer, practice: bool, now: datetime | None = 
 @transaction.atomic
 def wrong_book_practice_create(*, user, limit: int = 20, now: datetime | None = None) -> Paper:
     """ "Practise my wrong answers": a personal practice paper of the student's unmastered mistakes,
-    most recent first, with feedback after each question. Questions of exams that are not closed yet
-    and keep their key from students are left out: practice shows the key, and classmates may still
-    be answering them."""
+    most recent first, with feedback after each question. Questions of which a version is on an exam not
+    closed yet are left out: practice shows the key, and classmates may still be answering them."""
     now = now or timezone.now()
     entries = (
         WrongBookEntry.objects.filter(user=user, mastered_at__isnull=True)
@@ -65,8 +64,10 @@ def wrong_book_practice_create(*, user, limit: int = 20, now: datetime | None = 
     )
     questions = []
     locked = 0
+    # The same lock as checking a practice answer: no version of the question on an exam still open.
+    locked_ids = locked_question_ids(now=now)
     for entry in entries.iterator():
-        if question_key_hidden(question_id=entry.question_id, now=now):
+        if entry.question_id in locked_ids:
             locked += 1
             continue
         questions.append(entry.question)
