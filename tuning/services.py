@@ -21,7 +21,7 @@ from quizbank.selectors import dataset_alpaca
 from quizsite.exceptions import ApplicationError
 from tuning.models import TERMINAL_STATUSES, ModelVersion, RunEvent, RunStatus, TuningRun
 from tuning.signals import version_promoted
-from tuning.training.config import ConfigError, TuningConfig, preset, validate
+from tuning.training.config import ConfigError, TuningConfig, preset, settings_problems, validate
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,16 @@ def run_create(
     """Snapshot the bank as instruction data, validate dataset and config, and queue the run.
 
     `new_data_only` continues training from `base_version` on the questions added since it was made.
+    `overrides` may name training knobs only (TuningConfig.settable()); paths, the base model and the
+    method come from the run, so submitted settings cannot point a run at another directory or model.
     """
+    refused = settings_problems(overrides or {})
+    if refused:
+        key = sorted(refused)[0]
+        raise ApplicationError(
+            f"invalid tuning settings: {'; '.join(refused[name] for name in sorted(refused))}",
+            extra={"code": "not_settable", "field": key, "fields": refused},
+        )
     base_version = base_version or ModelVersion.objects.filter(name=BASE_VERSION_NAME).first()
     if base_version is None:
         raise ApplicationError("no base model: run `manage.py bootstrap_model` first")
@@ -166,11 +175,13 @@ def run_create(
             config = validate(
                 TuningConfig.from_dict(
                     {
+                        **values,
+                        # last, so that nothing merged above can replace them
                         "model_name_or_path": base_version.path,
                         "dataset_path": str(dataset_path),
                         "output_dir": str(run_dir),
                         "stage": stage,
-                        **values,
+                        "finetuning_type": method,
                     }
                 )
             )

@@ -44,11 +44,18 @@ class Hardware:
 
 @dataclass
 class TuningConfig:
-    model_name_or_path: str = field(metadata={"help": "base model directory (Hugging Face format)"})
-    dataset_path: str = field(metadata={"help": "instruction data: JSON list of {instruction, input, output}"})
-    output_dir: str = field(metadata={"help": "where checkpoints and the merged model are written"})
-    stage: str = field(default="sft", metadata={"help": "sft: loss on answers only; pt: continued pre-training"})
-    finetuning_type: str = field(default="lora", metadata={"help": "lora | freeze | full"})
+    # Paths and the run's identity (system=True) come from the run itself, never from submitted
+    # settings: a run told another output_dir would write over another version, and a model_name_or_path
+    # that is a hub name would load a model from outside.
+    model_name_or_path: str = field(metadata={"help": "base model directory (Hugging Face format)", "system": True})
+    dataset_path: str = field(
+        metadata={"help": "instruction data: JSON list of {instruction, input, output}", "system": True}
+    )
+    output_dir: str = field(metadata={"help": "where checkpoints and the merged model are written", "system": True})
+    stage: str = field(
+        default="sft", metadata={"help": "sft: loss on answers only; pt: continued pre-training", "system": True}
+    )
+    finetuning_type: str = field(default="lora", metadata={"help": "lora | freeze | full", "system": True})
     lora_rank: int = field(default=8, metadata={"help": ADVICE["lora_rank"]})
     lora_alpha: int = field(default=16, metadata={"help": ADVICE["lora_alpha"]})
     lora_dropout: float = field(default=0.05, metadata={"help": ADVICE["lora_dropout"]})
@@ -91,6 +98,11 @@ class TuningConfig:
         return cls(**data)
 
     @classmethod
+    def settable(cls) -> frozenset[str]:
+        """The training knobs a person may set (form, API, `tune --set`); the rest is the system's."""
+        return frozenset(f.name for f in fields(cls) if not f.metadata.get("system"))
+
+    @classmethod
     def help_texts(cls) -> dict[str, str]:
         return {f.name: f.metadata.get("help", "") for f in fields(cls)}
 
@@ -99,6 +111,19 @@ class TuningConfig:
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False))
+
+
+def settings_problems(values: dict) -> dict[str, str]:
+    """Why each of these submitted settings may not be set, by key ({} when all may)."""
+    known = {f.name for f in fields(TuningConfig)}
+    settable = TuningConfig.settable()
+    problems = {}
+    for key in values:
+        if key not in known:
+            problems[str(key)] = f"unknown setting {key!r}: not a training knob"
+        elif key not in settable:
+            problems[key] = f"{key!r} is set by the system for each run and cannot be submitted"
+    return problems
 
 
 def estimate_parameters(model_dir: str) -> int | None:
