@@ -72,7 +72,7 @@ class QuestionDetailApi(APIView):
     @extend_schema(responses=QuestionPublicSerializer)
     def get(self, request, question_id: int):
         question = get_object_or_404(Question, pk=question_id)
-        if question_locked_for_practice(question_id=question.pk):
+        if question_locked_for_practice(question_id=question.pk, user=request.user):
             raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
         return Response(QuestionPublicSerializer(question).data)
 
@@ -102,7 +102,7 @@ class AnswerDetailApi(APIView):
         answer = get_object_or_404(
             Answer.objects.select_related("question"), pk=answer_id, user=request.user, session__isnull=True
         )
-        if question_locked_for_practice(question_id=answer.question_id):
+        if question_locked_for_practice(question_id=answer.question_id, user=request.user):
             # Answered before its exam opened: the key it shows waits until the exam closes.
             raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
         return Response(AnswerResultSerializer(answer).data)

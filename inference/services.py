@@ -69,7 +69,7 @@ def answer_explain(*, answer: Answer, client: ModelClient | None = None) -> Answ
 def answer_submit_and_explain(*, user: AbstractBaseUser, question: Question, response: str) -> Answer:
     """Store and grade first (committed, so never lost), then ask the model to explain. A question on an
     exam that is still open cannot be practised: the explanation would give its key away."""
-    if question_locked_for_practice(question_id=question.pk):
+    if question_locked_for_practice(question_id=question.pk, user=user):
         raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
     with transaction.atomic():
         answer = answer_submit(user=user, question=question, response=response)

@@ -28,7 +28,7 @@ def practice_index(request):
     practice_papers = [p for p in papers if p.mode == PaperMode.PRACTICE and p.owner_id is None]
     shared = [p for p in papers if p.owner_id is None]
     locked = questions_locked_for_practice(
-        question_ids={item.question_id for paper in shared for item in paper.items.all()}, now=now
+        question_ids={item.question_id for paper in shared for item in paper.items.all()}, now=now, user=request.user
     )
     question_lists = []
     for paper in shared:
@@ -47,7 +47,7 @@ def practice_index(request):
 @require_http_methods(["GET", "POST"])
 def practice_question(request, question_id: int):
     question = get_object_or_404(Question.objects.select_related("subject"), pk=question_id)
-    if question_locked_for_practice(question_id=question.pk):
+    if question_locked_for_practice(question_id=question.pk, user=request.user):
         # Practice shows the key and the explanation; this question is on an exam that is still open.
         messages.error(request, _("This question is on an exam that has not closed yet; it cannot be practised now."))
         return redirect("practice-index")
@@ -72,7 +72,7 @@ def practice_answer(request, answer_id: int):
     answer = get_object_or_404(
         Answer.objects.select_related("question__subject"), pk=answer_id, user=request.user, session__isnull=True
     )
-    if question_locked_for_practice(question_id=answer.question_id):
+    if question_locked_for_practice(question_id=answer.question_id, user=request.user):
         # Answered before its exam opened: the key and explanation wait until the exam closes.
         messages.error(request, _("This question is on an exam that has not closed yet; it cannot be practised now."))
         return redirect("practice-index")

@@ -92,7 +92,7 @@ def _session_create(*, user, paper: Paper, now: datetime) -> QuizSession:
         paper=paper, user=user, number=taken + 1, started_at=now, deadline=deadline, seed=seed
     )
     rng = random.Random(seed)
-    slots = _draw(paper, rng, now=now)
+    slots = _draw(paper, rng, now=now, user=user)
     if paper.shuffle_questions:
         rng.shuffle(slots)
     items = [
@@ -111,12 +111,12 @@ def _session_create(*, user, paper: Paper, now: datetime) -> QuizSession:
     return session
 
 
-def _draw(paper: Paper, rng: random.Random, *, now: datetime) -> list:
+def _draw(paper: Paper, rng: random.Random, *, now: datetime | None = None, user=None) -> list:
     if paper.kind == PaperKind.FIXED:
         return [(item.question, item.score) for item in paper.items.select_related("question")]
     slots: list = []
     # Practice shows each key once checked: it never draws a question of an exam still open.
-    chosen: set[int] = locked_question_ids(now=now) if paper.mode == PaperMode.PRACTICE else set()
+    chosen: set[int] = locked_question_ids(now=now or timezone.now(), user=user) if paper.mode == PaperMode.PRACTICE else set()
     for rule in paper.rules.select_related("subject"):
         ids = [pk for pk in rule_candidates(rule).values_list("id", flat=True) if pk not in chosen]
         if len(ids) < rule.count:
@@ -272,7 +272,7 @@ def _answer_save_locked(session: QuizSession, *, position: int, response, client
         if answer.response_data == response:
             return answer  # the same check sent twice
         raise ApplicationError("this question was already checked", extra={"code": "checked"})
-    if practice and question_locked_for_practice(question_id=item.question_id, now=now):
+    if practice and question_locked_for_practice(question_id=item.question_id, now=now, user=session.user_id):
         # A check shows the key: not while a version of the question is on an exam still open.
         raise ApplicationError(
             "this question is on an exam that is still open: check it after the exam closes",

@@ -65,7 +65,7 @@ def wrong_book_practice_create(*, user, limit: int = 20, now: datetime | None = 
     questions = []
     locked = 0
     # The same lock as checking a practice answer: no version of the question on an exam still open.
-    locked_ids = locked_question_ids(now=now)
+    locked_ids = locked_question_ids(now=now, user=user)
     for entry in entries.iterator():
         if entry.question_id in locked_ids:
             locked += 1

@@ -869,7 +869,14 @@ def test_a_graded_wrong_answer_enters_the_book_when_graded(alice, carol, graded_
 
 def test_right_answers_in_practice_master_an_entry_and_a_new_mistake_resets_it(alice, bank, settings, now):
     settings.WRONG_BOOK_MASTERED_AFTER = 2
-    exam = paper_create(title="测验", questions=[bank["single"]], attempts_allowed=0, review_correctness="immediately")
+    # The exam shows its key on submission: alice, having submitted, may practise its question while it is open.
+    exam = paper_create(
+        title="测验",
+        questions=[bank["single"]],
+        attempts_allowed=0,
+        review_correctness="immediately",
+        review_answer="immediately",
+    )
     drill = paper_create(title="练习", questions=[bank["single"]], mode=PaperMode.PRACTICE, attempts_allowed=0)
 
     def practise(response, hours) -> WrongBookEntry:

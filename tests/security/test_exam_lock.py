@@ -217,3 +217,29 @@ def test_a_practice_answer_made_before_the_exam_opened_shows_no_key_while_it_run
 
     _close(exam)
     assert api_alice.get(reverse("api-answer-detail", args=[answer_id])).status_code == 200
+
+
+def test_an_exam_that_showed_its_key_unlocks_it_only_for_those_who_submitted(alice, bob, carol):
+    """alice submitted an exam that shows keys on submission: she may practise its question; bob, who has
+    not taken it yet, may not (practice would show him the key before his attempt)."""
+    question = _question("交卷即见答案的考题")
+    exam = paper_create(
+        title="小测",
+        questions=[question],
+        created_by=carol,
+        close_at=timezone.now() + timedelta(hours=2),
+        review_answer="immediately",
+    )
+    from quizbank.services import session_finish
+
+    attempt = session_start(user=alice, paper=exam)
+    session_answer_save(user=alice, session_id=attempt.pk, position=1, response="A")
+    session_finish(user=alice, session_id=attempt.pk)
+
+    assert question.pk not in locked_question_ids(user=alice)
+    assert question.pk in locked_question_ids(user=bob)
+    assert question.pk in locked_question_ids()  # training data and anyone unnamed
+    drill = paper_create(title="练习", questions=[question], mode=PaperMode.PRACTICE, attempts_allowed=0)
+    session_answer_save(user=alice, session_id=session_start(user=alice, paper=drill).pk, position=1, response="B")
+    with pytest.raises(Exception, match="still open"):
+        session_answer_save(user=bob, session_id=session_start(user=bob, paper=drill).pk, position=1, response="B")
