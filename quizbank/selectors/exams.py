@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from quizbank.models import (
+    OPEN_SESSION_STATES,
     GradingMethod,
     Paper,
     PaperMode,
@@ -223,7 +224,9 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
     session_items = _session_items(session, precomputed=visible.explanation or practice)
     # Practice shows a checked question's key, but not while a version of it is on an exam still open.
     locked = (
-        questions_locked_for_practice(question_ids={item.question_id for item in session_items}, now=now)
+        questions_locked_for_practice(
+            question_ids={item.question_id for item in session_items}, now=now, user=session.user_id
+        )
         if practice
         else set()
     )
@@ -323,17 +326,46 @@ def _in_lineages(lineages, prefix: str = "") -> Q:
     return Q(**{f"{prefix}root__in": lineages}) | Q(**{f"{prefix}id__in": lineages})
 
 
-def _using(papers: QuerySet[Paper], question_id: int) -> bool:
-    """Whether one of these papers uses a version of the question (fixed or drawn into an attempt)."""
-    return Question.objects.filter(_in_lineages(_lineages_on(papers)), pk=question_id).exists()
-
-
-def locked_question_ids(*, now: datetime | None = None) -> set[int]:
+def locked_question_ids(*, now: datetime | None = None, user=None) -> set[int]:
     """Every version of every question on an exam not closed yet: practice, the model's training data
-    and anything else that would show or teach the key must leave them out while the exam is open."""
-    return set(
-        Question.objects.filter(_in_lineages(_lineages_on(open_exams(now=now)))).values_list("id", flat=True)
+    and anything else that would show or teach the key must leave them out while the exam is open.
+
+    With `user`, the question versions that an exam has already shown that user (an exam whose policy
+    shows the key on submission, in an attempt they have submitted) are not locked for them by that
+    exam: practising them tells them nothing new, and their wrong-answer book stays usable."""
+    exams = open_exams(now=now)
+    lineage = Coalesce("question__root_id", "question_id")
+    on_exam = set(
+        PaperQuestion.objects.filter(paper__in=exams).annotate(lineage=lineage).values_list("paper_id", "lineage")
     )
+    on_exam |= set(
+        SessionItem.objects.filter(session__paper__in=exams)
+        .annotate(lineage=lineage)
+        .values_list("session__paper_id", "lineage")
+        .distinct()
+    )
+    if not on_exam:
+        return set()
+    versions: dict[int, set[int]] = {}
+    lineages = {lineage_id for _, lineage_id in on_exam}
+    for pk, lineage_id in (
+        Question.objects.filter(_in_lineages(lineages)).annotate(lineage=Coalesce("root_id", "id")).values_list(
+            "id", "lineage"
+        )
+    ):
+        versions.setdefault(lineage_id, set()).add(pk)
+    shown: dict[int, set[int]] = {}
+    if user is not None:
+        for paper_id, question_id in SessionItem.objects.filter(
+            session__paper__in=exams.filter(review_answer=ReviewWhen.IMMEDIATELY),
+            session__user=user,
+            session__state=SessionState.FINISHED,
+        ).values_list("session__paper_id", "question_id"):
+            shown.setdefault(paper_id, set()).add(question_id)
+    locked: set[int] = set()
+    for paper_id, lineage_id in on_exam:
+        locked |= versions.get(lineage_id, set()) - shown.get(paper_id, set())
+    return locked
 
 
 def wrong_book_of(*, user, include_mastered: bool = False, now: datetime | None = None) -> QuerySet[WrongBookEntry]:
@@ -345,14 +377,22 @@ def wrong_book_of(*, user, include_mastered: bool = False, now: datetime | None 
     return queryset if include_mastered else queryset.filter(mastered_at__isnull=True)
 
 
-def questions_locked_for_practice(*, question_ids, now: datetime | None = None) -> set[int]:
-    """Those of the questions of which a version is on an exam not closed yet (practice shows the key)."""
-    ids = list(question_ids)
-    lineages = _lineages_on(open_exams(now=now))
-    return set(Question.objects.filter(_in_lineages(lineages), id__in=ids).values_list("id", flat=True))
+def wrong_book_practice_open(*, user) -> QuizSession | None:
+    """The student's practice of their wrong answers left unfinished (only that practice has a personal paper)."""
+    return (
+        QuizSession.objects.filter(user=user, paper__owner=user, state__in=OPEN_SESSION_STATES)
+        .select_related("paper")
+        .order_by("-started_at", "-id")
+        .first()
+    )
 
 
-def question_locked_for_practice(*, question_id: int, now: datetime | None = None) -> bool:
+def questions_locked_for_practice(*, question_ids, now: datetime | None = None, user=None) -> set[int]:
+    """Those of the questions that are locked for practice (`locked_question_ids`): practice shows the key."""
+    return set(question_ids) & locked_question_ids(now=now, user=user)
+
+
+def question_locked_for_practice(*, question_id: int, now: datetime | None = None, user=None) -> bool:
     """A question of which a version is on an exam that is not closed yet cannot be practised:
-    practice shows the key."""
-    return _using(open_exams(now=now), question_id)
+    practice shows the key (see `locked_question_ids` for what `user` changes)."""
+    return question_id in locked_question_ids(now=now, user=user)
