@@ -7,6 +7,11 @@ can reach (her session, the paper, its questions, her answers) and the other ids
 response may carry a secret text, the matching key, or, where it concerns the exam, a field that
 tells right from wrong. Routes added later are covered without touching this file: each is one
 test case, named by its path.
+
+The exam's questions also reach alice by the other ways a key used to leak: a teacher's edit of one
+of them mid-exam (a new version, with its own explanation), a practice paper holding that version and
+another exam question (alice tries to check both), a practice paper she checked before the exam
+existed, and a practice answer from then (its explanation stream included).
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ from quizbank.services import (
     answer_submit,
     paper_create,
     question_create,
+    question_update,
     session_answer_save,
     session_finish,
     session_start,
 )
+from quizsite.exceptions import ApplicationError
 from tests.routes import BRACED_PARAMETER, Route, schema_paths, urlconf_routes
 
 MARK = "【密卷】"  # every stem of the exam carries it: a response that shows one concerns the exam
@@ -68,6 +75,7 @@ SECRETS = [
     "东方地平线",
     "完形反馈：独特文本",
     "完形选项反馈：独特文本",
+    "解析：修订版的独特解析",  # the explanation of an exam question's edited version
 ]
 PAIRS = [("左甲", "右项-锂"), ("左乙", "右项-氢"), ("左丙", "右项-氦")]
 DISTRACTOR = "右项-铍"
@@ -276,6 +284,13 @@ def _build_scene() -> Scene:
     carol.groups.add(Group.objects.get_or_create(name="teacher")[0])
     now = timezone.now()
     questions = _exam_questions()
+    # Before the exam existed alice practised two of its questions: on their own and on a practice paper.
+    early_answer = answer_submit(user=alice, question=questions["short"], response="植物吸收二氧化碳")
+    early_paper = paper_create(
+        title="考前练习", questions=[questions["true_false"]], mode=PaperMode.PRACTICE, attempts_allowed=0
+    )
+    early = session_start(user=alice, paper=early_paper)
+    session_answer_save(user=alice, session_id=early.pk, position=1, response="错")
     exam = paper_create(
         title="期末考试",
         questions=list(questions.values()),
@@ -303,6 +318,22 @@ def _build_scene() -> Scene:
     _answer_all(dan, dans, questions, ALICES_RESPONSES)
     session_finish(user=dan, session_id=dans.pk)
 
+    # Mid-exam, carol edits a question of the exam (a new version) and puts it, with another question of
+    # the exam, on a practice paper; alice opens it and tries to check both.
+    edited = question_update(
+        question=questions["single"],
+        data={"stem": f"{MARK}单选：哪一个？（修订）", "explanation": "解析：修订版的独特解析"},
+    )
+    leaky = paper_create(
+        title="含考题的练习卷", questions=[edited, questions["fill"]], mode=PaperMode.PRACTICE, attempts_allowed=0
+    )
+    leaky_session = session_start(user=alice, paper=leaky)
+    for position, response in ((1, "B"), (2, ["紫罗兰色"])):
+        try:
+            session_answer_save(user=alice, session_id=leaky_session.pk, position=position, response=response)
+        except ApplicationError:
+            pass  # refused: the walk checks that nothing shows what a check would have shown
+
     # Elsewhere alice may see keys: a practice paper and a practice answer on other questions.
     other = question_create(
         data={"subject": "测试/练习", "qtype": QuestionType.SINGLE_CHOICE, "stem": "练习题", "answer": "A"}
@@ -315,17 +346,18 @@ def _build_scene() -> Scene:
     answer_submit(user=alice, question=other, response="A")
     job = ImportJob.objects.create(file_path="/nonexistent/bank.json", file_name="bank.json", created_by=carol)
 
-    sessions = [session.pk, dans.pk, bobs.pk, drill.pk]
+    sessions = [session.pk, dans.pk, bobs.pk, drill.pk, early.pk, leaky_session.pk]
     ids = {
         "session": sessions,
-        "paper": [exam.pk, draft.pk, practice.pk],
-        "question": [question.pk for question in questions.values()] + [other.pk],
+        "paper": [exam.pk, draft.pk, practice.pk, early_paper.pk, leaky.pk],
+        "question": [question.pk for question in questions.values()] + [edited.pk, other.pk],
         "answer": list(Answer.objects.order_by("id").values_list("pk", flat=True)),
         "item": [item.pk for attempt in (session, dans, bobs) for item in attempt.items.all()],
         "position": list(range(1, len(questions) + 1)),
         "job": [job.pk],
         "user": [alice.pk, dan.pk, bob.pk, carol.pk],
     }
+    assert early_answer.pk in ids["answer"]
     ids["any"] = sorted({value for values in ids.values() for value in values})
     exam_ids = {
         "session": {session.pk, dans.pk},
