@@ -590,6 +590,51 @@ def test_alice_reaches_her_own(scene):
     assert result.status == 200 and ALICES_TEXT in result.text
 
 
+def test_no_student_practises_any_version_of_a_question_of_an_open_exam(scene):
+    """An exam hiding its key until it closes; mid-exam carol edits its question (a new version) and puts
+    that version on a practice paper. Every student route that would check or explain it refuses alice
+    and bob alike (409, or the practice page sends them back); the teachers' bank API still shows it."""
+    question = question_create(
+        data={
+            "subject": "测试/权限",
+            "qtype": QuestionType.SINGLE_CHOICE,
+            "stem": "锁定的考题",
+            "options": [{"key": "A", "text": "甲"}, {"key": "B", "text": "乙"}],
+            "answer": "B",
+            "explanation": "锁定题的解析",
+        }
+    )
+    paper_create(
+        title="未结束的考试",
+        questions=[question],
+        created_by=scene.users[CAROL],
+        close_at=timezone.now() + timedelta(hours=1),
+    )
+    edited = send(scene, CAROL, "patch", f"/api/v1/questions/{question.pk}", {"stem": "锁定的考题（修订）"})
+    assert edited.status == 200
+    # send() undoes each request: the edit is made again, for good, in this test's savepoint.
+    from quizbank.services import question_update
+
+    version = question_update(question=question, data={"stem": "锁定的考题（修订）"})
+    practice = paper_create(title="含考题的练习", questions=[version], mode=PaperMode.PRACTICE, attempts_allowed=0)
+    problems = []
+    for role in (ALICE, BOB):
+        attempt = session_start(user=scene.users[role], paper=practice)
+        for method, path, body, expected in (
+            ("get", f"/api/questions/{version.pk}/", None, {409}),
+            ("post", f"/api/questions/{version.pk}/answers/", {"response": "A"}, {409}),
+            ("get", f"/practice/questions/{version.pk}/", None, {302}),
+            ("post", f"/practice/questions/{version.pk}/", {"response": "A"}, {302}),
+            ("put", f"/api/v1/sessions/{attempt.pk}/answers/1", {"response": "A", "client_seq": 1}, {409}),
+        ):
+            result = send(scene, role, method, path, body)
+            if result.status not in expected or "锁定题的解析" in result.text:
+                problems.append(f"{role} {method.upper()} {path} → {result.status}: {result.text[:120]}")
+    shown = send(scene, CAROL, "get", f"/api/v1/questions/{version.pk}")
+    assert shown.status == 200 and "锁定题的解析" in shown.text
+    assert not problems, "\n".join(problems)
+
+
 def test_a_teacher_may_manage_a_paper_she_did_not_write(scene):
     """Papers have no owning teacher: the bank and its papers are shared by every teacher (the paper's
     created_by is a record, not a permission). erin changes carol's paper and reads its results."""
