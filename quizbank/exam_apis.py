@@ -7,7 +7,6 @@ methods is one operation: validate the input, call one service or selector, retu
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Count, Prefetch, TextChoices
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -24,6 +23,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import Throttled
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
@@ -58,6 +58,7 @@ from quizbank.selectors.exams import (
     session_view,
     sessions_of_student,
     wrong_book_of,
+    wrong_book_practice_open,
 )
 from quizbank.selectors.results import grading_queue, item_statistics, paper_sessions
 from quizbank.services import (
@@ -71,9 +72,12 @@ from quizbank.services import (
     session_expire_if_due,
     session_finish,
     session_start,
-    wrong_book_practice_create,
+    wrong_book_practice_start,
 )
 from quizsite.exceptions import ApplicationError
+from quizsite.signin import SIGNIN_LOCKED, signin_wait
+from quizsite.throttling import request_ident, throttle_hit
+from quizsite.tokens import token_rotate
 
 
 # The HTTP status of a refusal, by its `extra["code"]`; refusals without a listed code stay 400.
@@ -238,13 +242,30 @@ class AuthTokenApi(ObtainAuthToken):
         operation_id="auth_token_create",
         tags=["auth"],
         summary="Exchange a username and password for an API token",
-        description="Send the token as `Authorization: Token <token>`; the same token is returned every time.",
+        description=(
+            "Send the token as `Authorization: Token <token>`. Each call issues a new token (the previous one "
+            "stops working); a token expires API_TOKEN_TTL seconds after it was issued (401). Too many failed "
+            "sign-ins from one address are refused with 429 and Retry-After."
+        ),
         request=AuthTokenSerializer,
-        responses={200: inline_serializer("AuthTokenResponse", {"token": serializers.CharField()}), 400: ERROR},
+        responses={
+            200: inline_serializer("AuthTokenResponse", {"token": serializers.CharField()}),
+            400: ERROR,
+            429: ERROR,
+        },
         auth=[],
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except serializers.ValidationError:
+            wait = signin_wait(request)
+            if wait is not None:
+                raise Throttled(wait=wait, detail=str(SIGNIN_LOCKED)) from None
+            raise
+        token = token_rotate(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
 
 
 # --- papers --------------------------------------------------------------------------------
@@ -956,12 +977,18 @@ class WrongBookPracticeApi(APIView):
     @extend_schema(
         operation_id="wrong_book_practice",
         tags=["wrong-book"],
-        summary="Practise the wrong-answer book: a new personal practice attempt",
+        summary="Practise the wrong-answer book: the unfinished practice attempt (200), else a new one (201)",
+        description=(
+            "New practice papers are limited per user (THROTTLE_RATES `wrong_book_practice`; 429 with "
+            "Retry-After); resuming the unfinished one is not."
+        ),
         request=None,
-        responses={201: SessionViewSerializer, 409: ERROR},
+        responses={200: SessionViewSerializer, 201: SessionViewSerializer, 409: ERROR, 429: ERROR},
     )
     def post(self, request):
-        with transaction.atomic():  # no practice paper is left behind if the attempt cannot start
-            paper = wrong_book_practice_create(user=request.user)
-            session = session_start(user=request.user, paper=paper)
-        return Response(session_view(session), status=status.HTTP_201_CREATED)
+        if wrong_book_practice_open(user=request.user) is None:  # only a new paper counts
+            wait = throttle_hit(scope="wrong_book_practice", ident=request_ident(request))
+            if wait is not None:
+                raise Throttled(wait=wait)
+        session, created = wrong_book_practice_start(user=request.user)
+        return Response(session_view(session), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

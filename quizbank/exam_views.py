@@ -31,10 +31,12 @@ from quizbank.selectors.exams import (
     session_view,
     sessions_of_student,
     wrong_book_of,
+    wrong_book_practice_open,
 )
-from quizbank.services import session_finish, session_start, wrong_book_practice_create
+from quizbank.services import session_finish, session_start, wrong_book_practice_start
 from quizbank.services.sessions import response_text
 from quizsite.exceptions import ApplicationError
+from quizsite.throttling import request_ident, throttle_hit, throttled_message
 
 QTYPE_LABELS = {
     "single_choice": gettext_lazy("Single choice"),
@@ -394,6 +396,10 @@ def session_review(request, session_id: int):
 
 @login_required
 def wrong_book(request):
+    return _wrong_book_page(request)
+
+
+def _wrong_book_page(request, *, status: int = 200):
     entries = list(wrong_book_of(user=request.user, include_mastered=True))
     for entry in entries:
         entry.label = QTYPE_LABELS.get(entry.question.qtype, "")
@@ -401,15 +407,20 @@ def wrong_book(request):
         request,
         "quizbank/wrong_book.html",
         {"entries": entries, "open_count": sum(1 for e in entries if e.mastered_at is None)},
+        status=status,
     )
 
 
 @login_required
 @require_POST
 def wrong_book_practice(request):
+    if wrong_book_practice_open(user=request.user) is None:  # only a new paper counts against the limit
+        wait = throttle_hit(scope="wrong_book_practice", ident=request_ident(request))
+        if wait is not None:
+            messages.error(request, throttled_message(wait))
+            return _wrong_book_page(request, status=429)
     try:
-        paper = wrong_book_practice_create(user=request.user)
-        session = session_start(user=request.user, paper=paper)
+        session, _created = wrong_book_practice_start(user=request.user)
     except ApplicationError as exc:
         messages.error(request, _refusal(exc))
         return redirect("wrong-book")

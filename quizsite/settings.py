@@ -116,8 +116,28 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in --------------------------------------------------------------------------------
+# Password guessing (quizsite/signin.py): past SIGNIN_LIMIT_PER_USER failures of one username from one
+# address, or SIGNIN_LIMIT_PER_ADDRESS failures from one address (a class behind one school address),
+# sign-ins from there are refused (429) until SIGNIN_WINDOW_SECONDS after the first. Addresses are
+# REMOTE_ADDR: behind a proxy, have it pass the client's address, or every student shares the proxy's.
+AUTHENTICATION_BACKENDS = ["quizsite.signin.LimitedModelBackend"]
+SIGNIN_LIMIT_PER_USER = env.int("SIGNIN_LIMIT_PER_USER", default=5)
+SIGNIN_LIMIT_PER_ADDRESS = env.int("SIGNIN_LIMIT_PER_ADDRESS", default=50)
+SIGNIN_WINDOW_SECONDS = env.int("SIGNIN_WINDOW_SECONDS", default=15 * 60)
+# API tokens expire this long after they are issued (asking again issues a new one): a school day.
+API_TOKEN_TTL = env.int("API_TOKEN_TTL", default=12 * 3600)
+# Shared lab computers: a sign-in ends when the browser closes, and at the latest SESSION_COOKIE_AGE after
+# the session last changed (the sign-in; it is not saved on every request). 8 hours covers a school day,
+# so an exam in progress is not signed out.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
 
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="zh-hans")
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
@@ -138,7 +158,7 @@ LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "quizsite.tokens.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "quizsite.exceptions.api_exception_handler",
@@ -152,7 +172,8 @@ SPECTACULAR_SETTINGS = {"TITLE": "quizsite API", "VERSION": "1", "SERVE_INCLUDE_
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # Requests per user to the endpoints that call the model or start GPU work (quizsite/throttling.py),
 # as scope=count/period (s, m, h, d), e.g. THROTTLE_RATES=explain=10/min,tuning=5/h. Exam saves have none.
-THROTTLE_RATES = {"explain": "30/min", "tuning": "10/min"}
+# wrong_book_practice: new practice papers of one's wrong answers (their essays are graded by the model).
+THROTTLE_RATES = {"explain": "30/min", "tuning": "10/min", "wrong_book_practice": "10/h"}
 THROTTLE_RATES.update(env.dict("THROTTLE_RATES", default={}))
 
 # --- Celery -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from quizbank.services.imports import (
     subject_get_or_create,
 )
 from quizbank.services.papers import RuleSpec, paper_create, paper_create_random, paper_update
+from quizbank.services.practice import wrong_book_practice_start
 from quizbank.services.questions import question_create, question_update
 from quizbank.services.sessions import (
     answer_grade,
@@ -44,5 +45,6 @@ __all__ = [
     "sessions_sweep",
     "subject_get_or_create",
     "wrong_book_practice_create",
+    "wrong_book_practice_start",
     "wrong_book_record",
 ]
