@@ -243,3 +243,18 @@ def test_an_exam_that_showed_its_key_unlocks_it_only_for_those_who_submitted(ali
     session_answer_save(user=alice, session_id=session_start(user=alice, paper=drill).pk, position=1, response="B")
     with pytest.raises(Exception, match="still open"):
         session_answer_save(user=bob, session_id=session_start(user=bob, paper=drill).pk, position=1, response="B")
+
+
+def test_the_practice_page_shows_a_locked_question_without_a_check_button(exam, exam_question, alice, client):
+    other = _question("练习题：可以检查", subject="测试/练习")
+    practice = paper_create(title="练习卷", questions=[exam_question, other], mode=PaperMode.PRACTICE)
+    session = session_start(user=alice, paper=practice)
+    client.force_login(alice)
+    page = client.get(reverse("session-take", args=[session.pk])).content.decode()
+    sections = {
+        stem: page[page.index(stem) : page.index("</section>", page.index(stem))]
+        for stem in (exam_question.stem, other.stem)
+    }
+    assert "data-locked" in sections[exam_question.stem] and "data-check" not in sections[exam_question.stem]
+    assert "data-locked" not in sections[other.stem] and "data-check" in sections[other.stem]
+    assert KEY_TEXT not in page
