@@ -14,8 +14,8 @@ from inference.client import ModelClient
 from inference.grading import GradingOutputError, decoding_schema, grade_parse
 from inference.services import explanation_from_result, question_chat_request
 from quizbank import prompts
-from quizbank.exporters.training import answer_worth, grading_prompt_parts, teacher_criteria
-from quizbank.models import Answer, GradeStatus, Question, QuestionType
+from quizbank.exporters.training import answer_worth, grading_prompt_parts
+from quizbank.models import Answer, Question, QuestionType
 from tuning.metrics import quadratic_weighted_kappa, rouge_l_chars
 
 GRADE_STEPS = 10  # grades compared on a 0..10 scale of the item's worth
@@ -54,17 +54,15 @@ def grading_agreement(
     """The model's grades of teacher-graded answers beside the teachers': QWK on a 0..10 scale of each
     item's worth, exact agreement on that scale and the mean difference in points.
 
-    The prompt is the live grader's; its examples come only from answers outside `answers`, so no
-    held-out grade is shown to the model. Output that is not a grade, and requests that failed,
+    The prompt is the live grader's; its examples are the teacher's own sample answers, so no held-out
+    grade is shown to the model. Output that is not a grade, and requests that failed,
     count as 0 marks (as the live grader would not give the answer a grade either)."""
     answers = list(answers)
-    held_out = {answer.pk for answer in answers}
     max_tokens = max_tokens or settings.GRADING_MAX_TOKENS
     started = time.monotonic()
     requests_, rubrics = [], []
     for answer in answers:
-        parts = grading_prompt_parts(answer, examples=0)
-        parts["examples"] = _examples_outside(answer, parts["rubric"], held_out, limit=settings.GRADING_EXAMPLES)
+        parts = grading_prompt_parts(answer, examples=settings.GRADING_EXAMPLES)
         rubrics.append(parts["rubric"])
         requests_.append(
             {
@@ -110,17 +108,3 @@ def _steps(score: Decimal, worth: Decimal) -> int:
         return 0
     steps = (Decimal(GRADE_STEPS) * Decimal(score) / Decimal(worth)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return min(max(int(steps), 0), GRADE_STEPS)
-
-
-def _examples_outside(answer: Answer, rubric: list[dict], excluded: set[int], *, limit: int) -> list[dict]:
-    """quizbank.exporters.training.grading_examples, leaving out the answers being evaluated."""
-    if limit <= 0:
-        return []
-    others = (
-        Answer.objects.filter(question_id=answer.question_id, grade_status=GradeStatus.TEACHER)
-        .exclude(pk__in=excluded | {answer.pk})
-        .exclude(response="")
-        .select_related("question")
-        .order_by("-graded_at", "-id")[:limit]
-    )
-    return [{"response": other.response, "criteria": teacher_criteria(other, rubric)} for other in others]

@@ -2,9 +2,11 @@
 
 The served model proposes marks per rubric criterion as JSON (constrained by a JSON schema); the
 server, not the model, clamps each mark to its criterion's points and adds them up. A grade is
-recorded as the model's only when the model is confident and the answer is clearly right or clearly
-wrong; anything else (unreadable output, low confidence, a partly correct answer) waits for a
-teacher as needs_review, with the model's proposal kept beside it. A teacher's grade is never touched.
+recorded as the model's only when the model is confident and the answer is clearly but not wholly right
+or wrong; anything else waits for a teacher as needs_review, with the model's proposal kept beside it:
+unreadable output, low confidence, a partly correct answer, full marks or none (where an answer that
+talks the model round would land), feedback that quotes the key (it would show the key to the student),
+and a request the server refuses (4xx: asking again would not help). A teacher's grade is never touched.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inference.client import ChatResult, ModelClient, get_client
+from inference.client import ChatResult, ModelClient, ModelRequestRefused, get_client
+from inference.key_quotes import KeyText, grading_key
 from quizbank import prompts
 from quizbank.exporters.training import GRADED_TYPES, answer_worth, grading_prompt_parts
 from quizbank.models import Answer, GradeStatus, SessionState
@@ -91,10 +94,19 @@ def grade_parse(text: str, *, rubric: list[dict], worth: Decimal) -> ModelGrade:
     )
 
 
-def review_reason(grade: ModelGrade, *, worth: Decimal) -> str:
-    """Why a teacher must look at the model's grade; "" when the model's grade stands."""
+def review_reason(grade: ModelGrade, *, worth: Decimal, key: KeyText | None = None) -> str:
+    """Why a teacher must look at the model's grade; "" when the model's grade stands.
+
+    The model's own confidence decides nothing at the ends of the range: an injected answer that
+    talks the model round lands on full marks (or a classmate's on none), confidently."""
     if grade.confidence < settings.GRADING_MIN_CONFIDENCE:
         return "low_confidence"
+    if key is not None and key.quoted_in(grade.feedback):
+        return "feedback_quotes_key"
+    if grade.score >= worth:
+        return "full_marks"
+    if grade.score <= 0:
+        return "no_marks"
     low, high = (fraction * worth for fraction in PARTLY_CORRECT)
     if low < grade.score < high:
         return "partly_correct"
@@ -151,9 +163,12 @@ def answer_grade_with_model(*, answer_id: int, client: ModelClient | None = None
     parts = grading_prompt_parts(answer, examples=settings.GRADING_EXAMPLES)
     messages = prompts.grading_messages(**parts)
     max_tokens = settings.GRADING_MAX_TOKENS
-    result = (client or get_client()).chat(
-        messages, max_tokens=max_tokens, json_schema=decoding_schema(parts["rubric"], max_tokens)
-    )
+    try:
+        result = (client or get_client()).chat(
+            messages, max_tokens=max_tokens, json_schema=decoding_schema(parts["rubric"], max_tokens)
+        )
+    except ModelRequestRefused as exc:
+        return _answer_record_refusal(answer_id=answer_id, messages=messages, refusal=exc)
     worth = answer_worth(answer)
     try:
         grade, error = grade_parse(result.text, rubric=parts["rubric"], worth=worth), ""
@@ -172,7 +187,11 @@ def _answer_record_grade(
         if answer is None or answer.grade_status not in UNGRADED:
             return answer  # a teacher graded it while the model was thinking
         worth = answer_worth(answer)
-        reason = "unreadable_output" if grade is None else review_reason(grade, worth=worth)
+        reason = (
+            "unreadable_output"
+            if grade is None
+            else review_reason(grade, worth=worth, key=grading_key(answer.question))
+        )
         answer.grading_prompt = json.dumps(messages, ensure_ascii=False)
         answer.grading_raw = result.text
         answer.grading_model_version = result.model
@@ -206,3 +225,32 @@ def _answer_record_grade(
         return answer_grade(
             answer_id=answer_id, score=grade.score, feedback=grade.feedback, grader=None, status="model"
         )
+
+
+def _answer_record_refusal(*, answer_id: int, messages: list[dict], refusal: ModelRequestRefused) -> Answer | None:
+    """The server refused the grading request (4xx: too long, a schema it cannot take): asking again would
+    be refused again, so the answer goes to the teachers' queue with the reason, and, having been seen by
+    the model once, is not queued again by the grading sweep."""
+    error = f"{refusal.message}: {refusal.extra.get('detail', '')}".strip().rstrip(":")
+    with transaction.atomic():
+        answer = Answer.objects.select_for_update(of=("self",)).filter(pk=answer_id).first()
+        if answer is None or answer.grade_status not in UNGRADED:
+            return answer
+        answer.grading_prompt = json.dumps(messages, ensure_ascii=False)
+        answer.grading_error = error
+        answer.grading_attempts += 1
+        proposal = {"reason": "refused", "detail": error}
+        answer.grade_detail = {**(answer.grade_detail or {}), "model_proposal": proposal}
+        answer.grade_status = GradeStatus.NEEDS_REVIEW
+        answer.save(
+            update_fields=[
+                "grading_prompt",
+                "grading_error",
+                "grading_attempts",
+                "grade_detail",
+                "grade_status",
+                "updated_at",
+            ]
+        )
+    logger.warning("grading answer %s was refused by the model server: %s", answer_id, error)
+    return answer

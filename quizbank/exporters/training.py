@@ -136,17 +136,29 @@ def teacher_criteria(answer: Answer, rubric: list[dict]) -> list[dict]:
 
 
 def grading_examples(answer: Answer, rubric: list[dict], *, limit: int) -> list[dict]:
-    """Up to `limit` other answers to the same question that a teacher graded, newest grade first."""
+    """Up to `limit` sample answers the teacher wrote with the question, with their marks
+    (answer_data["grading_examples"]: [{"response": str, "score": points of the question's score}, or
+    {"response": str, "criteria": [{"id", "awarded"}]}]).
+
+    Only teacher-written text is shown to the grader as an example: another student's answer, even one
+    a teacher graded, could carry instructions that steer a classmate's grade or be quoted in their
+    feedback. Teachers' grades of students' answers still teach the grader, each as its own record."""
     if limit <= 0:
         return []
-    others = (
-        Answer.objects.filter(question_id=answer.question_id, grade_status=GradeStatus.TEACHER)
-        .exclude(pk=answer.pk)
-        .exclude(response="")
-        .select_related("question")
-        .order_by("-graded_at", "-id")[:limit]
-    )
-    return [{"response": other.response, "criteria": teacher_criteria(other, rubric)} for other in others]
+    question = answer.question
+    examples = []
+    for entry in (question.answer_data or {}).get("grading_examples") or []:
+        if not isinstance(entry, dict) or not str(entry.get("response") or "").strip():
+            continue
+        if entry.get("criteria"):
+            criteria = [{"id": str(mark["id"]), "awarded": float(mark["awarded"])} for mark in entry["criteria"]]
+        else:
+            score = Decimal(str(entry.get("score") or 0))
+            criteria = proportional_criteria(rubric, score=score, worth=question.score)
+        examples.append({"response": str(entry["response"]), "criteria": criteria})
+        if len(examples) == limit:
+            break
+    return examples
 
 
 def grading_prompt_parts(answer: Answer, *, examples: int) -> dict:
@@ -174,12 +186,15 @@ def teacher_graded_answers(
     *, subject: str = "", split: str = "all", allow_non_commercial: bool = True
 ) -> Iterator[Answer]:
     """Answers to short-answer and essay questions whose grade a teacher set, in id order; the split
-    is the question's, so no question of the test split teaches the grader."""
+    is the question's, so no question of the test split teaches the grader. Answers to the questions of
+    exams still open are left out: the grading prompt carries the key."""
+    from quizbank.selectors.exams import locked_question_ids
     from quizbank.selectors.questions import question_split  # that module imports this one
 
     queryset = (
         Answer.objects.filter(grade_status=GradeStatus.TEACHER, question__qtype__in=GRADED_TYPES, score__isnull=False)
         .exclude(response="")
+        .exclude(question_id__in=locked_question_ids())
         .select_related("question", "question__root")
         .order_by("id")
     )

@@ -11,8 +11,9 @@
 - matching: {"pairs": [{"left": str, "right": str}], "distractors": [str]}.
 - short_answer: {"answers": [{"text": str, "fraction": 1.0, "feedback": ""}], "case_sensitive": bool};
   `answer` is the best answer.
-- essay: {"rubric": [{"id": str, "criterion": str, "points": number}], "grading_instructions": str};
-  `answer` is the reference answer (may be empty).
+- essay: {"rubric": [{"id": str, "criterion": str, "points": number}], "grading_instructions": str,
+  "grading_examples": [{"response": str, "score": number}]}; `answer` is the reference answer (may be
+  empty); grading_examples are the teacher's own sample answers, the model grader's only few-shot examples.
 - cloze: {"subquestions": [{"type": "single_choice"|"short_answer"|"numerical", "weight": int,
   "options": [...], "answers": [...] }]}; `stem` holds {#1}, {#2} markers.
 - description: nothing (text only, not scored).

@@ -126,7 +126,8 @@ def test_the_wrong_answer_prompt_is_the_trained_prompt_plus_the_students_answer(
     messages = prompts.wrong_answer_messages(record, response="C")
     trained = prompts.prompt_messages(record)[0]["content"]
     assert len(messages) == 1 and messages[0]["content"].startswith(trained)
-    assert f"学生的答案是“C”，正确答案是“{question.answer}”" in messages[0]["content"]
+    fenced = f"{prompts.WRONG_ANSWER_RESPONSE_LABEL}：\n~~~\nC\n~~~\n正确答案是“{question.answer}”"
+    assert fenced in messages[0]["content"]
 
 
 # --- one wrong answer, streamed ------------------------------------------------------------------
@@ -248,7 +249,7 @@ def test_the_streamed_explanation_is_kept_on_the_answer(client, alice, demo_bank
     assert streamed_text(events) == "".join(StreamingOpenAI.pieces)
     assert events[-1][1] == {"source": "model", "version": "ft-9", "text": "你选的不对。"}
     prompt = StreamingOpenAI.asked[0]["messages"][-1]["content"]
-    assert question.stem in prompt and f"学生的答案是“{wrong_key(question)}”" in prompt
+    assert question.stem in prompt and f"：\n~~~\n{wrong_key(question)}\n~~~\n" in prompt
     answer.refresh_from_db()
     assert (answer.explanation, answer.explanation_source, answer.model_version) == ("你选的不对。", "model", "ft-9")
     # asked again, the kept text comes back without the model

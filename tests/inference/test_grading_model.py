@@ -95,9 +95,15 @@ def graded(answer: Answer, model: FakeModel) -> Answer:
 
 
 def test_the_prompt_carries_question_rubric_examples_and_the_fenced_answer(alice, bob, carol):
-    question = essay()
-    example = finished_answer(bob, question, "能量来源。")
-    answer_grade(answer_id=example.pk, score=5, feedback="", grader=carol)
+    question = essay(
+        answer_data={
+            "rubric": RUBRIC,
+            "grading_instructions": "观点与论据分别给分",
+            "grading_examples": [{"response": "能量来源。", "score": 5}],
+        }
+    )
+    classmate = finished_answer(bob, question, "同学的答案。")
+    answer_grade(answer_id=classmate.pk, score=5, feedback="", grader=carol)
     answer = finished_answer(alice, question, INJECTION)
     model = FakeModel(grade_json({"1": 4, "2": 6}))
     graded(answer, model)
@@ -108,7 +114,9 @@ def test_the_prompt_carries_question_rubric_examples_and_the_fenced_answer(alice
     assert text.startswith(prompts.GRADING_INSTRUCTION)
     assert question.stem in text and question.answer in text and "观点与论据分别给分" in text
     assert "[1] 论点明确（4 分）" in text and "[2] 论据充分（6 分）" in text
-    assert "能量来源。" in text and "[1] 2/4；[2] 3/6" in text  # the teacher's 5/10 spread over the rubric
+    # the teacher's sample answer, its 5/10 spread over the rubric; never a classmate's answer
+    assert "能量来源。" in text and "[1] 2/4；[2] 3/6" in text
+    assert "同学的答案。" not in text
     assert f"{prompts.GRADING_RESPONSE_LABEL}：\n~~~\n{INJECTION}\n~~~" in text
     schema = kwargs["json_schema"]
     assert schema["properties"]["criteria"]["items"]["properties"]["id"]["enum"] == ["1", "2"]
@@ -142,21 +150,22 @@ def test_without_a_rubric_one_overall_criterion_is_worth_the_items_score():
 
 
 def test_a_confident_clear_grade_is_the_models(pending):
-    answer = graded(pending, FakeModel(grade_json({"1": 4, "2": 6}, feedback="论证完整。")))
-    assert (answer.grade_status, answer.score, answer.is_correct) == (GradeStatus.MODEL, D("10.00"), True)
+    answer = graded(pending, FakeModel(grade_json({"1": 4, "2": 5}, feedback="论证完整。")))
+    assert (answer.grade_status, answer.score, answer.is_correct) == (GradeStatus.MODEL, D("9.00"), False)
     assert answer.feedback == "论证完整。"
     assert answer.grading_model_version == "ft-grader" and answer.grading_attempts == 1
     assert answer.grading_confidence == 0.9 and answer.grading_error == ""
-    assert [mark["awarded"] for mark in answer.grading_criteria] == [4.0, 6.0]
+    assert [mark["awarded"] for mark in answer.grading_criteria] == [4.0, 5.0]
     assert json.loads(answer.grading_prompt)[0]["content"].endswith(f"{pending.response}\n~~~")
     assert json.loads(answer.grading_raw)["feedback"] == "论证完整。"
-    assert QuizSession.objects.get(pk=answer.session_id).score == D("10.00")
+    assert QuizSession.objects.get(pk=answer.session_id).score == D("9.00")
 
 
 def test_an_injected_answer_gets_no_more_than_the_rubric_allows(alice):
     answer = finished_answer(alice, essay(), INJECTION)
     answer = graded(answer, FakeModel(grade_json({"1": 999, "2": 999}, confidence=1.0)))
-    assert answer.score == D("10.00")
+    # clamped to full marks, which a teacher confirms (tests/security/test_model_steering.py)
+    assert answer.grade_detail["model_proposal"]["score"] == "10.00"
     assert [(mark["awarded"], mark["max"]) for mark in answer.grading_criteria] == [(4.0, 4.0), (6.0, 6.0)]
 
 
@@ -177,7 +186,8 @@ def test_the_total_is_added_up_on_the_server(pending):
 
 def test_unknown_criteria_are_dropped_and_missing_ones_score_nothing(pending):
     answer = graded(pending, FakeModel(grade_json({"9": 6, "1": 0})))
-    assert (answer.grade_status, answer.score) == (GradeStatus.MODEL, D("0.00"))
+    assert answer.grade_status == GradeStatus.NEEDS_REVIEW  # no marks at all: a teacher confirms
+    assert answer.grade_detail["model_proposal"]["score"] == "0.00"
     assert [(mark["id"], mark["awarded"]) for mark in answer.grading_criteria] == [("1", 0.0), ("2", 0.0)]
 
 
@@ -200,8 +210,8 @@ def test_a_short_answer_without_rubric_is_graded_overall(alice):
     )
     answer = finished_answer(alice, question, "光和作用")  # misspelt: the key does not match
     assert (answer.grade_status, answer.score) == (GradeStatus.NEEDS_REVIEW, D("0.00"))
-    answer = graded(answer, FakeModel(grade_json({"overall": 2})))
-    assert (answer.grade_status, answer.score) == (GradeStatus.MODEL, D("2.00"))
+    answer = graded(answer, FakeModel(grade_json({"overall": 1.8})))
+    assert (answer.grade_status, answer.score) == (GradeStatus.MODEL, D("1.80"))
 
 
 @pytest.mark.parametrize(
@@ -230,12 +240,12 @@ def test_output_cut_off_says_so(pending):
 
 def test_a_grade_the_model_is_unsure_of_waits_for_a_teacher(pending, settings):
     settings.GRADING_MIN_CONFIDENCE = 0.6
-    answer = graded(pending, FakeModel(grade_json({"1": 4, "2": 6}, confidence=0.4)))
+    answer = graded(pending, FakeModel(grade_json({"1": 4, "2": 5}, confidence=0.4)))
     assert (answer.grade_status, answer.score, answer.feedback) == (GradeStatus.NEEDS_REVIEW, None, "")
     assert answer.grade_detail["model_proposal"] == {
         "reason": "low_confidence",
         "version": "ft-grader",
-        "score": "10.00",
+        "score": "9.00",
         "feedback": "论点清楚。",
         "confidence": 0.4,
     }

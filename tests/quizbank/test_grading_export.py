@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import jsonschema
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from quizbank import prompts
 from quizbank.exporters.training import grading_prompt_parts
-from quizbank.models import Answer, QuestionType
+from quizbank.models import Answer, Paper, QuestionType
 from quizbank.selectors import question_split
 from quizbank.services import answer_grade, paper_create, question_create, session_answer_save, session_finish
 from quizbank.services import session_start as start
@@ -37,10 +39,13 @@ def make_question(qtype=QuestionType.ESSAY, **data):
 
 
 def finished_answer(user, question, response) -> Answer:
+    """An answer of a finished attempt on an exam that has closed since (an open exam's questions never
+    become training data)."""
     paper = paper_create(title=f"卷 {next(_numbers)}", questions=[question])
     session = start(user=user, paper=paper)
     session_answer_save(user=user, session_id=session.pk, position=session.items.get().position, response=response)
     session_finish(user=user, session_id=session.pk)
+    Paper.objects.filter(pk=paper.pk).update(close_at=timezone.now() - timedelta(minutes=1))
     return Answer.objects.get(session=session)
 
 
@@ -80,12 +85,17 @@ def test_the_record_is_exactly_the_prompt_the_grader_is_served(tmp_path, graded,
     assert prompts.prompt_messages(record) == served
 
 
-def test_other_teacher_graded_answers_are_the_examples(tmp_path, graded, bob, carol):
-    other = finished_answer(bob, graded.question, "提供氧气。")
+def test_the_teachers_sample_answers_are_the_examples(tmp_path, graded, bob, carol):
+    question = graded.question
+    question.answer_data = {**question.answer_data, "grading_examples": [{"response": "提供氧气。", "score": 2}]}
+    question.save(update_fields=["answer_data"])
+    other = finished_answer(bob, question, "同学的答案。")
     answer_grade(answer_id=other.pk, score=2, feedback="", grader=carol)
     first, second = export(tmp_path, "--examples", "2")
     assert "教师评分示例 1：\n~~~\n提供氧气。\n~~~\n得分：[1] 0.8/4；[2] 1.2/6" in first["input"]
-    assert f"教师评分示例 1：\n~~~\n{graded.response}\n~~~" in second["input"]
+    assert "教师评分示例 2" not in first["input"]
+    # a classmate's answer, even graded by a teacher, is never an example (it trains as its own record)
+    assert "同学的答案。" not in first["input"] and graded.response not in second["input"]
     first, second = export(tmp_path, "--examples", "0")
     assert "教师评分示例" not in first["input"] + second["input"]
 

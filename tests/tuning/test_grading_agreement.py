@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from inference.client import ChatResult, ModelServerError
 from inference.evaluation import grading_agreement
 from quizbank import prompts
 from quizbank.exporters.training import teacher_graded_answers
-from quizbank.models import Answer, Question, QuestionType
+from quizbank.models import Answer, Paper, Question, QuestionType
 from quizbank.selectors.questions import question_split
 from quizbank.services import answer_grade, paper_create, question_create, session_answer_save, session_finish
 from quizbank.services import session_start as start
@@ -73,6 +75,8 @@ def teacher_graded(user, teacher, question, response: str, score: int) -> Answer
     session = start(user=user, paper=paper)
     session_answer_save(user=user, session_id=session.pk, position=session.items.get().position, response=response)
     session_finish(user=user, session_id=session.pk)
+    # closed since: the questions of an exam still open never become training data
+    Paper.objects.filter(pk=paper.pk).update(close_at=timezone.now() - timedelta(minutes=1))
     answer = Answer.objects.get(session=session)
     answer_grade(answer_id=answer.pk, score=score, feedback="教师评语", grader=teacher)
     answer.refresh_from_db()
@@ -117,11 +121,15 @@ def test_held_out_grades_are_never_shown_as_examples(settings, held_out, alice, 
         text = json.dumps(request["messages"], ensure_ascii=False)
         others = [other.response for other in held_out if other.pk != answer.pk]
         assert not any(other in text for other in others)
-    # an answer outside the evaluated set may be an example
+    # the examples are the teacher's own sample answers; no student's answer, evaluated or not
     outside = teacher_graded(alice, carol, held_out[0].question, "集合外的答案", 7)
+    question = held_out[0].question
+    question.answer_data = {**question.answer_data, "grading_examples": [{"response": "教师的示范答案", "score": 7}]}
+    question.save(update_fields=["answer_data"])
     client = FixedGrader([grade(5)] * 5)
-    grading_agreement(held_out, client=client)
-    assert all("集合外的答案" in json.dumps(request["messages"], ensure_ascii=False) for request in client.requests)
+    grading_agreement(Answer.objects.filter(pk__in=[answer.pk for answer in held_out]).order_by("pk"), client=client)
+    texts = [json.dumps(request["messages"], ensure_ascii=False) for request in client.requests]
+    assert all("教师的示范答案" in text and "集合外的答案" not in text for text in texts)
     assert outside.pk not in {answer.pk for answer in held_out}
 
 
