@@ -2,22 +2,28 @@
 
 Requests are spread over INFERENCE_URLS round-robin; a server that fails is skipped for a
 cool-down (a small circuit breaker), failures are retried on the next server with backoff,
-and `chat_many` keeps several requests in flight so the server can batch them.
+and `chat_many` keeps several requests in flight so the server can batch them. Every request
+carries the model servers' API key (`model_server_api_key`).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
+import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import HTTPAdapter
 
 from quizsite.exceptions import ServiceUnavailable
@@ -28,6 +34,44 @@ if TYPE_CHECKING:
 
 class ModelServerError(ServiceUnavailable):
     pass
+
+
+API_KEY_FILE = "vllm-api-key"
+
+
+def model_server_api_key() -> str:
+    """The key the model servers require (`Authorization: Bearer <key>`): VLLM_API_KEY, which production
+    must set; in local development a random key generated into var/vllm-api-key (mode 0600) on first
+    use and kept, so the web, the workers and serve_model agree on it across restarts."""
+    if settings.VLLM_API_KEY:
+        return settings.VLLM_API_KEY
+    if settings.PRODUCTION:
+        raise ImproperlyConfigured(
+            "VLLM_API_KEY must be set in production (DJANGO_ENV=production): the same key on every host "
+            "that serves or calls the models"
+        )
+    path = Path(settings.VAR_DIR) / API_KEY_FILE
+    if not path.exists():
+        # A private file linked into place: processes started together (web, worker and model under
+        # honcho) never read a half-written key, and all keep the one that was linked first.
+        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{API_KEY_FILE}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+            try:
+                os.link(partial, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(partial)
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty: delete it to have a new model server key generated")
+    return key
+
+
+def auth_headers(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
 
 
 class ModelRequestRefused(ModelServerError):
@@ -89,6 +133,14 @@ class ModelClient:
     _session: requests.Session = field(default_factory=lambda: _pooled_session())
     _listings: dict = field(default_factory=dict)  # url -> (expires, names the server serves)
     _preferred: tuple = (0.0, None)
+    # None: the configured key (model_server_api_key), which production refuses to run without
+    api_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.api_key is None:
+            self.api_key = model_server_api_key()
+        if self.api_key:
+            self._session.headers.update(auth_headers(self.api_key))
 
     # --- the OpenAI-compatible calls ----------------------------------------------------------
 

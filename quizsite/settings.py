@@ -224,6 +224,10 @@ GRADING_MIN_CONFIDENCE = env.float("GRADING_MIN_CONFIDENCE", default=0.6)
 GRADING_EXAMPLES = env.int("GRADING_EXAMPLES", default=3)
 VLLM_PORT = env.int("VLLM_PORT", default=8100)
 VLLM_HOST = env.str("VLLM_HOST", default="127.0.0.1")
+# The model servers' API key: vLLM refuses a request without `Authorization: Bearer <key>`, and the app's
+# client and serve_model's own calls send it. Required in production (the same on every host that serves
+# or calls the models); empty in local development: a random key kept in var/vllm-api-key.
+VLLM_API_KEY = env.str("VLLM_API_KEY", default="")
 VLLM_DEVICE = env.str("VLLM_DEVICE", default="auto")  # auto | cpu | cuda
 VLLM_MAX_MODEL_LEN = env.int("VLLM_MAX_MODEL_LEN", default=1024)
 VLLM_GPU_MEMORY_UTILIZATION = env.float("VLLM_GPU_MEMORY_UTILIZATION", default=0.85)

@@ -689,7 +689,10 @@ def streamed_explanation(status: int, body: bytes) -> str | None:
 
 def vllm_requests_done(url: str) -> float:
     """vLLM's count of finished requests (its Prometheus metrics)."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+    from inference.client import auth_headers, model_server_api_key
+
+    metrics = urllib.request.Request(f"{url}/metrics", headers=auth_headers(model_server_api_key()))
+    with urllib.request.urlopen(metrics, timeout=10) as answer:
         text = answer.read().decode()
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:request_success_total")
@@ -737,6 +740,7 @@ def bench_explain_concurrency():
             env = {
                 **NO_MODEL_TASKS,
                 "INFERENCE_URLS": server.url,
+                "VLLM_API_KEY": server.api_key,
                 "INFERENCE_MAX_TOKENS": str(EXPLAIN_TOKENS),
                 "INFERENCE_TIMEOUT": "300",
             }

@@ -142,6 +142,9 @@ class VLLMServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.version_name = version_name
         argv, env = vllm_command(model_path=model_dir, version_name=version_name, port=self.port)
+        # the key the server requires (the configured one: the app's client sends the same)
+        self.api_key = env["VLLM_API_KEY"]
+        self.headers = {"Authorization": f"Bearer {self.api_key}"}
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
@@ -155,7 +158,7 @@ class VLLMServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"vLLM exited with {self.process.returncode}:\n{self.log_path.read_text()[-4000:]}")
             try:
-                if requests.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
+                if requests.get(f"{self.url}/v1/models", headers=self.headers, timeout=2).status_code == 200:
                     return
             except requests.RequestException:
                 pass

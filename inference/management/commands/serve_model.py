@@ -1,6 +1,8 @@
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
+from inference.client import model_server_api_key
 from inference.serving import ServingSupervisor, serving_device, serving_plan, vllm_command
 from quizsite.commands import ModelVersionCommand
 from tuning.models import ModelVersion
@@ -18,6 +20,10 @@ class Command(ModelVersionCommand):
         parser.add_argument("--print", action="store_true", help="print the vLLM command instead of serving")
 
     def handle(self, *args, version, port, **options):
+        try:
+            model_server_api_key()  # production: VLLM_API_KEY must be set
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         model = (
             ModelVersion.objects.filter(name=version).first()
             if version
@@ -37,9 +43,11 @@ class Command(ModelVersionCommand):
                 port=port,
                 enable_lora=plan.enable_lora or settings.SERVING_LORA,
             )
-            self.stdout.write(" ".join(argv))
+            self.stdout.write(" ".join(argv))  # the API key is not in it: vLLM reads VLLM_API_KEY
             return
         port = port or settings.VLLM_PORT
-        self.stdout.write(f"serving {model.name} ({plan.model_path}) on {serving_device()}, port {port}")
+        self.stdout.write(
+            f"serving {model.name} ({plan.model_path}) on {serving_device()}, {settings.VLLM_HOST}:{port}, API key required"
+        )
         self.stdout.flush()
         ServingSupervisor(host=settings.VLLM_HOST, port=port, log_dir=settings.VAR_DIR / "logs", version=version).run()
