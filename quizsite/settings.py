@@ -46,8 +46,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
 # The TLS-terminating proxy in front of gunicorn sets X-Forwarded-Proto: trust it only behind one,
 # or every request looks like http and SECURE_SSL_REDIRECT loops.
-if env.bool("BEHIND_TLS_PROXY", default=PRODUCTION):
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=PRODUCTION)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies in front of gunicorn that each append the client's address to X-Forwarded-For (nginx:
+# `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for`). Sign-in and rate limits count by the
+# address the outermost one saw; 0: REMOTE_ADDR. Behind a proxy REMOTE_ADDR is the proxy's, shared by all.
+FORWARDED_FOR_PROXIES = env.int("FORWARDED_FOR_PROXIES", default=1 if BEHIND_TLS_PROXY else 0)
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -125,8 +130,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Sign-in --------------------------------------------------------------------------------
 # Password guessing (quizsite/signin.py): past SIGNIN_LIMIT_PER_USER failures of one username from one
 # address, or SIGNIN_LIMIT_PER_ADDRESS failures from one address (a class behind one school address),
-# sign-ins from there are refused (429) until SIGNIN_WINDOW_SECONDS after the first. Addresses are
-# REMOTE_ADDR: behind a proxy, have it pass the client's address, or every student shares the proxy's.
+# sign-ins from there are refused (429) until SIGNIN_WINDOW_SECONDS after the first. Addresses: see
+# FORWARDED_FOR_PROXIES.
 AUTHENTICATION_BACKENDS = ["quizsite.signin.LimitedModelBackend"]
 SIGNIN_LIMIT_PER_USER = env.int("SIGNIN_LIMIT_PER_USER", default=5)
 SIGNIN_LIMIT_PER_ADDRESS = env.int("SIGNIN_LIMIT_PER_ADDRESS", default=50)

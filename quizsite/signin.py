@@ -30,6 +30,8 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy, ngettext
 
+from quizsite.throttling import client_address
+
 # The API's refusal; DRF adds how long to wait ("Expected available in N seconds.") in the same language.
 SIGNIN_LOCKED = gettext_lazy("Too many failed sign-ins.")
 
@@ -38,10 +40,6 @@ SIGNIN_LOCKED = gettext_lazy("Too many failed sign-ins.")
 class _Counter:
     key: str
     limit: int
-
-
-def client_address(request) -> str:
-    return getattr(request, "META", {}).get("REMOTE_ADDR", "") or "unknown"
 
 
 def _counters(request, username: str) -> list[_Counter]:

@@ -49,11 +49,23 @@ def throttle_hit(*, scope: str, ident: str) -> float | None:
     return (window + 1) * period - now
 
 
+def client_address(request) -> str:
+    """REMOTE_ADDR, or behind FORWARDED_FOR_PROXIES proxies the address the outermost one saw: the entry it
+    appended to X-Forwarded-For (those before it are the client's to invent)."""
+    proxies = settings.FORWARDED_FOR_PROXIES
+    if proxies:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        hops = [hop for hop in hops if hop]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
 def request_ident(request) -> str:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user-{user.pk}"
-    return f"ip-{request.META.get('REMOTE_ADDR', '')}"
+    return f"ip-{client_address(request)}"
 
 
 def throttled_message(wait: float) -> str:

@@ -99,6 +99,25 @@ def test_a_lockout_ends_when_its_window_does(settings, alice):
     assert token_for("alice", "alice-pass-123").status_code == 200
 
 
+def test_behind_a_proxy_the_address_is_the_one_the_proxy_saw(settings, alice):
+    settings.FORWARDED_FOR_PROXIES = 1
+    proxy = "10.0.0.1"
+
+    def via_proxy(password, client, invented=""):
+        forwarded = f"{invented}, {client}" if invented else client
+        return APIClient().post(
+            reverse("api-v1-auth-token"),
+            {"username": "alice", "password": password},
+            format="json",
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    assert [via_proxy("guess", LAB, invented=f"192.0.2.{n}").status_code for n in range(5)] == [400] * 5
+    assert_locked_out(via_proxy("alice-pass-123", LAB, invented="192.0.2.99"))  # an invented hop changes nothing
+    assert via_proxy("alice-pass-123", ELSEWHERE).status_code == 200  # not everyone behind the proxy
+
+
 def test_the_admin_login_is_limited_too(client, django_user_model):
     django_user_model.objects.create_user("root", password="root-pass-123", is_staff=True, is_superuser=True)
     url = reverse("admin:login")
