@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from inference.client import ChatResult, ModelClient, ModelServerError, get_client
+from inference.key_quotes import KeyLineFilter, question_key
 from inference.services import explanation_from_result, question_chat_request
 from quizbank import prompts
 from quizbank.exporters.training import question_record
@@ -141,10 +142,11 @@ def answer_for_explanation(*, user, answer_id: int, now: datetime | None = None)
     if answer is None:
         raise ApplicationError("no such answer", extra={"code": "not_found"})
     session = answer.session
-    if session is None:
-        if question_locked_for_practice(question_id=answer.question_id, now=now):
-            raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
-    else:
+    practising = session is None or session.paper.mode == PaperMode.PRACTICE
+    if practising and question_locked_for_practice(question_id=answer.question_id, now=now, user=user):
+        # Practice shows the key, but not while a version of the question is on an exam still open.
+        raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
+    if session is not None:
         checked = session.paper.mode == PaperMode.PRACTICE and answer.response_data is not None
         visible = review_visibility(session, now=now)
         if not checked and not (visible.explanation and visible.correctness):
@@ -154,6 +156,18 @@ def answer_for_explanation(*, user, answer_id: int, now: datetime | None = None)
     if not answer.response.strip():
         raise ApplicationError("there is no answer to explain", extra={"code": "unanswered"})
     return answer
+
+
+def key_shown(answer: Answer, *, now: datetime | None = None) -> bool:
+    """Whether the student may see this answer's key now: by the review policy in a session (a practice
+    paper shows it once the question is checked); a practice answer outside sessions shows it (one on an
+    exam still open is refused before anything is asked)."""
+    session = answer.session
+    if session is None:
+        return True
+    if session.paper.mode == PaperMode.PRACTICE and answer.response_data is not None:
+        return True
+    return review_visibility(session, now=now).answer
 
 
 def wrong_answer_request(answer: Answer, *, max_tokens: int) -> dict:
@@ -170,13 +184,23 @@ def wrong_answer_request(answer: Answer, *, max_tokens: int) -> dict:
     return {"messages": prompts.wrong_answer_messages(record, response=response), "max_tokens": max_tokens}
 
 
-def answer_explanation_stream(*, answer: Answer, client: ModelClient | None = None) -> Iterator[ExplanationEvent]:
+def answer_explanation_stream(
+    *, answer: Answer, client: ModelClient | None = None, now: datetime | None = None
+) -> Iterator[ExplanationEvent]:
     """Why the student's answer is wrong, as the model writes it; kept on the answer once complete.
 
     An explanation already kept is sent whole. With no model server the bank's explanation comes
-    with a note and nothing is kept; a reply cut short is not kept either."""
+    with a note and nothing is kept; a reply cut short is not kept either. While the paper's policy
+    hides the key, lines that state it (答案：…) or quote it are left out of what is sent and kept:
+    the model was shown the key to explain the mistake. Lines are decided whole, so a key split over
+    streamed pieces is caught."""
+    hidden = None if key_shown(answer, now=now) else KeyLineFilter(question_key(answer.question))
+
+    def shown(text: str) -> str:
+        return hidden.text(text) if hidden is not None else text
+
     if answer.explanation_source == ExplanationSource.MODEL and answer.explanation:
-        yield ExplanationEvent("message", {"text": answer.explanation})
+        yield ExplanationEvent("message", {"text": shown(answer.explanation)})
         yield ExplanationEvent("done", {"source": "model", "version": answer.model_version})
         return
     client = client or get_client()
@@ -185,20 +209,27 @@ def answer_explanation_stream(*, answer: Answer, client: ModelClient | None = No
     except ModelServerError as exc:
         logger.warning("no model server for answer %s: %s", answer.pk, exc.message)
         yield ExplanationEvent("note", {"code": "model_unavailable", "message": exc.message})
-        yield ExplanationEvent("message", {"text": answer.question.explanation})
+        yield ExplanationEvent("message", {"text": shown(answer.question.explanation)})
         yield ExplanationEvent("done", {"source": "bank", "version": ""})
         return
     pieces: list[str] = []
     try:
         for piece in stream:
             pieces.append(piece)
-            yield ExplanationEvent("message", {"text": piece})
+            text = hidden.feed(piece) if hidden is not None else piece
+            if text:
+                yield ExplanationEvent("message", {"text": text})
     except ModelServerError as exc:
         logger.warning("the model stopped explaining answer %s: %s", answer.pk, exc.message)
         yield ExplanationEvent("note", {"code": "interrupted", "message": exc.message})
         yield ExplanationEvent("done", {"source": "", "version": ""})
         return
+    if hidden is not None and (rest := hidden.flush()):
+        yield ExplanationEvent("message", {"text": rest})
     parsed = prompts.parse_output("".join(pieces))
+    if hidden is not None:
+        # Kept as sent: the review page shows a kept explanation by the explanation policy alone.
+        parsed = prompts.ParsedOutput(answer="", explanation=shown(parsed.explanation).strip())
     if parsed.explanation:
         answer_explanation_keep(
             answer=answer, text=parsed.explanation, model_answer=parsed.answer or "", model_version=stream.model

@@ -48,13 +48,19 @@ def questions_iter(
     qtype: str = "",
     allow_non_commercial: bool = True,
     created_after=None,
+    exclude_locked: bool = False,
 ) -> Iterator[Question]:
-    """Questions in id order, streamed; `allow_non_commercial=False` leaves out evaluation-only data."""
+    """Questions in id order, streamed; `allow_non_commercial=False` leaves out evaluation-only data,
+    `exclude_locked` the questions of exams still open (training data must not teach their keys)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     queryset = question_queryset(subject=subject, qtype=qtype)
     if created_after is not None:
         queryset = queryset.filter(created_at__gt=created_after)
+    if exclude_locked:
+        from quizbank.selectors.exams import locked_question_ids
+
+        queryset = queryset.exclude(pk__in=locked_question_ids())
     for question in queryset.iterator(chunk_size=2000):
         if not allow_non_commercial and question.is_non_commercial:
             continue
@@ -69,9 +75,14 @@ def question_list(*, subject: str = "", split: str = "all", qtype: str = "") -> 
 def dataset_alpaca(
     *, subject: str = "", split: str = "all", allow_non_commercial: bool = False, created_after=None
 ) -> list[dict]:
-    """The bank as the seed's instruction records, for training: evaluation-only sources left out."""
+    """The bank as the seed's instruction records, for training: evaluation-only sources and the questions
+    of exams still open left out."""
     questions = questions_iter(
-        subject=subject, split=split, allow_non_commercial=allow_non_commercial, created_after=created_after
+        subject=subject,
+        split=split,
+        allow_non_commercial=allow_non_commercial,
+        created_after=created_after,
+        exclude_locked=True,
     )
     return [record for record in map(question_record, questions) if record is not None]
 

@@ -46,8 +46,12 @@ class Command(BaseCommand):
         if task == "grade":
             self.export_grading(format, out, subject, split, allow_non_commercial, examples)
             return
+        # Training data leaves out the questions of exams still open: a model must not learn their keys.
         questions = questions_iter(
-            subject=subject, split=split, allow_non_commercial=allow_non_commercial or not training
+            subject=subject,
+            split=split,
+            allow_non_commercial=allow_non_commercial or not training,
+            exclude_locked=training,
         )
         count = exporter(format)(questions, out)
         if not count:
