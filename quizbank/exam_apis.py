@@ -55,6 +55,7 @@ from quizbank.selectors.exams import (
     papers_for_student,
     review_visibility,
     session_of_student,
+    session_open_of,
     session_view,
     sessions_of_student,
     wrong_book_of,
@@ -566,6 +567,10 @@ class SessionStartApi(APIView):
         operation_id="sessions_start",
         tags=["sessions"],
         summary="Start an attempt, or resume the one already open",
+        description=(
+            "New attempts at papers allowing any number of them are limited per user (THROTTLE_RATES "
+            "`attempt`; 429 with Retry-After): each may queue model grading."
+        ),
         request=None,
         responses={
             201: OpenApiResponse(SessionViewSerializer, description="A new attempt."),
@@ -573,12 +578,17 @@ class SessionStartApi(APIView):
             403: ERROR,
             404: ERROR,
             409: ERROR,
+            429: ERROR,
         },
     )
     def post(self, request, paper_id: int):
         paper = paper_for_student(user=request.user, paper_id=paper_id)
         if paper is None:
             raise ApplicationError("no such paper", extra={"code": "not_found"})
+        if paper.attempts_allowed == 0 and session_open_of(user=request.user, paper=paper) is None:
+            wait = throttle_hit(scope="attempt", ident=request_ident(request))
+            if wait is not None:
+                raise Throttled(wait=wait)
         now = timezone.now()
         session = session_start(user=request.user, paper=paper, now=now)
         created = session.started_at == now  # a resumed attempt started earlier

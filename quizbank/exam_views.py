@@ -28,6 +28,7 @@ from quizbank.selectors.exams import (
     papers_for_student,
     review_visibility,
     session_of_student,
+    session_open_of,
     session_view,
     sessions_of_student,
     wrong_book_of,
@@ -180,6 +181,12 @@ def exam_paper(request, paper_id: int):
 @require_POST
 def exam_start(request, paper_id: int):
     paper = _own_paper(request, paper_id)
+    if paper.attempts_allowed == 0 and session_open_of(user=request.user, paper=paper) is None:
+        # Any number of attempts, each of which may queue model grading: new ones are limited.
+        wait = throttle_hit(scope="attempt", ident=request_ident(request))
+        if wait is not None:
+            messages.error(request, throttled_message(wait))
+            return redirect("exam-paper", paper_id=paper.pk)
     try:
         session = session_start(user=request.user, paper=paper)
     except ApplicationError as exc:

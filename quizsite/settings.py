@@ -177,8 +177,9 @@ SPECTACULAR_SETTINGS = {"TITLE": "quizsite API", "VERSION": "1", "SERVE_INCLUDE_
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # Requests per user to the endpoints that call the model or start GPU work (quizsite/throttling.py),
 # as scope=count/period (s, m, h, d), e.g. THROTTLE_RATES=explain=10/min,tuning=5/h. Exam saves have none.
-# wrong_book_practice: new practice papers of one's wrong answers (their essays are graded by the model).
-THROTTLE_RATES = {"explain": "30/min", "tuning": "10/min", "wrong_book_practice": "10/h"}
+# wrong_book_practice: new practice papers of one's wrong answers; attempt: new attempts at papers that allow
+# any number (their essays are graded by the model).
+THROTTLE_RATES = {"explain": "30/min", "tuning": "10/min", "wrong_book_practice": "10/h", "attempt": "30/h"}
 THROTTLE_RATES.update(env.dict("THROTTLE_RATES", default={}))
 
 # --- Celery -------------------------------------------------------------------------------

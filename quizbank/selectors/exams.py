@@ -58,6 +58,11 @@ def session_of_student(*, user, session_id: int) -> QuizSession | None:
     return QuizSession.objects.filter(pk=session_id, user=user).select_related("paper").first()
 
 
+def session_open_of(*, user, paper: Paper) -> QuizSession | None:
+    """The student's attempt at the paper that is still open, if any."""
+    return QuizSession.objects.filter(user=user, paper=paper, state__in=OPEN_SESSION_STATES).first()
+
+
 def seconds_left(session: QuizSession, *, now: datetime | None = None) -> int | None:
     if session.deadline is None:
         return None
