@@ -250,9 +250,10 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
         if shown.score:
             entry["awarded"] = None if answer is None or answer.score is None else str(answer.score)
             entry["grade_status"] = answer.grade_status if answer else "unanswered"
-            entry["feedback"] = answer.feedback if answer else ""
-            # Model-written feedback is labelled as such wherever it is shown.
+            # Model-written feedback is labelled as such wherever it is shown, and shown only when the
+            # policy shows the key: the model was shown the key and can quote it.
             by_model = answer is not None and answer.grade_status == "model"
+            entry["feedback"] = answer.feedback if answer and (shown.answer or not by_model) else ""
             entry["feedback_source"] = "model" if by_model else "teacher"
             entry["feedback_version"] = answer.grading_model_version if by_model else ""
         if shown.correctness:

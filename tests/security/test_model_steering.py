@@ -244,3 +244,28 @@ def test_a_refused_grading_request_goes_to_the_teachers_and_is_not_queued_again(
     monkeypatch.setattr(tasks.grade_answer, "delay", queued.append)
     tasks.grade_pending()
     assert queued == [] and RefusingServer.chats == 1
+
+
+# --- the student's view -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("review_answer", "shown"), [("after_close", False), ("immediately", True)])
+def test_model_feedback_is_shown_only_when_the_policy_shows_the_key(alice, review_answer, shown):
+    from quizbank.selectors.exams import session_view
+
+    paper = paper_create(
+        title=f"卷 {next(_numbers)}",
+        questions=[essay()],
+        review_score="immediately",
+        review_answer=review_answer,
+    )
+    session = start(user=alice, paper=paper)
+    session_answer_save(user=alice, session_id=session.pk, position=1, response="光合作用产生氧气。")
+    session_finish(user=alice, session_id=session.pk)
+    feedback = "论点清楚，论据还可更充分。"
+    answer = graded(Answer.objects.get(session=session), FakeModel(grade_json({"1": 4, "2": 5}, feedback=feedback)))
+    assert (answer.grade_status, answer.feedback) == (GradeStatus.MODEL, feedback)
+    session.refresh_from_db()
+    (item,) = session_view(session)["items"]
+    assert item["awarded"] == "9.00"
+    assert (item["feedback"] == feedback) is shown
