@@ -32,7 +32,7 @@ class Command(BaseCommand):
             "--examples",
             type=int,
             default=None,
-            help="grade: teacher-graded examples of the same question in each prompt (default: GRADING_EXAMPLES, "
+            help="grade: the teacher's sample answers of the question in each prompt (default: GRADING_EXAMPLES, "
             "as the grader is served)",
         )
         parser.add_argument(
