@@ -12,7 +12,7 @@ def grade_answer(self, answer_id: int) -> None:
     try:
         answer_grade_with_model(answer_id=answer_id)
     except ModelRequestRefused:
-        raise  # a request the server refuses (4xx) fails now; the answer waits for a teacher
+        raise  # never retried: answer_grade_with_model already sent the answer to the teachers' queue
     except ModelServerError as exc:
         # Backoff grows to five minutes, for about four hours; the answer stays pending (and in the
         # teachers' grading queue) meanwhile and after.
