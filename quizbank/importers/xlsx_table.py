@@ -5,6 +5,13 @@ Formulas are never evaluated: a cell holding `=HYPERLINK(...)` is read as that t
 openpyxl sees the file it must be a zip archive whose members do not unpack to more than
 MAX_UNPACKED_BYTES, and no large member may be compressed more than MAX_RATIO times: a
 "decompression bomb" is refused with an error instead of filling memory.
+
+Cell references are held to Excel's own grid (MAX_ROWS rows, MAX_COLUMNS = column XFD) and a
+question table to MAX_TABLE_COLUMNS columns: a reference beyond them is refused with the file, row
+and cell named, so a 1 KB file naming cell `ZZZZZZZ2` or row 99999999999 cannot make the reader
+build billions of empty cells. Rows the file leaves out are never materialised (each row carries
+its own number), and empty cells never widen a row, so a legal but sparse sheet (one cell at XFD1,
+one row at 1,000,000) reads in time and memory proportional to the file, not to the grid.
 """
 
 from __future__ import annotations
@@ -25,6 +32,11 @@ MAX_RATIO = 100
 LARGE_MEMBER_BYTES = 10 * 1024 * 1024
 MAX_MEMBERS = 10_000
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls
+MAX_ROWS = 1_048_576  # Excel's grid: rows 1..1,048,576
+MAX_COLUMNS = 16_384  # and columns A..XFD
+# A question table has a few dozen columns (题目, 类型, 答案, 解析, 选项A–H, 分值, ...): a value further
+# right is refused rather than widening every row it is in.
+MAX_TABLE_COLUMNS = 256
 
 
 def archive_problem(path) -> str | None:
@@ -64,8 +76,9 @@ def parse(source: ImportSource) -> ParseStream:
         yield RowError(name, None, "(file)", problem)
         return
     try:
-        rows = enumerate(sheet_rows(source.path), start=1)
-        yield from records_from_rows(rows, file_name=name, subject=source.subject)
+        yield from records_from_rows(sheet_rows(source.path), file_name=name, subject=source.subject)
+    except SheetLimitError as exc:
+        yield RowError(name, exc.row, exc.cell or "(row)", str(exc))
     except (zipfile.BadZipFile, KeyError, ValueError, ParseError, DefusedXmlException) as exc:
         yield RowError(name, None, "(file)", f"cannot be read as an .xlsx workbook ({exc})")
 
@@ -80,8 +93,20 @@ _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
 
-def sheet_rows(path) -> Iterator[tuple]:
-    """The first sheet's rows as tuples of str / int / float / bool / None, empty rows included."""
+class SheetLimitError(ValueError):
+    """A row or cell reference outside the grid a question table may use."""
+
+    def __init__(self, message: str, *, row: int | None, cell: str = ""):
+        super().__init__(message)
+        self.row = row
+        self.cell = cell
+
+
+def sheet_rows(path) -> Iterator[tuple[int, tuple]]:
+    """The first sheet's rows as (row number, cells), the cells str / int / float / bool / None.
+
+    Rows the file leaves out (a spreadsheet shows them empty) are skipped, not produced: a row's
+    number comes from the file, so nothing is materialised for the gap before row 1,000,000."""
     with zipfile.ZipFile(path) as archive:
         strings = _shared_strings(archive)
         with archive.open(_first_sheet(archive)) as sheet:
@@ -89,13 +114,23 @@ def sheet_rows(path) -> Iterator[tuple]:
             for _, element in iterparse(sheet, events=("end",), forbid_entities=True):
                 if element.tag != f"{_NS}row":
                     continue
-                number = int(element.get("r") or expected)
-                while expected < number:  # rows a spreadsheet shows but the file leaves out
-                    yield ()
-                    expected += 1
-                yield _row_values(element, strings)
-                expected += 1
+                number = _row_number(element.get("r"), expected)
+                yield number, _row_values(element, strings, number)
+                expected = number + 1
                 element.clear()
+
+
+def _row_number(reference: str | None, expected: int) -> int:
+    number = expected
+    if reference:  # 7 digits hold every row number Excel has; more would be a very long int to parse
+        number = int(reference) if reference.isdigit() and len(reference) <= 7 else 0
+    if not 1 <= number <= MAX_ROWS:
+        raise SheetLimitError(
+            f"row {(reference or str(number))[:20]} is outside the worksheet: rows go from 1 to {MAX_ROWS:,}; "
+            "the file is refused",
+            row=number if 1 <= number <= MAX_ROWS + 1 else None,
+        )
+    return number
 
 
 def _first_sheet(archive: zipfile.ZipFile) -> str:
@@ -135,22 +170,53 @@ def _rich_text(element) -> str:
     return "".join(parts)
 
 
-def _column(reference: str) -> int:
-    index = 0
+def _column(reference: str, row: int) -> int | None:
+    """The 0-based column of a reference like "C7"; None when it names no column. A reference past
+    column XFD is refused before its number is computed (8 letters would mean billions)."""
+    letters = 0
     for char in reference:
-        if not char.isalpha():
+        if not ("A" <= char <= "Z" or "a" <= char <= "z"):
             break
-        index = index * 26 + ord(char.upper()) - 64
+        letters += 1
+    if not letters:
+        return None
+    index = 0
+    if letters <= 3:
+        for char in reference[:letters]:
+            index = index * 26 + ord(char.upper()) - 64
+    if letters > 3 or index > MAX_COLUMNS:
+        raise SheetLimitError(
+            f"cell {reference[:20]} is beyond column XFD ({MAX_COLUMNS:,}), the last column a worksheet can have; "
+            "the file is refused",
+            row=row,
+            cell=reference[:20],
+        )
     return index - 1
 
 
-def _row_values(row, strings: list[str]) -> tuple:
+def _row_values(row, strings: list[str], number: int) -> tuple:
     values: list = []
     for position, cell in enumerate(row.iter(f"{_NS}c")):
-        column = _column(cell.get("r", "")) if cell.get("r") else position
+        reference = cell.get("r")
+        column = _column(reference, number) if reference else None
+        if column is None:
+            column = max(position, len(values))
+        value = _cell_value(cell, strings)
+        if value is None or value == "":
+            continue  # an empty (perhaps only formatted) cell: it never widens the row
+        if column >= MAX_TABLE_COLUMNS:
+            raise SheetLimitError(
+                f"cell {reference or f'#{column + 1}'} holds a value in column {column + 1:,}; a question table has at "
+                f"most {MAX_TABLE_COLUMNS} columns. Delete what is in that column and import again",
+                row=number,
+                cell=reference or "",
+            )
         while len(values) < column:
             values.append(None)
-        values.append(_cell_value(cell, strings))
+        if column < len(values):
+            values[column] = value  # a cell named twice: the later one counts, as in Excel's reading
+        else:
+            values.append(value)
     return tuple(values)
 
 
