@@ -1,6 +1,16 @@
-"""Imported text is data, never markup that runs: HTML is reduced to a safe subset (nh3)."""
+"""Imported text is data, never markup that runs: HTML is reduced to a safe subset (nh3).
+
+Links may go to http(s) and mailto addresses or be relative; never `javascript:` or `data:` (a data
+URL is a whole page the link would open). Images come from this site only: a relative address (a
+Moodle `@@PLUGINFILE@@/…` reference included) or a raster image inside the question itself
+(`data:image/png;base64,…`, also jpeg, gif, webp). A remote image is dropped: shown to every student
+taking the paper, it would tell its owner who is taking it and when. The Content-Security-Policy
+(quizsite/middleware.py) refuses remote images and every inline script as a second line.
+"""
 
 from __future__ import annotations
+
+import re
 
 import nh3
 
@@ -35,8 +45,33 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"img": {"src", "alt", "width", "height"}, "a": {"href", "title"}, "td": {"colspan", "rowspan"}}
 
 
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*:")
+_INLINE_IMAGE = re.compile(r"data:image/(png|jpeg|jpg|gif|webp);base64,")
+# What a browser ignores in a URL before reading its scheme: spaces, tabs, newlines, control characters.
+_URL_IGNORED = re.compile(r"[\x00-\x20]")
+
+
+def _kept_url(tag: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: the value of a link or image address if allowed here, else None."""
+    if (tag, attribute) not in (("a", "href"), ("img", "src")):
+        return value
+    compact = _URL_IGNORED.sub("", value).lower().replace("\\", "/")
+    scheme = _SCHEME.match(compact)
+    if tag == "a":
+        return value if scheme is None or scheme.group() in ("http:", "https:", "mailto:") else None
+    if scheme is None:
+        return None if compact.startswith("//") else value  # "//host/x.png" is a remote image too
+    return value if _INLINE_IMAGE.match(compact) else None
+
+
 def sanitize_html(html: str) -> str:
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "data"})
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_kept_url,
+        url_schemes={"http", "https", "mailto", "data"},
+    )
 
 
 def sanitize_answer_data(data: dict) -> None:

@@ -8,6 +8,14 @@ def run_import(job_id: int) -> None:
     import_job_run(job_id=job_id)
 
 
+@shared_task(name="quizbank.sweep_import_files", ignore_result=True)
+def sweep_import_files() -> int:
+    """Delete uploaded import files a finished job did not (a lost worker, a failed request)."""
+    from quizbank.services.imports import import_files_sweep
+
+    return import_files_sweep()
+
+
 @shared_task(name="quizbank.sweep_sessions", ignore_result=True)
 def sweep_sessions() -> int:
     """Finish (or abandon, by the paper's rule) every session whose time is up."""

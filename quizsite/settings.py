@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "quizsite.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "quizsite.urls"
@@ -294,3 +295,5 @@ CELERY_BEAT_SCHEDULE["quizbank-sweep-sessions"] = {
     "task": "quizbank.sweep_sessions",
     "schedule": SESSION_SWEEP_EVERY_SECONDS,
 }
+# Uploaded import files are deleted when their job ends; leftovers a day old go in this sweep.
+CELERY_BEAT_SCHEDULE["quizbank-sweep-import-files"] = {"task": "quizbank.sweep_import_files", "schedule": 3600.0}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -203,6 +205,9 @@ def bank_import_file(*, path: Path, subject: str = "", fmt: str = "") -> ImportR
 # --- uploads -----------------------------------------------------------------------------------
 
 INLINE_IMPORT_BYTES = 512 * 1024  # smaller uploads are imported during the request
+# An uploaded file is deleted when its job ends; what a lost worker or a failed request leaves behind
+# is swept once it is this old (the job's report keeps the file's name and every error).
+IMPORT_FILE_MAX_AGE_SECONDS = 24 * 3600
 
 
 def import_job_create(
@@ -277,4 +282,53 @@ def import_job_run(*, job_id: int) -> ImportJob:
         job.status = ImportStatus.FAILED if report.errors and not job.skip_invalid else ImportStatus.SUCCEEDED
     job.finished_at = timezone.now()
     job.save(update_fields=["report", "status", "finished_at"])
+    import_file_delete(path=job.file_path)
     return job
+
+
+def _upload_folder(path: str | Path) -> Path | None:
+    """The folder import_job_create made for an upload (IMPORT_ROOT/<hex>/), or None for a path
+    anywhere else: nothing outside IMPORT_ROOT is ever deleted, whatever a job row says."""
+    root = Path(settings.IMPORT_ROOT).resolve()
+    folder = Path(path).resolve().parent
+    return folder if folder.parent == root else None
+
+
+def import_file_delete(*, path: str | Path) -> None:
+    """Delete an uploaded file and its folder (the upload is only needed while its job runs)."""
+    folder = _upload_folder(path)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def import_files_sweep(*, max_age_seconds: float = IMPORT_FILE_MAX_AGE_SECONDS, now: float | None = None) -> int:
+    """Delete uploads older than `max_age_seconds` that no running job is reading; a queued job whose
+    file goes is failed with the reason. Returns the number of folders deleted."""
+    root = Path(settings.IMPORT_ROOT)
+    if not root.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - max_age_seconds
+    running = {
+        folder
+        for path in ImportJob.objects.filter(status=ImportStatus.RUNNING).values_list("file_path", flat=True)
+        if (folder := _upload_folder(path)) is not None
+    }
+    deleted = 0
+    for folder in root.iterdir():
+        if not folder.is_dir() or folder.resolve() in running or folder.stat().st_mtime > cutoff:
+            continue
+        for job in ImportJob.objects.filter(status=ImportStatus.QUEUED, file_path__startswith=f"{folder}/"):
+            error = {
+                "source": job.file_name,
+                "line": None,
+                "field": "(file)",
+                "message": "no worker imported the file within a day, so it was deleted; upload it again",
+            }
+            ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
+                status=ImportStatus.FAILED,
+                finished_at=timezone.now(),
+                report={"created": 0, "duplicates": 0, "skipped": 0, "errors": [error]},
+            )
+        shutil.rmtree(folder, ignore_errors=True)
+        deleted += 1
+    return deleted
