@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import io
 import json
 import os
 import socket
@@ -135,7 +136,7 @@ def public_port(monkeypatch):
     upstream.shutdown()
 
 
-def test_the_public_port_refuses_every_request_without_the_key_but_the_health_probe(public_port):
+def test_the_public_port_forwards_only_requests_with_the_key(public_port):
     # vLLM's --api-key guards /v1 only: /invocations runs the same inference, the rest is open too
     for method, path in (
         ("post", "/invocations"),
@@ -150,11 +151,9 @@ def test_the_public_port_refuses_every_request_without_the_key_but_the_health_pr
             response = requests.request(method, f"{public_port}{path}", json=CHAT, headers=headers, timeout=10)
             assert response.status_code == 401, (method, path, headers, response.status_code)
     assert Upstream.seen == []  # none of them reached the server
-    assert requests.get(f"{public_port}/health", timeout=10).status_code == 200
+    assert requests.get(f"{public_port}/health", timeout=10).status_code == 200  # the probe needs no key
 
-
-def test_the_public_port_forwards_requests_with_the_key(public_port):
-    with requests.Session() as session:  # several requests on one kept-alive connection
+    with requests.Session() as session:  # with the key, several requests on one kept-alive connection
         session.headers.update(bearer(KEY))
         for path in ("/v1/models", "/invocations", "/v1/models"):
             answer = session.post(f"{public_port}{path}", json=CHAT, timeout=10)
@@ -162,7 +161,7 @@ def test_the_public_port_forwards_requests_with_the_key(public_port):
             assert json.loads(answer.json()["body"]) == CHAT
         chunked = session.post(f"{public_port}/v1/completions", data=iter([b'{"a":', b" 1}"]), timeout=10)
         assert chunked.json() == {"method": "POST", "path": "/v1/completions", "body": '{"a": 1}'}
-    assert len(Upstream.seen) == 4
+    assert len(Upstream.seen) == 5
 
 
 def test_a_request_without_the_key_on_a_connection_that_had_it_is_not_forwarded(public_port):
@@ -279,7 +278,7 @@ def test_the_public_port_is_on_loopback_unless_configured(tmp_path, monkeypatch)
     monkeypatch.setattr("inference.management.commands.serve_model.ModelVersion.objects.filter", FakeVersions)
     from django.core.management import call_command
 
-    call_command("serve_model", "--version", "v", "--port", str(free_port()), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("serve_model", "--version", "v", "--port", str(free_port()), stdout=io.StringIO())
     assert bound["address"][0] == "127.0.0.1" and bound["key"] == model_server_api_key()
 
 
