@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from quizbank.demo import DEMO_EXAM_QUESTIONS, demo_question
 from quizbank.models import Answer, QuestionType, QuizSession, SessionState
-from quizbank.services import paper_create
+from quizbank.services import paper_create, paper_update
 
 pytestmark = pytest.mark.browser
 
@@ -209,7 +209,9 @@ def test_sequential_navigation_and_practice_checks(page, live_server, student, e
     assert session.current_position == 2
     assert Answer.objects.get(session=session, item__position=1).response_data == "true"
 
-    # Practice: "check" shows right or wrong, the key and the explanation, and locks the answer.
+    # Practice: "check" shows right or wrong, the key and the explanation, and locks the answer. Not
+    # while the exam holding the same questions is open: it closes first.
+    paper_update(paper=ordered, close_at=timezone.now() - timedelta(seconds=1))
     practice = paper_create(title="练一练", questions=[true_false, numerical], mode="practice", **REVIEW_NOW)
     start(page, live_server, practice)
     answer(page, QuestionType.TRUE_FALSE, "false")
