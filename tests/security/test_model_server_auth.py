@@ -53,7 +53,7 @@ def test_the_model_server_refuses_a_request_without_the_key(vllm_server, method,
 
 
 @pytest.mark.slow
-def test_with_the_key_the_model_server_answers_and_the_app_client_works(served):
+def test_with_the_key_the_model_server_answers_and_the_app_client_works(db, served):
     models = requests.get(f"{served.url}/v1/models", headers=served.headers, timeout=30)
     assert models.status_code == 200 and "quizsite" in {entry["id"] for entry in models.json()["data"]}
     chat = requests.post(
