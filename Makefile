@@ -63,7 +63,8 @@ setup-demo: install
 run: setup-demo
 	@echo ""
 	@echo "  quizsite: http://127.0.0.1:$(WEB_PORT)/   (logins: student1, teacher1, admin1; password above)"
-	@echo "  model server: http://127.0.0.1:8100/v1 (ready about a minute after start)"
+	@echo "  model server: http://127.0.0.1:8100/v1 (ready about a minute after start;"
+	@echo "                every request needs Authorization: Bearer \$$(cat var/vllm-api-key))"
 	@echo ""
 	WEB_PORT=$(WEB_PORT) $(VENV)/bin/honcho start -f Procfile
 

@@ -21,6 +21,9 @@ Each request runs in a savepoint rolled back after it, so one persona's write do
 next one meets. Objects: another student's attempt, answers, review, grades, wrong-answer book,
 practice answers and explanation stream are refused (404 or 403) and never show alice's answer text.
 Every HTML form rejects a POST without its CSRF token, and so does the API with session authentication.
+No student route checks or explains any version (an edit made mid-exam included) of a question on an
+open exam, practice papers included. The model server's port is a door of its own: no persona's
+session or API token opens any of its routes; only the server's key does.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -53,6 +57,7 @@ from quizbank.services import (
     wrong_book_practice_create,
 )
 from tests.routes import BRACED_PARAMETER, Route, schema_paths, urlconf_routes
+from tests.security.test_model_server_auth import KEY, Upstream, public_port  # noqa: F401  (a fixture)
 from tuning.models import ModelVersion, RunStatus, TuningRun
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -703,3 +708,45 @@ def test_the_api_with_a_session_refuses_a_write_without_the_csrf_token(scene):
         if response.status_code != 403 or "CSRF" not in response.content.decode():
             problems.append(f"{role} {method.upper()} {path} without a CSRF token → {response.status_code}")
     assert not problems, "\n".join(problems)
+
+
+# --- the model server's port -------------------------------------------------------------------------
+
+# What vLLM's OpenAI server answers: inference under /v1 and beside it, adapters, and the open extras.
+MODEL_ROUTES = (
+    ("get", "/v1/models"),
+    ("post", "/v1/chat/completions"),
+    ("post", "/v1/completions"),
+    ("post", "/v1/load_lora_adapter"),
+    ("post", "/v1/unload_lora_adapter"),
+    ("post", "/invocations"),
+    ("post", "/tokenize"),
+    ("post", "/detokenize"),
+    ("post", "/pooling"),
+    ("get", "/metrics"),
+    ("get", "/version"),
+    ("get", "/ping"),
+)
+
+
+def test_no_persona_of_the_site_reaches_the_model_server(scene, public_port):  # noqa: F811
+    """The model port is a door of its own: no persona's sign-in (session cookie or API token) opens any
+    of its routes; only the server's key does, and the health probe alone needs none."""
+    from rest_framework.authtoken.models import Token
+
+    credentials = {ANON: {}}
+    for role in ROLES[1:]:
+        token = Token.objects.get_or_create(user=scene.users[role])[0].key
+        credentials[role] = {"Cookie": f"{django_settings.SESSION_COOKIE_NAME}={scene.cookies[role]}"}
+        credentials[f"{role} (token)"] = {"Authorization": f"Token {token}"}
+        credentials[f"{role} (token as bearer)"] = {"Authorization": f"Bearer {token}"}
+    problems = []
+    for (who, headers), (method, path) in itertools.product(credentials.items(), MODEL_ROUTES):
+        response = requests.request(method, f"{public_port}{path}", json={}, headers=headers, timeout=10)
+        if response.status_code != 401:
+            problems.append(f"{who} {method.upper()} {path} → {response.status_code}")
+    assert Upstream.seen == []
+    assert not problems, "\n".join(problems)
+    assert requests.get(f"{public_port}/health", timeout=10).status_code == 200
+    keyed = requests.post(f"{public_port}/invocations", json={}, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
+    assert keyed.status_code == 200 and Upstream.seen[-1] == ("POST", "/invocations")
