@@ -355,9 +355,9 @@ def locked_question_ids(*, now: datetime | None = None, user=None) -> set[int]:
     versions: dict[int, set[int]] = {}
     lineages = {lineage_id for _, lineage_id in on_exam}
     for pk, lineage_id in (
-        Question.objects.filter(_in_lineages(lineages)).annotate(lineage=Coalesce("root_id", "id")).values_list(
-            "id", "lineage"
-        )
+        Question.objects.filter(_in_lineages(lineages))
+        .annotate(lineage=Coalesce("root_id", "id"))
+        .values_list("id", "lineage")
     ):
         versions.setdefault(lineage_id, set()).add(pk)
     shown: dict[int, set[int]] = {}

@@ -116,7 +116,9 @@ def _draw(paper: Paper, rng: random.Random, *, now: datetime | None = None, user
         return [(item.question, item.score) for item in paper.items.select_related("question")]
     slots: list = []
     # Practice shows each key once checked: it never draws a question of an exam still open.
-    chosen: set[int] = locked_question_ids(now=now or timezone.now(), user=user) if paper.mode == PaperMode.PRACTICE else set()
+    chosen: set[int] = (
+        locked_question_ids(now=now or timezone.now(), user=user) if paper.mode == PaperMode.PRACTICE else set()
+    )
     for rule in paper.rules.select_related("subject"):
         ids = [pk for pk in rule_candidates(rule).values_list("id", flat=True) if pk not in chosen]
         if len(ids) < rule.count:

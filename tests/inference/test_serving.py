@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from inference.client import ModelServerError, get_client, reset_client
 from inference.serving import ServingSupervisor, adapter_of, free_port, serving_plan, vllm_command
 from quizbank import prompts
+from tests.waiting import wait_for
 from tuning.services import version_promote, version_register
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -60,16 +60,6 @@ def expected(trained_model, lora_model) -> dict[str, str]:
 def readable(text: str) -> str:
     """Text without the replacement characters of a cut multi-byte character (vLLM holds those back)."""
     return text.replace("\ufffd", "")
-
-
-def wait_for(predicate, *, timeout: float, what: str, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 @pytest.fixture

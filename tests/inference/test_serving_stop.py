@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -20,21 +19,12 @@ from django.db import connection
 from inference.client import auth_headers, model_server_api_key
 from inference.serving import free_port
 from tests.conftest import REPO
+from tests.waiting import wait_for
 from tuning.services import version_promote, version_register
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 STARTED = re.compile(r"started vLLM \(pid (\d+)\) for \S+ on port (\d+)")
-
-
-def wait_for(predicate, *, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 def leftovers(session: int, port: int) -> list[str]:
