@@ -12,12 +12,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.exceptions import STATUS_BY_CODE, ApplicationError
+from core.throttling import ScopedUserThrottle, throttle_view
 from inference.explanations import ExplanationEvent, answer_explanation_stream, answer_for_explanation
 from inference.services import answer_submit_and_explain
 from quizbank.models import Answer, Question
 from quizbank.selectors.exams import question_locked_for_practice
-from quizsite.exceptions import STATUS_BY_CODE, ApplicationError
-from quizsite.throttling import ScopedUserThrottle, throttle_view
 
 
 class PublicOptionSerializer(serializers.Serializer):

@@ -7,4 +7,8 @@ class InferenceConfig(AppConfig):
     verbose_name = "Model serving and explanations"
 
     def ready(self) -> None:
+        from core import health
         from inference import receivers  # noqa: F401 - connects the signal receivers
+        from inference.health import model_health
+
+        health.register("model", model_health)

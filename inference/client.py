@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import HTTPAdapter
 
-from quizsite.exceptions import ServiceUnavailable
+from core.exceptions import ServiceUnavailable
 
 if TYPE_CHECKING:
     from inference.local import LocalModelClient

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 
+from core.exceptions import ApplicationError
 from inference.client import ChatResult, ModelClient, ModelServerError, get_client
 from inference.key_quotes import KeyLineFilter, question_key
 from inference.services import explanation_from_result, question_chat_request
@@ -20,7 +21,6 @@ from quizbank.exporters.training import question_record
 from quizbank.importers.base import parse_bool
 from quizbank.models import Answer, ExplanationSource, PaperMode, Question, QuestionExplanation, QuestionType
 from quizbank.selectors.exams import question_locked_for_practice, review_visibility
-from quizsite.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from core.exceptions import ApplicationError
 from inference.client import ModelClient, ModelServerError, get_client
 from quizbank import prompts
 from quizbank.exporters.training import question_record
 from quizbank.models import Answer, ExplanationSource, Question, QuestionType
 from quizbank.selectors.exams import question_locked_for_practice
 from quizbank.services import answer_submit
-from quizsite.exceptions import ApplicationError
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from core.exceptions import ApplicationError
+from core.throttling import request_ident, throttle_hit, throttled_message
 from inference.services import answer_submit_and_explain
 from quizbank.models import Answer, PaperMode, Question
 from quizbank.selectors.exams import (
@@ -14,8 +16,6 @@ from quizbank.selectors.exams import (
     question_locked_for_practice,
     questions_locked_for_practice,
 )
-from quizsite.exceptions import ApplicationError
-from quizsite.throttling import request_ident, throttle_hit, throttled_message
 
 
 @login_required

@@ -29,6 +29,10 @@ from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.exceptions import ApplicationError
+from core.signin import SIGNIN_LOCKED, signin_wait
+from core.throttling import request_ident, throttle_hit
+from core.tokens import token_rotate
 from quizbank.grading import MULTIPLE_CHOICE_POLICIES
 from quizbank.models import (
     Answer,
@@ -75,10 +79,6 @@ from quizbank.services import (
     session_start,
     wrong_book_practice_start,
 )
-from quizsite.exceptions import ApplicationError
-from quizsite.signin import SIGNIN_LOCKED, signin_wait
-from quizsite.throttling import request_ident, throttle_hit
-from quizsite.tokens import token_rotate
 
 
 # The HTTP status of a refusal, by its `extra["code"]`; refusals without a listed code stay 400.

@@ -20,6 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.exceptions import ApplicationError
+from core.throttling import request_ident, throttle_hit, throttled_message
 from quizbank.importers.base import parse_bool
 from quizbank.models import Paper, PaperMode, QuizSession, SessionState
 from quizbank.selectors.exams import (
@@ -36,8 +38,6 @@ from quizbank.selectors.exams import (
 )
 from quizbank.services import session_finish, session_start, wrong_book_practice_start
 from quizbank.services.sessions import response_text
-from quizsite.exceptions import ApplicationError
-from quizsite.throttling import request_ident, throttle_hit, throttled_message
 
 QTYPE_LABELS = {
     "single_choice": gettext_lazy("Single choice"),

@@ -5,7 +5,7 @@ URL is a whole page the link would open). Images come from this site only: a rel
 Moodle `@@PLUGINFILE@@/…` reference included) or a raster image inside the question itself
 (`data:image/png;base64,…`, also jpeg, gif, webp). A remote image is dropped: shown to every student
 taking the paper, it would tell its owner who is taking it and when. The Content-Security-Policy
-(quizsite/middleware.py) refuses remote images and every inline script as a second line.
+(core/middleware.py) refuses remote images and every inline script as a second line.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.exceptions import ApplicationError
 from quizbank.grading import MULTIPLE_CHOICE_POLICIES
 from quizbank.models import (
     OPEN_SESSION_STATES,
@@ -48,7 +49,6 @@ from quizbank.selectors.exams import paper_grade
 from quizbank.selectors.results import grading_queue, item_statistics, paper_sessions
 from quizbank.services import RuleSpec, answer_grade, paper_create, paper_create_random, paper_update
 from quizbank.services.papers import PAPER_SETTINGS
-from quizsite.exceptions import ApplicationError
 
 # The most questions the search on the new-paper page lists at once.
 SEARCH_LIMIT = 100

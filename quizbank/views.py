@@ -5,12 +5,12 @@ from django.contrib.auth.decorators import login_required, user_passes_test
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
+from core.exceptions import ApplicationError
 from quizbank.importers.registry import formats
 from quizbank.models import ImportJob, QuestionType
 from quizbank.roles import is_teacher
 from quizbank.selectors import question_search
 from quizbank.services import import_job_create
-from quizsite.exceptions import ApplicationError
 
 teacher_required = user_passes_test(is_teacher)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from quizsite.env import one_of, read_secret_key, url_list
+from core.env import one_of, read_secret_key, url_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "core",
     "quizbank",
     "tuning",
     "inference",
@@ -75,16 +76,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "quizsite.logging.RequestIdMiddleware",
+    "core.logging.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "quizsite.middleware.ChosenLanguageMiddleware",
+    "core.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "quizsite.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "quizsite.urls"
@@ -93,7 +94,7 @@ WSGI_APPLICATION = "quizsite.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "quizsite" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -129,11 +130,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Sign-in --------------------------------------------------------------------------------
-# Password guessing (quizsite/signin.py): past SIGNIN_LIMIT_PER_USER failures of one username from one
+# Password guessing (core/signin.py): past SIGNIN_LIMIT_PER_USER failures of one username from one
 # address, or SIGNIN_LIMIT_PER_ADDRESS failures from one address (a class behind one school address),
 # sign-ins from there are refused (429) until SIGNIN_WINDOW_SECONDS after the first. Addresses: see
 # FORWARDED_FOR_PROXIES.
-AUTHENTICATION_BACKENDS = ["quizsite.signin.LimitedModelBackend"]
+AUTHENTICATION_BACKENDS = ["core.signin.LimitedModelBackend"]
 SIGNIN_LIMIT_PER_USER = env.int("SIGNIN_LIMIT_PER_USER", default=5)
 SIGNIN_LIMIT_PER_ADDRESS = env.int("SIGNIN_LIMIT_PER_ADDRESS", default=50)
 SIGNIN_WINDOW_SECONDS = env.int("SIGNIN_WINDOW_SECONDS", default=15 * 60)
@@ -164,10 +165,10 @@ LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "quizsite.tokens.ExpiringTokenAuthentication",
+        "core.tokens.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "EXCEPTION_HANDLER": "quizsite.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {"TITLE": "quizsite API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
@@ -176,7 +177,7 @@ SPECTACULAR_SETTINGS = {"TITLE": "quizsite API", "VERSION": "1", "SERVE_INCLUDE_
 # Per process by default; several web processes or machines share counts through Redis,
 # e.g. CACHE_URL=redis://127.0.0.1:6379/1 (not the broker's database).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-# Requests per user to the endpoints that call the model or start GPU work (quizsite/throttling.py),
+# Requests per user to the endpoints that call the model or start GPU work (core/throttling.py),
 # as scope=count/period (s, m, h, d), e.g. THROTTLE_RATES=explain=10/min,tuning=5/h. Exam saves have none.
 # wrong_book_practice: new practice papers of one's wrong answers; attempt: new attempts at papers that allow
 # any number (their essays are graded by the model).
@@ -259,7 +260,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "text": {"format": "%(message)s"},
-        "json": {"()": "quizsite.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

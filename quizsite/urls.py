@@ -4,8 +4,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
-from quizsite import signin
-from quizsite.health import healthz, livez
+from core import signin
+from core.health import healthz, livez
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="exam-index", permanent=False)),

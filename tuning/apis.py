@@ -7,7 +7,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from quizsite.throttling import ThrottledPostOnly
+from core.throttling import ThrottledPostOnly
 from tuning.models import ModelVersion, TuningRun
 from tuning.selectors import run_checkpoints
 from tuning.services import run_cancel, run_create, run_resume, version_promote

@@ -17,8 +17,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.exceptions import ApplicationError
 from quizbank.selectors import dataset_alpaca
-from quizsite.exceptions import ApplicationError
 from tuning.models import TERMINAL_STATUSES, ModelVersion, RunEvent, RunStatus, TuningRun
 from tuning.signals import version_promoted
 from tuning.training.config import ConfigError, TuningConfig, preset, settings_problems, validate

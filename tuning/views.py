@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from quizsite.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from tuning.models import ModelVersion, TuningRun
 from tuning.selectors import loss_curve_svg, run_checkpoints, run_loss_points, version_comparison
 from tuning.services import run_cancel, run_create, run_resume, version_promote

@@ -6,9 +6,9 @@ import json
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from core.exceptions import ApplicationError
 from quizbank.grading import grade
 from quizbank.models import Answer, Question
-from quizsite.exceptions import ApplicationError
 
 # The longest response kept, in characters (of its JSON for lists and dicts): a long essay is a few
 # thousand; anything near this is pasted junk that would only fill the database and the grader's prompt.

@@ -14,11 +14,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.exceptions import ApplicationError
 from quizbank.importers import BankImportError, QuestionRecord, RowError, iter_file
 from quizbank.importers.registry import format_by_name
 from quizbank.models import ImportJob, ImportStatus, KnowledgePoint, Question, Subject, Tag
 from quizbank.normalize import record_hash
-from quizsite.exceptions import ApplicationError
 
 
 @dataclass

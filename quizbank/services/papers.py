@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
+from core.exceptions import ApplicationError
 from quizbank.grading import MULTIPLE_CHOICE_POLICIES
 from quizbank.models import (
     GradingMethod,
@@ -26,7 +27,6 @@ from quizbank.models import (
     Subject,
 )
 from quizbank.selectors.questions import subject_filter
-from quizsite.exceptions import ApplicationError
 
 # The settings a teacher may give a paper, with the choices each accepts (None: any value of its type).
 PAPER_SETTINGS: dict[str, tuple | None] = {

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from core.exceptions import ApplicationError
 from quizbank.importers import QuestionRecord
 from quizbank.models import Answer, KnowledgePoint, PaperQuestion, Question, SessionItem, Tag
 from quizbank.normalize import record_hash
 from quizbank.sanitize import clean_record
 from quizbank.services.imports import subject_get_or_create
-from quizsite.exceptions import ApplicationError
 
 EDITABLE = [f.name for f in fields(QuestionRecord) if not f.name.startswith("source_")]
 

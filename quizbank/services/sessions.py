@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.exceptions import ApplicationError
 from quizbank.grading import grade, is_empty_response
 from quizbank.models import (
     OPEN_SESSION_STATES,
@@ -37,7 +38,6 @@ from quizbank.services.answers import answer_length_check
 from quizbank.services.papers import rule_candidates
 from quizbank.services.wrongbook import wrong_book_record
 from quizbank.signals import answers_need_grading
-from quizsite.exceptions import ApplicationError
 
 UNGRADED = (GradeStatus.PENDING, GradeStatus.NEEDS_REVIEW)
 # Who may grade through answer_grade.

@@ -8,10 +8,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.exceptions import ApplicationError
 from quizbank.models import Answer, Paper, PaperMode, WrongBookEntry
 from quizbank.selectors.exams import locked_question_ids
 from quizbank.services.papers import paper_create
-from quizsite.exceptions import ApplicationError
 
 
 @transaction.atomic

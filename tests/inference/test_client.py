@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
+from core.env import url_list
 from inference.client import ModelClient, ModelRequestRefused, ModelServerError
 from inference.serving import vllm_command
-from quizsite.env import url_list
 
 
 class FakeOpenAI(http.server.BaseHTTPRequestHandler):

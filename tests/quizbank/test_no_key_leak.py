@@ -33,6 +33,7 @@ from django.urls import resolve
 from django.urls.exceptions import Resolver404
 from django.utils import timezone
 
+from core.exceptions import ApplicationError
 from quizbank.models import Answer, ImportJob, PaperMode, QuestionType, QuizSession, SessionState
 from quizbank.services import (
     answer_submit,
@@ -43,7 +44,6 @@ from quizbank.services import (
     session_finish,
     session_start,
 )
-from quizsite.exceptions import ApplicationError
 from tests.routes import BRACED_PARAMETER, Route, schema_paths, urlconf_routes
 
 MARK = "【密卷】"  # every stem of the exam carries it: a response that shows one concerns the exam

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.exceptions import ApplicationError
 from quizbank.models import (
     Answer,
     GradeStatus,
@@ -42,7 +43,6 @@ from quizbank.services import (
     wrong_book_practice_create,
 )
 from quizbank.signals import answers_need_grading
-from quizsite.exceptions import ApplicationError
 
 pytestmark = pytest.mark.django_db
 

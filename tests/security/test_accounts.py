@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from quizsite.signin import SIGNIN_LOCKED, signin_refusal
+from core.signin import SIGNIN_LOCKED, signin_refusal
 
 pytestmark = pytest.mark.django_db
 

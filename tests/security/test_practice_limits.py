@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.throttling import throttled_message
 from quizbank.models import Paper, QuizSession, WrongBookEntry
 from quizbank.services import session_finish
-from quizsite.throttling import throttled_message
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +71,7 @@ def test_the_practice_form_resumes_and_limits_new_papers_with_a_message(client, 
 
 
 def test_the_rate_has_a_default(settings):
-    from quizsite.throttling import rate_parse
+    from core.throttling import rate_parse
 
     for scope in ("wrong_book_practice", "attempt"):
         count, period = rate_parse(settings.THROTTLE_RATES[scope])

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from quizsite.throttling import rate_parse, throttle_hit, throttled_message
+from core.throttling import rate_parse, throttle_hit, throttled_message
 
 TINY = {"explain": "2/min", "tuning": "2/min"}
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from quizsite.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from tuning.models import TuningRun
 from tuning.services import run_create, version_register
 from tuning.training.config import TuningConfig

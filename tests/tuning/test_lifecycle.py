@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from quizsite.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from tests.conftest import REPO
 from tuning.models import RunStatus, TuningRun
 from tuning.services import run_create, run_execute, runs_recover_stale, version_promote, version_register

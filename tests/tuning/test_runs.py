@@ -5,7 +5,7 @@ import time
 import pytest
 from django.core.management import call_command
 
-from quizsite.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from tuning.models import ModelVersion, RunStatus, TuningRun
 from tuning.services import run_cancel, run_claim, run_create, run_execute, version_register
 

@@ -3,10 +3,10 @@ import json
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from core.commands import ModelVersionCommand
 from inference.client import ModelServerError, get_client
 from inference.evaluation import evaluate_questions
 from quizbank.selectors import SPLITS, question_list
-from quizsite.commands import ModelVersionCommand
 
 
 class Command(ModelVersionCommand):

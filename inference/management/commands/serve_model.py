@@ -2,9 +2,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
+from core.commands import ModelVersionCommand
 from inference.client import model_server_api_key
 from inference.serving import ServingSupervisor, serving_device, serving_plan, vllm_command
-from quizsite.commands import ModelVersionCommand
 from tuning.models import ModelVersion
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core.exceptions import ApplicationError
 from quizbank.selectors import dataset_alpaca
-from quizsite.exceptions import ApplicationError
 from tuning.services import base_model_bootstrap
 
 

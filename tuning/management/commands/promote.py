@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
-from quizsite.commands import ModelVersionCommand
-from quizsite.exceptions import ApplicationError
+from core.commands import ModelVersionCommand
+from core.exceptions import ApplicationError
 from tuning.models import ModelVersion
 from tuning.services import version_accuracy, version_promote
 

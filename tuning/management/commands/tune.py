@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from quizsite.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from tuning.models import ModelVersion, RunStatus, TuningRun
 from tuning.services import run_create, run_execute, run_resume
 

@@ -2,14 +2,14 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from quizsite.health import healthy, model_health, web_health, worker_health
+from core.health import healthy, registered, web_health, worker_health
 
 
 class Command(BaseCommand):
     help = (
         "Check a process's dependencies and exit 0 when healthy, 1 when not (for a container or systemd "
         "health check): the database and cache (default), --worker: Celery workers answer a ping over "
-        "the broker, --model: a model server answers."
+        "the broker, --model: a model server answers (and any other check an app registers)."
     )
 
     def add_arguments(self, parser):
@@ -20,15 +20,18 @@ class Command(BaseCommand):
             default=[],
             help="with --worker: this queue must be consumed by some worker (repeatable)",
         )
-        parser.add_argument("--model", action="store_true", help="ask the model servers (INFERENCE_URLS)")
+        for name in registered():
+            if name not in ("web", "worker"):
+                parser.add_argument(f"--{name}", action="store_true", help=f"run the registered {name!r} check")
         parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for workers' replies")
 
-    def handle(self, *args, worker, queue, model, timeout, **options):
+    def handle(self, *args, worker, queue, timeout, **options):
         checks = {}
         if worker or queue:
             checks.update(worker_health(timeout=timeout, queues=tuple(queue)))
-        if model:
-            checks.update(model_health())
+        for name, check in registered().items():
+            if name not in ("web", "worker") and options.get(name):
+                checks.update(check())
         if not checks:
             checks.update(web_health())
         ok = healthy(checks)

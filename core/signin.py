@@ -30,7 +30,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy, ngettext
 
-from quizsite.throttling import client_address
+from core.throttling import client_address
 
 # The API's refusal; DRF adds how long to wait ("Expected available in N seconds.") in the same language.
 SIGNIN_LOCKED = gettext_lazy("Too many failed sign-ins.")

@@ -1,9 +1,11 @@
 """Health checks, one per kind of process: the web (database and cache), the Celery workers (a ping
-over the broker) and the model servers. Each answers a dict of named checks, each {"ok": bool, ...},
-with nothing secret in it (no URL with a password, no setting's value): `/healthz` is public."""
+over the broker) and whatever a higher app registers (inference registers the model servers). Each
+answers a dict of named checks, each {"ok": bool, ...}, with nothing secret in it (no URL with a
+password, no setting's value): `/healthz` is public."""
 
 import time
 import uuid
+from collections.abc import Callable
 
 from django.core.cache import cache
 from django.db import connections
@@ -51,7 +53,7 @@ def web_health() -> dict[str, dict]:
 
 def worker_health(*, timeout: float = 5.0, queues: tuple[str, ...] = ()) -> dict[str, dict]:
     """Ping every worker over the broker; with queues, also that each is consumed by some worker."""
-    from quizsite.celery import app
+    from celery import current_app as app  # the project's app, set up by the settings package
 
     def ping() -> dict:
         with app.connection_for_write() as connection:
@@ -74,18 +76,22 @@ def worker_health(*, timeout: float = 5.0, queues: tuple[str, ...] = ()) -> dict
     return {"workers": _timed(ping)}
 
 
-def model_health() -> dict[str, dict]:
-    """The model servers (INFERENCE_URLS) or the in-process model: ok while at least one answers,
-    as the client routes around the others."""
-    from inference.client import get_client
+# Checks a higher layer adds (inference: "model"), by name; each answers {check name: result}.
+_REGISTRY: dict[str, Callable[[], dict[str, dict]]] = {}
 
-    def served() -> dict:
-        servers = get_client().health()
-        if not any(servers.values()):
-            raise ConnectionError("no model server is ready")
-        return {"servers": {url: "up" if up else "down" for url, up in servers.items()}}
 
-    return {"model": _timed(served)}
+def register(name: str, check: Callable[[], dict[str, dict]]) -> None:
+    """Make `check` available as `manage.py health --<name>`; called from an app's ready()."""
+    _REGISTRY[name] = check
+
+
+def registered() -> dict[str, Callable[[], dict[str, dict]]]:
+    return {"web": web_health, "worker": worker_health, **_REGISTRY}
+
+
+def timed(check: Callable[[], dict | None]) -> dict:
+    """Run one check, timing it and turning any failure into {"ok": False, ...}."""
+    return _timed(check)
 
 
 def healthy(checks: dict[str, dict]) -> bool:
