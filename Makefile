@@ -68,10 +68,10 @@ run: setup-demo
 	@echo ""
 	WEB_PORT=$(WEB_PORT) $(VENV)/bin/honcho start -f Procfile
 
-test: install browser
+test: install browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install lint
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # LLaMA-Factory in its own venv, to check that our exports load with its data loader unchanged
@@ -99,8 +99,16 @@ bench: install $(if $(filter explain_concurrency,$(BENCH_NAMES)),setup-demo) \
 compat: install $(LF_VENV)/.installed
 	$(PY) -m tests.compat.run_llamafactory
 
+# Style, the import contracts of pyproject.toml ([tool.importlinter]: layers, no model library in the
+# web process) and types on the packages held to full annotations ([tool.mypy]).
+IMPORT_CONTRACTS := quizsite-wiring quizbank-not-model core-alone
+MYPY_PACKAGES := core
+
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports $(addprefix --contract ,$(IMPORT_CONTRACTS))
+	$(VENV)/bin/mypy $(MYPY_PACKAGES)
 
 clean:
 	rm -rf var

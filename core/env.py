@@ -4,10 +4,11 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 
-def read_secret_key(env, var_dir: Path, *, debug: bool, required: bool = False) -> str:
+def read_secret_key(env: environ.Env, var_dir: Path, *, debug: bool, required: bool = False) -> str:
     """SECRET_KEY from the environment; a fresh clone gets a random key kept under var/.
     required (production): no fallback, every web process and worker must share one key."""
     key = env.str("SECRET_KEY", default="")

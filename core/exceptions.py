@@ -1,6 +1,7 @@
 """One project exception and one API error shape: {"message": ..., "extra": {...}}."""
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -16,9 +17,9 @@ logger = logging.getLogger(__name__)
 class ApplicationError(Exception):
     """A refusal the user can act on (bad input, illegal state change, a model server down)."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, message: str, extra: dict | None = None):
+    def __init__(self, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.extra = extra or {}
@@ -48,9 +49,9 @@ STATUS_BY_CODE = {
 }
 
 
-def api_exception_handler(exc, context):
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        code_status = STATUS_BY_CODE.get(exc.extra.get("code"), exc.status_code)
+        code_status = STATUS_BY_CODE.get(exc.extra.get("code", ""), exc.status_code)
         return Response({"message": exc.message, "extra": exc.extra}, status=code_status)
     if isinstance(exc, RequestDataTooBig):
         limit = (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) // 1024
@@ -72,10 +73,12 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # unknown errors stay 500
 
     response = exception_handler(exc, context)
     if response is None:
-        return None  # unknown errors stay 500
+        return None
     if isinstance(exc.detail, dict | list):
         response.data = {"message": "Validation error", "extra": {"fields": exc.detail}}
     else:

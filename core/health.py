@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from django.core.cache import cache
 from django.db import connections
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 
-def _timed(check) -> dict:
+def _timed(check: Callable[[], dict | None]) -> dict:
     started = time.monotonic()
     try:
         result = {"ok": True, **(check() or {})}
@@ -42,7 +42,7 @@ def _cache() -> None:
         cache.delete(key)
 
 
-def livez(request):
+def livez(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers (no database or cache touched; `/healthz` checks those)."""
     return JsonResponse({"status": "ok"})
 
@@ -99,7 +99,7 @@ def healthy(checks: dict[str, dict]) -> bool:
 
 
 @never_cache
-def healthz(request):
+def healthz(request: HttpRequest) -> JsonResponse:
     """The web process: 200 when its database and cache answer, else 503. No sign-in, no secrets."""
     checks = web_health()
     ok = healthy(checks)

@@ -8,8 +8,11 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
+
+from django.http import HttpRequest, HttpResponse
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -23,7 +26,7 @@ class JsonFormatter(logging.Formatter):
     request is being served, exc_info as text, and the record's `extra=` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -45,13 +48,12 @@ class JsonFormatter(logging.Formatter):
 class RequestIdMiddleware:
     """Sets the request id for the logs of this request and returns it in X-Request-ID."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get("X-Request-ID", "")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        request.request_id = request_id
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)

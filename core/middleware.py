@@ -1,7 +1,12 @@
 """The page language: 简体中文 for everyone unless the user chose another with the language switch."""
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+
+GetResponse = Callable[[HttpRequest], HttpResponse]
 
 
 class ChosenLanguageMiddleware:
@@ -9,11 +14,11 @@ class ChosenLanguageMiddleware:
     pages are in the school's language (LANGUAGE_CODE) until a user picks English (the set_language
     view stores the choice in the language cookie)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
         self.languages = {code for code, _ in settings.LANGUAGES}
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
         language = chosen if chosen in self.languages else settings.LANGUAGE_CODE
         translation.activate(language)
@@ -50,10 +55,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 class ContentSecurityPolicyMiddleware:
     """Sends CONTENT_SECURITY_POLICY with every response that does not set its own."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response

@@ -19,6 +19,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
@@ -28,9 +29,13 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy, ngettext
 
-from core.throttling import client_address
+from core.throttling import AnyRequest, client_address
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # The API's refusal; DRF adds how long to wait ("Expected available in N seconds.") in the same language.
 SIGNIN_LOCKED = gettext_lazy("Too many failed sign-ins.")
@@ -42,7 +47,7 @@ class _Counter:
     limit: int
 
 
-def _counters(request, username: str) -> list[_Counter]:
+def _counters(request: AnyRequest, username: str) -> list[_Counter]:
     address = client_address(request)
     # Hashed: a username may hold characters a cache key may not.
     name = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
@@ -73,7 +78,7 @@ def _give_back(counter: _Counter) -> None:
         pass
 
 
-def signin_attempt(*, request, username: str) -> float | None:
+def signin_attempt(*, request: AnyRequest, username: str) -> float | None:
     """Count a sign-in attempt: None if it may go on, else the seconds until it may."""
     now = time.time()
     waits = []
@@ -84,7 +89,7 @@ def signin_attempt(*, request, username: str) -> float | None:
     return max(waits) if waits else None
 
 
-def signin_succeeded(*, request, username: str) -> None:
+def signin_succeeded(*, request: AnyRequest, username: str) -> None:
     """The password was right: the name's failures from this address are forgotten, and this attempt
     does not count against the address (a class signing in from one address is not limited)."""
     user_counter, address_counter = _counters(request, username)
@@ -92,7 +97,7 @@ def signin_succeeded(*, request, username: str) -> None:
     _give_back(address_counter)
 
 
-def signin_wait(request) -> float | None:
+def signin_wait(request: AnyRequest | None) -> float | None:
     """The seconds a refused sign-in of this request has to wait, or None if it was not refused for that."""
     return getattr(getattr(request, "_request", request), "signin_wait", None)
 
@@ -110,7 +115,9 @@ class LimitedModelBackend(ModelBackend):
     """Django's username and password check behind the limits above. Without a request (a management
     command, the test client's login) there is no address to count by, and nothing is limited."""
 
-    def authenticate(self, request, username=None, password=None, **kwargs):
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> User | None:
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if request is None or username is None or password is None:
@@ -118,7 +125,8 @@ class LimitedModelBackend(ModelBackend):
         wait = signin_attempt(request=request, username=username)
         if wait is not None:
             # The DRF request wraps Django's: mark the one both can read.
-            getattr(request, "_request", request).signin_wait = wait
+            marked: Any = getattr(request, "_request", request)
+            marked.signin_wait = wait
             raise PermissionDenied(signin_refusal(wait))  # stops the other backends too
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is not None:
@@ -127,7 +135,7 @@ class LimitedModelBackend(ModelBackend):
 
 
 class LimitedAuthenticationForm(AuthenticationForm):
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         try:
             return super().clean()
         except forms.ValidationError:
@@ -142,7 +150,7 @@ class LoginView(auth_views.LoginView):
 
     form_class = LimitedAuthenticationForm
 
-    def form_invalid(self, form):
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
         wait = signin_wait(self.request)
         if wait is not None:
@@ -150,7 +158,7 @@ class LoginView(auth_views.LoginView):
             response["Retry-After"] = str(math.ceil(wait))
         return response
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         wait = signin_wait(self.request)
         context["locked_out"] = signin_refusal(wait) if wait is not None else ""

@@ -9,15 +9,24 @@ memory cache alike. A refused request gets 429, the project's error shape and Re
 import functools
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# Django's request, or DRF's wrapping one (it passes META and user through).
+AnyRequest = HttpRequest | Request
+View = Callable[..., HttpResponseBase]
 
 
 def rate_parse(rate: str) -> tuple[int, int]:
@@ -49,7 +58,7 @@ def throttle_hit(*, scope: str, ident: str) -> float | None:
     return (window + 1) * period - now
 
 
-def client_address(request) -> str:
+def client_address(request: AnyRequest) -> str:
     """REMOTE_ADDR, or behind FORWARDED_FOR_PROXIES proxies the address the outermost one saw: the entry it
     appended to X-Forwarded-For (those before it are the client's to invent)."""
     proxies = settings.FORWARDED_FOR_PROXIES
@@ -61,7 +70,7 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
-def request_ident(request) -> str:
+def request_ident(request: AnyRequest) -> str:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user-{user.pk}"
@@ -77,7 +86,7 @@ class ScopedUserThrottle(BaseThrottle):
     """DRF throttle by the view's `throttle_scope`, per user (per address when signed out).
     DRF answers 429 with Retry-After; the project's handler gives it the usual error shape."""
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         scope = getattr(view, "throttle_scope", None)
         self._wait = throttle_hit(scope=scope, ident=request_ident(request)) if scope else None
         return self._wait is None
@@ -89,18 +98,18 @@ class ScopedUserThrottle(BaseThrottle):
 class ThrottledPostOnly(ScopedUserThrottle):
     """The same, counting only POSTs (a list and its create share one view)."""
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         if request.method != "POST":
             return True
         return super().allow_request(request, view)
 
 
-def throttle_view(scope: str):
+def throttle_view(scope: str) -> Callable[[View], View]:
     """The same limit for a plain Django view (one DRF cannot wrap, such as a streamed response)."""
 
-    def decorator(view):
+    def decorator(view: View) -> View:
         @functools.wraps(view)
-        def wrapped(request, *args, **kwargs):
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             wait = throttle_hit(scope=scope, ident=request_ident(request))
             if wait is not None:
                 response = JsonResponse(

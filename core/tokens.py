@@ -7,9 +7,11 @@ token left on a shared computer or in a script's log is good for a school day at
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -27,20 +29,20 @@ class TokenExpired(exceptions.APIException):
     auth_header = "Token"  # sent as WWW-Authenticate
 
 
-def token_expired(token: Token, *, now=None) -> bool:
+def token_expired(token: Token, *, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return token.created <= now - timedelta(seconds=settings.API_TOKEN_TTL)
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
-    def authenticate_credentials(self, key):
+    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
         user, token = super().authenticate_credentials(key)
         if token_expired(token):
             raise TokenExpired()
         return user, token
 
 
-def token_rotate(*, user) -> Token:
+def token_rotate(*, user: User) -> Token:
     """A new token for `user`, replacing the one they had."""
     for _ in range(3):
         try:

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.db.utils import OperationalError
 
-from core.logging import JsonFormatter, request_id_var
 from core import health
+from core.logging import JsonFormatter, request_id_var
 
 
 def test_healthz_answers_anyone_with_the_database_and_cache_checked(client, db):

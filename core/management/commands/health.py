@@ -1,6 +1,7 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from core.health import healthy, registered, web_health, worker_health
 
@@ -12,7 +13,7 @@ class Command(BaseCommand):
         "the broker, --model: a model server answers (and any other check an app registers)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--worker", action="store_true", help="ping the Celery workers over the broker")
         parser.add_argument(
             "--queue",
@@ -25,8 +26,8 @@ class Command(BaseCommand):
                 parser.add_argument(f"--{name}", action="store_true", help=f"run the registered {name!r} check")
         parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for workers' replies")
 
-    def handle(self, *args, worker, queue, timeout, **options):
-        checks = {}
+    def handle(self, *args: Any, worker: bool, queue: list[str], timeout: float, **options: Any) -> None:
+        checks: dict[str, dict] = {}
         if worker or queue:
             checks.update(worker_health(timeout=timeout, queues=tuple(queue)))
         for name, check in registered().items():
