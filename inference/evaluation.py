@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
-from inference.client import ModelClient
+from inference.engines.base import Engine
 from inference.grading import GradingOutputError, decoding_schema, grade_parse
 from inference.services import explanation_from_result, question_chat_request
 from quizbank import prompts
@@ -22,7 +22,7 @@ GRADE_STEPS = 10  # grades compared on a 0..10 scale of the item's worth
 
 
 def evaluate_questions(
-    questions: list[Question], *, client: ModelClient, concurrency: int = 8, max_tokens: int = 256
+    questions: list[Question], *, client: Engine, concurrency: int = 8, max_tokens: int = 256
 ) -> dict:
     questions = [question for question in questions if question.qtype == QuestionType.SINGLE_CHOICE]
     started = time.monotonic()

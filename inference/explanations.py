@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from core.exceptions import ApplicationError
-from inference.client import ChatResult, ModelClient, ModelServerError, get_client
+from inference.engines import get_engine
+from inference.engines.base import ChatResult, Engine, ModelServerError
 from inference.key_quotes import KeyLineFilter, question_key
 from inference.services import explanation_from_result, question_chat_request
 from quizbank import prompts
@@ -51,7 +52,7 @@ def bank_explain_progress(*, version_name: str) -> BankExplainProgress | None:
 def bank_explain(
     *,
     version_name: str,
-    client: ModelClient | None = None,
+    client: Engine | None = None,
     batch: int = 32,
     progress: Callable[[BankExplainProgress], None] | None = None,
     question_ids: Iterable[int] | None = None,
@@ -62,7 +63,7 @@ def bank_explain(
     A batch is sent at once so the server batches it; what fails is counted and left for the next
     run, which explains only what is still missing (a second run after a full one does nothing).
     Descriptions and cloze texts are not asked about: the model was never trained on them."""
-    client = client or get_client()
+    client = client or get_engine()
     max_tokens = max_tokens or settings.INFERENCE_MAX_TOKENS
     questions = (
         Question.objects.filter(is_current=True)
@@ -185,7 +186,7 @@ def wrong_answer_request(answer: Answer, *, max_tokens: int) -> dict:
 
 
 def answer_explanation_stream(
-    *, answer: Answer, client: ModelClient | None = None, now: datetime | None = None
+    *, answer: Answer, client: Engine | None = None, now: datetime | None = None
 ) -> Iterator[ExplanationEvent]:
     """Why the student's answer is wrong, as the model writes it; kept on the answer once complete.
 
@@ -203,7 +204,7 @@ def answer_explanation_stream(
         yield ExplanationEvent("message", {"text": shown(answer.explanation)})
         yield ExplanationEvent("done", {"source": "model", "version": answer.model_version})
         return
-    client = client or get_client()
+    client = client or get_engine()
     try:
         stream = client.chat_stream(**wrong_answer_request(answer, max_tokens=settings.INFERENCE_MAX_TOKENS))
     except ModelServerError as exc:

@@ -23,7 +23,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inference.client import ChatResult, ModelClient, ModelRequestRefused, get_client
+from inference.engines import get_engine
+from inference.engines.base import ChatResult, Engine, ModelRequestRefused
 from inference.key_quotes import KeyText, grading_key
 from quizbank import prompts
 from quizbank.exporters.training import GRADED_TYPES, answer_worth, grading_prompt_parts
@@ -152,7 +153,7 @@ def decoding_schema(rubric: list[dict], max_tokens: int) -> dict:
     )
 
 
-def answer_grade_with_model(*, answer_id: int, client: ModelClient | None = None) -> Answer | None:
+def answer_grade_with_model(*, answer_id: int, client: Engine | None = None) -> Answer | None:
     """Grade one pending (or needs_review) short answer or essay with the served model.
 
     ModelServerError propagates: the answer is left as it was, and the task retries later.
@@ -164,7 +165,7 @@ def answer_grade_with_model(*, answer_id: int, client: ModelClient | None = None
     messages = prompts.grading_messages(**parts)
     max_tokens = settings.GRADING_MAX_TOKENS
     try:
-        result = (client or get_client()).chat(
+        result = (client or get_engine()).chat(
             messages, max_tokens=max_tokens, json_schema=decoding_schema(parts["rubric"], max_tokens)
         )
     except ModelRequestRefused as exc:

@@ -8,7 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from core.exceptions import ApplicationError
-from inference.client import ModelClient, ModelServerError, get_client
+from inference.engines import get_engine
+from inference.engines.base import Engine, ModelServerError
 from quizbank import prompts
 from quizbank.exporters.training import question_record
 from quizbank.models import Answer, ExplanationSource, Question, QuestionType
@@ -38,15 +39,13 @@ def explanation_from_result(text: str, model: str) -> ModelExplanation:
     return ModelExplanation(answer=parsed.answer, explanation=parsed.explanation, raw=text, model=model)
 
 
-def question_explain(
-    *, question: Question, client: ModelClient | None = None, max_tokens: int = 256
-) -> ModelExplanation:
-    client = client or get_client()
+def question_explain(*, question: Question, client: Engine | None = None, max_tokens: int = 256) -> ModelExplanation:
+    client = client or get_engine()
     result = client.chat(**question_chat_request(question, max_tokens=max_tokens))
     return explanation_from_result(result.text, result.model)
 
 
-def answer_explain(*, answer: Answer, client: ModelClient | None = None) -> Answer:
+def answer_explain(*, answer: Answer, client: Engine | None = None) -> Answer:
     """Attach the served model's explanation; if no model server answers, the bank's own."""
     try:
         explained = question_explain(question=answer.question, client=client)

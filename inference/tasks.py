@@ -6,7 +6,7 @@ from celery import shared_task
 
 @shared_task(name="inference.grade_answer", bind=True, acks_late=True, ignore_result=True, max_retries=48)
 def grade_answer(self, answer_id: int) -> None:
-    from inference.client import ModelRequestRefused, ModelServerError
+    from inference.engines.base import ModelRequestRefused, ModelServerError
     from inference.grading import answer_grade_with_model
 
     try:
@@ -31,10 +31,10 @@ def grade_pending() -> None:
     """Queue again what waits for a model grade too long, when a model server is up to grade it."""
     from django.conf import settings
 
-    from inference.client import get_client
+    from inference.engines import get_engine
     from inference.grading import answers_awaiting_model_grade
 
-    if not any(get_client().health().values()):
+    if not any(get_engine().health().values()):
         return  # the queued tasks are still retrying; adding more would only pile up
     for answer_id in answers_awaiting_model_grade(older_than_seconds=settings.GRADING_SWEEP_EVERY_SECONDS):
         grade_answer.delay(answer_id)

@@ -315,7 +315,7 @@ def manage(database_url: str, *args: str, env: dict[str, str] | None = None) -> 
 
 
 def free_port() -> int:
-    from inference.serving import free_port as loopback_port
+    from inference.serving.process import free_port as loopback_port
 
     return loopback_port()
 
@@ -689,7 +689,7 @@ def streamed_explanation(status: int, body: bytes) -> str | None:
 
 def vllm_requests_done(url: str) -> float:
     """vLLM's count of finished requests (its Prometheus metrics)."""
-    from inference.client import auth_headers, model_server_api_key
+    from inference.engines.http import auth_headers, model_server_api_key
 
     metrics = urllib.request.Request(f"{url}/metrics", headers=auth_headers(model_server_api_key()))
     with urllib.request.urlopen(metrics, timeout=10) as answer:
@@ -706,7 +706,8 @@ def bench_explain_concurrency():
 
     from django.conf import settings
 
-    from inference.client import ModelClient, ModelServerError
+    from inference.engines.base import ModelServerError
+    from inference.engines.http import HttpEngine
     from tests.conftest import VLLMServer
     from tests.loadgen import Request, run_load
     from tuning.models import ModelVersion
@@ -770,7 +771,7 @@ def bench_explain_concurrency():
                 app_seq_rps, app_seq_texts = app(streams[app_seq_part], together=False)
                 app_conc_rps, app_conc_texts = app(streams[app_conc_part], together=True)
 
-            client = ModelClient(urls=[server.url], model=settings.INFERENCE_MODEL_NAME, timeout=300)
+            client = HttpEngine(urls=[server.url], model=settings.INFERENCE_MODEL_NAME, timeout=300)
 
             def raw_one(chat: list[dict]) -> str:
                 try:

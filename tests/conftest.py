@@ -129,14 +129,14 @@ def trained_model(tiny_base_model, demo_dataset, tmp_path_factory) -> Path:
 
 
 def _free_port() -> int:
-    from inference.serving import free_port
+    from inference.serving.process import free_port
 
     return free_port()
 
 
 class VLLMServer:
     def __init__(self, model_dir: Path, version_name: str, log_path: Path):
-        from inference.serving import unpin, vllm_command
+        from inference.serving.process import unpin, vllm_command
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -191,21 +191,21 @@ def vllm_server(trained_model, tmp_path_factory):
 @pytest.fixture
 def served(settings, vllm_server):
     """Point the app at the session's vLLM server."""
-    from inference.client import reset_client
+    from inference.engines import reset_engine
 
     settings.INFERENCE_URLS = [vllm_server.url]
-    reset_client()
+    reset_engine()
     yield vllm_server
-    reset_client()
+    reset_engine()
 
 
 @pytest.fixture
 def no_model_server(settings):
     """Point the app at a port where nothing listens."""
-    from inference.client import reset_client
+    from inference.engines import reset_engine
 
     settings.INFERENCE_URLS = [f"http://127.0.0.1:{_free_port()}"]
     settings.INFERENCE_RETRIES = 1
-    reset_client()
+    reset_engine()
     yield
-    reset_client()
+    reset_engine()

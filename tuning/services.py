@@ -239,14 +239,14 @@ def teacher_grading_records(*, subject: str = "", split: str = "train", graded_a
 def held_out_grading_agreement(*, model_dir: Path | str, name: str) -> dict:
     """How the new version grades the test split's teacher-graded answers, run in this process
     before the version is registered: {"n": 0} when there are none."""
+    from inference.engines.local import LocalEngine
     from inference.evaluation import grading_agreement
-    from inference.local import LocalModelClient
     from quizbank.exporters.training import teacher_graded_answers
 
     answers = list(teacher_graded_answers(split="test"))
     if not answers:
         return {"n": 0}
-    return grading_agreement(answers, client=LocalModelClient(model_dir, name))
+    return grading_agreement(answers, client=LocalEngine(model_dir, name))
 
 
 def run_event_add(*, run: TuningRun, message: str, level: str = RunEvent.Level.INFO, data: dict | None = None) -> None:

@@ -10,7 +10,8 @@ import threading
 import pytest
 from django.urls import reverse
 
-from inference.client import ChatResult, ModelClient, ModelServerError
+from inference.engines.base import ChatResult, ModelServerError
+from inference.engines.http import HttpEngine
 from inference.explanations import bank_explain, bank_explain_progress
 from quizbank import prompts
 from quizbank.models import Answer, Question, QuestionExplanation
@@ -221,21 +222,21 @@ class StreamingOpenAI(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def streaming_server(settings):
-    from inference.client import reset_client
+    from inference.engines import reset_engine
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StreamingOpenAI)
     StreamingOpenAI.asked = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     settings.INFERENCE_URLS = [f"http://127.0.0.1:{server.server_address[1]}"]
-    reset_client()
+    reset_engine()
     yield server
     server.shutdown()
-    reset_client()
+    reset_engine()
 
 
 def test_chat_stream_yields_the_pieces_and_names_the_version(streaming_server):
     url = f"http://127.0.0.1:{streaming_server.server_address[1]}"
-    stream = ModelClient(urls=[url], model="quizsite").chat_stream([{"role": "user", "content": "问"}], max_tokens=16)
+    stream = HttpEngine(urls=[url], model="quizsite").chat_stream([{"role": "user", "content": "问"}], max_tokens=16)
     assert stream.model == "ft-9" and list(stream) == StreamingOpenAI.pieces
     assert StreamingOpenAI.asked[0]["stream"] is True and StreamingOpenAI.asked[0]["max_tokens"] == 16
 
@@ -281,11 +282,11 @@ def test_the_served_model_streams_why_an_answer_is_wrong(served, client, alice, 
     # piece by piece as the server sends them (greedy, so the same request streams the same pieces)
     from django.conf import settings
 
-    from inference.client import get_client
+    from inference.engines import get_engine
     from inference.explanations import wrong_answer_request
 
     pieces = list(
-        get_client().chat_stream(
+        get_engine().chat_stream(
             **wrong_answer_request(reviewed_wrong_answer, max_tokens=settings.INFERENCE_MAX_TOKENS)
         )
     )
@@ -305,7 +306,7 @@ def test_the_banks_explanation_by_the_served_model_shows_on_review_without_a_mod
 ):
     from django.utils.html import escape
 
-    from inference.client import reset_client
+    from inference.engines import reset_engine
     from tests.conftest import _free_port
 
     question = reviewed_wrong_answer.question
@@ -313,7 +314,7 @@ def test_the_banks_explanation_by_the_served_model_shows_on_review_without_a_mod
     stored = QuestionExplanation.objects.get(question=question, model_version=served.version_name)
     assert stored.text
     settings.INFERENCE_URLS = [f"http://127.0.0.1:{_free_port()}"]  # from here on no model answers
-    reset_client()
+    reset_engine()
     client.force_login(alice)
     page = client.get(reverse("session-review", args=[reviewed_wrong_answer.session_id])).content.decode()
     assert escape(stored.text) in page

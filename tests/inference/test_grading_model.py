@@ -10,7 +10,8 @@ from decimal import Decimal
 import jsonschema
 import pytest
 
-from inference.client import ChatResult, ModelServerError, reset_client
+from inference.engines import reset_engine
+from inference.engines.base import ChatResult, ModelServerError
 from inference.grading import answer_grade_with_model
 from quizbank import prompts
 from quizbank.models import Answer, GradeStatus, QuestionType, QuizSession
@@ -330,14 +331,14 @@ def test_the_grading_task_fails_while_no_server_answers_then_grades(served, sett
     answer = finished_answer(alice, essay(), "光合作用为生物提供能量和氧气。")
     settings.INFERENCE_URLS = [f"http://127.0.0.1:{_free_port()}"]
     settings.INFERENCE_RETRIES = 1
-    reset_client()
+    reset_engine()
     with pytest.raises(ModelServerError):
         grade_answer(answer.pk)
     answer.refresh_from_db()
     assert (answer.grade_status, answer.grading_attempts) == (GradeStatus.PENDING, 0)
 
     settings.INFERENCE_URLS = [served.url]
-    reset_client()
+    reset_engine()
     grade_answer(answer.pk)
     answer.refresh_from_db()
     assert answer.grade_status in (GradeStatus.MODEL, GradeStatus.NEEDS_REVIEW)

@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from transformers import AutoTokenizer
 
-from inference.client import get_client
+from inference.engines import get_engine
 from quizbank.exporters.training import question_record
 from tests.conftest import VLLMServer
 from tuning.training.data import prompt_ids
@@ -27,7 +27,7 @@ def test_the_server_gets_exactly_the_token_ids_the_trainer_built(served, trained
     tokenizer = AutoTokenizer.from_pretrained(trained_model)
     for question in demo_bank[::17]:
         record = question_record(question)
-        result = get_client().chat(prompts.prompt_messages(record), max_tokens=1, return_token_ids=True)
+        result = get_engine().chat(prompts.prompt_messages(record), max_tokens=1, return_token_ids=True)
         assert result.prompt_token_ids == prompt_ids(tokenizer, record)
 
 
@@ -64,17 +64,17 @@ def test_evaluate_reports_the_tuned_models_accuracy_and_fidelity(served, demo_ba
 
 
 def test_before_tuning_evaluate_shows_chance_level(settings, tiny_base_model, demo_bank, tmp_path, capsys):
-    from inference.client import reset_client
+    from inference.engines import reset_engine
 
     server = VLLMServer(tiny_base_model, "base", tmp_path / "base-server.log")
     try:
         server.wait_ready()
         settings.INFERENCE_URLS = [server.url]
-        reset_client()
+        reset_engine()
         call_command("evaluate", "--json", "--max-tokens", "48")
     finally:
         server.stop()
-        reset_client()
+        reset_engine()
     result = last_json_line(capsys.readouterr().out)
     assert result["n"] == 100
     assert result["answer_accuracy"] <= 0.45  # four options: chance is 0.25

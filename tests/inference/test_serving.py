@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from inference.client import ModelServerError, get_client, reset_client
-from inference.serving import ServingSupervisor, adapter_of, free_port, serving_plan, vllm_command
+from inference.engines import get_engine, reset_engine
+from inference.engines.base import ModelServerError
+from inference.serving.plans import adapter_of, serving_plan
+from inference.serving.process import free_port, vllm_command
+from inference.serving.supervisor import ServingSupervisor
 from quizbank import prompts
 from tests.waiting import wait_for
 from tuning.services import version_promote, version_register
@@ -46,10 +49,10 @@ def lora_model(trained_model, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def expected(trained_model, lora_model) -> dict[str, str]:
     """What each set of weights answers, run in process: the served versions must answer the same."""
-    from inference.local import LocalModelClient
+    from inference.engines.local import LocalEngine
 
     texts = {
-        name: readable(LocalModelClient(path, name).chat(PASSWORD_MESSAGES, max_tokens=16).text)
+        name: readable(LocalEngine(path, name).chat(PASSWORD_MESSAGES, max_tokens=16).text)
         for name, path in (("base", trained_model), ("lora", lora_model))
     }
     assert texts["lora"] == PASSWORD_RECORD["output"], texts  # the adapter learnt its answer
@@ -70,20 +73,20 @@ def supervisor(settings, tmp_path):
     settings.INFERENCE_RETRIES = 3
     supervisor = ServingSupervisor(host="127.0.0.1", port=free_port(), log_dir=tmp_path / "logs")
     settings.INFERENCE_URLS = [f"http://127.0.0.1:{supervisor.port}"]
-    reset_client()
+    reset_engine()
     supervisor.start_in_thread()
     yield supervisor
     supervisor.shutdown()
     wait_for(lambda: supervisor.current is None or not supervisor.current.alive(), timeout=60, what="stopped")
-    reset_client()
+    reset_engine()
 
 
 def served_ready():
-    return any(get_client().health().values())
+    return any(get_engine().health().values())
 
 
 def ask(max_tokens: int = 16):
-    return get_client().chat(PASSWORD_MESSAGES, max_tokens=max_tokens)
+    return get_engine().chat(PASSWORD_MESSAGES, max_tokens=max_tokens)
 
 
 def test_serving_plans_and_flags(db, trained_model, lora_model, settings):
@@ -135,7 +138,7 @@ def test_promotion_switches_the_served_version_without_dropping_a_request(
         hot = wait_for(lambda: (r := ask()).model == "ft-lora" and r, timeout=60, what="the adapter answers")
         assert readable(hot.text) == expected["lora"]
         assert supervisor.current.process.pid == first_pid  # no restart
-        assert "ft-lora" in get_client().served_models()
+        assert "ft-lora" in get_engine().served_models()
 
         # Merged weights: a second server starts, takes the new connections, the first is drained.
         version_promote(version=merged, force=True)

@@ -16,8 +16,8 @@ import pytest
 import requests
 from django.db import connection
 
-from inference.client import auth_headers, model_server_api_key
-from inference.serving import free_port
+from inference.engines.http import auth_headers, model_server_api_key
+from inference.serving.process import free_port
 from tests.conftest import REPO
 from tests.waiting import wait_for
 from tuning.services import version_promote, version_register

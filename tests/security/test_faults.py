@@ -40,7 +40,7 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
-from inference.serving import free_port
+from inference.serving.process import free_port
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -578,7 +578,7 @@ def test_with_the_broker_down_a_submission_is_saved_and_its_grading_queued_later
     import redis
     from rest_framework.authtoken.models import Token
 
-    from inference.client import reset_client
+    from inference.engines import reset_engine
     from inference.tasks import grade_pending
     from quizbank.models import Answer, GradeStatus, QuestionType, QuizSession, SessionState
     from quizbank.services import question_create
@@ -638,11 +638,11 @@ def test_with_the_broker_down_a_submission_is_saved_and_its_grading_queued_later
     settings.MODEL_TASKS_ON_EVENTS = True
     with healthy_model_server() as model_url:
         settings.INFERENCE_URLS = [model_url]
-        reset_client()
+        reset_engine()
         try:
             grade_pending.apply()
         finally:
-            reset_client()
+            reset_engine()
     queued = queued_grading(queue, pending.pk) - before
     for raw in queued:  # no worker of this test's database takes it: leave no message behind
         queue.lrem("inference", 0, raw)

@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from inference.client import reset_client
+from inference.engines import reset_engine
 from inference.explanations import wrong_answer_request
 from quizbank import prompts
 from quizbank.models import Answer, Paper, QuestionType
@@ -161,10 +161,10 @@ def scripted_server(settings):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ScriptedServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     settings.INFERENCE_URLS = [f"http://127.0.0.1:{server.server_address[1]}"]
-    reset_client()
+    reset_engine()
     yield ScriptedServer
     server.shutdown()
-    reset_client()
+    reset_engine()
 
 
 def events_of(response) -> list[tuple[str, dict]]:

@@ -21,8 +21,11 @@ import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
-from inference.client import ModelClient, get_client, model_server_api_key, reset_client
-from inference.serving import ModelProcess, ServingPlan, Switchboard, free_port, vllm_command
+from inference.engines import get_engine, reset_engine
+from inference.engines.http import HttpEngine, model_server_api_key
+from inference.serving.plans import ServingPlan
+from inference.serving.process import ModelProcess, free_port, vllm_command
+from inference.serving.public_port import Switchboard
 from tests.conftest import REPO
 
 CHAT = {"messages": [{"role": "user", "content": "1+1=?"}], "max_tokens": 4}
@@ -61,7 +64,7 @@ def test_with_the_key_the_model_server_answers_and_the_app_client_works(db, serv
     )
     assert chat.status_code == 200, chat.text[:300]
     # the app's client sends the configured key: the server requires it
-    client = get_client()
+    client = get_engine()
     assert client.served_models() == ["quizsite", served.version_name]
     assert client.chat(CHAT["messages"], max_tokens=4).model == served.version_name
     assert client.health() == {served.url: True}
@@ -108,7 +111,7 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def public_port(monkeypatch):
     """A Switchboard with KEY on a loopback port, in front of an echoing stand-in for vLLM."""
-    monkeypatch.setattr("inference.serving.REFUSED_LINGER", 0.5)
+    monkeypatch.setattr("inference.serving.public_port.REFUSED_LINGER", 0.5)
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     Upstream.seen = []
@@ -207,7 +210,7 @@ def test_a_fresh_clone_gets_a_private_key_kept_across_restarts(settings, tmp_pat
     # vLLM gets it in its environment, never on its command line (readable by every user of the machine)
     argv, env = vllm_command(model_path="/m", version_name="ft-1", port=9)
     assert env["VLLM_API_KEY"] == key and key not in " ".join(argv) and "--api-key" not in argv
-    assert ModelClient(urls=["http://127.0.0.1:9"], model="quizsite")._session.headers["Authorization"] == (
+    assert HttpEngine(urls=["http://127.0.0.1:9"], model="quizsite")._session.headers["Authorization"] == (
         f"Bearer {key}"
     )
     settings.VLLM_API_KEY = KEY  # configured: used as given
@@ -218,19 +221,19 @@ def test_a_fresh_clone_gets_a_private_key_kept_across_restarts(settings, tmp_pat
 def test_production_refuses_to_call_the_models_without_a_key(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     settings.PRODUCTION, settings.VLLM_API_KEY, settings.INFERENCE_BACKEND = True, "", "vllm"
-    reset_client()
+    reset_engine()
     for call in (
         model_server_api_key,
-        get_client,
-        lambda: ModelClient(urls=["http://127.0.0.1:9"], model="quizsite"),
+        get_engine,
+        lambda: HttpEngine(urls=["http://127.0.0.1:9"], model="quizsite"),
         lambda: vllm_command(model_path="/m", version_name="ft-1"),
     ):
         with pytest.raises(ImproperlyConfigured, match="VLLM_API_KEY"):
             call()
     assert not (tmp_path / "vllm-api-key").exists()  # no key made up in production
     settings.VLLM_API_KEY = KEY
-    assert get_client().api_key == KEY
-    reset_client()
+    assert get_engine().api_key == KEY
+    reset_engine()
 
 
 def production_env(tmp_path, **extra: str) -> dict[str, str]:
@@ -261,7 +264,7 @@ def test_the_public_port_is_on_loopback_unless_configured(tmp_path, monkeypatch)
     )  # fmt: skip
     assert shown.stdout.split() == ["127.0.0.1", "8100"], shown.stderr[-2000:]
     # what serve_model binds: VLLM_HOST, nothing wider
-    from inference.serving import ServingSupervisor
+    from inference.serving.supervisor import ServingSupervisor
 
     bound = {}
 

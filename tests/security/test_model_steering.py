@@ -21,7 +21,8 @@ from decimal import Decimal
 
 import pytest
 
-from inference.client import ChatResult, reset_client
+from inference.engines import reset_engine
+from inference.engines.base import ChatResult
 from inference.grading import answer_grade_with_model, answers_awaiting_model_grade
 from quizbank import prompts
 from quizbank.models import Answer, GradeStatus, QuestionType
@@ -222,10 +223,10 @@ def refusing_server(settings):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     settings.INFERENCE_URLS = [f"http://127.0.0.1:{server.server_address[1]}"]
     settings.INFERENCE_RETRIES = 2
-    reset_client()
+    reset_engine()
     yield server
     server.shutdown()
-    reset_client()
+    reset_engine()
 
 
 def test_a_refused_grading_request_goes_to_the_teachers_and_is_not_queued_again(refusing_server, alice, monkeypatch):

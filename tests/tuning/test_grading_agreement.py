@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from inference.client import ChatResult, ModelServerError
+from inference.engines.base import ChatResult, ModelServerError
 from inference.evaluation import grading_agreement
 from quizbank import prompts
 from quizbank.exporters.training import teacher_graded_answers

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from core.commands import ModelVersionCommand
-from inference.client import ModelServerError, get_client
+from inference.engines import get_engine
+from inference.engines.base import ModelServerError
 from inference.evaluation import evaluate_questions
 from quizbank.selectors import SPLITS, question_list
 
@@ -25,7 +26,7 @@ class Command(ModelVersionCommand):
         parser.add_argument("--json", action="store_true", help="print only the JSON result")
 
     def handle(self, *args, version, split, subject, limit, concurrency, max_tokens, **options):
-        client = get_client()
+        client = get_engine()
         try:
             served = client.served_models()
         except ModelServerError as exc:

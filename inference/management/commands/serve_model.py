@@ -1,10 +1,15 @@
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from core.commands import ModelVersionCommand
-from inference.client import model_server_api_key
-from inference.serving import ServingSupervisor, serving_device, serving_plan, vllm_command
+from inference.engines import active_version
+from inference.engines.http import model_server_api_key
+from inference.serving.plans import serving_plan
+from inference.serving.process import serving_device, vllm_command
+from inference.serving.supervisor import ServingSupervisor
 from tuning.models import ModelVersion
 
 
@@ -14,21 +19,17 @@ class Command(ModelVersionCommand):
         "switching to a newly promoted version without dropping requests and restarting a server that dies."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--version", default="", help="serve this model version, not the active one")
         parser.add_argument("--port", type=int, default=None)
         parser.add_argument("--print", action="store_true", help="print the vLLM command instead of serving")
 
-    def handle(self, *args, version, port, **options):
+    def handle(self, *args: Any, version: str, port: int | None, **options: Any) -> None:
         try:
             model_server_api_key()  # production: VLLM_API_KEY must be set
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
-        model = (
-            ModelVersion.objects.filter(name=version).first()
-            if version
-            else ModelVersion.objects.filter(is_active=True).first()
-        )
+        model = ModelVersion.objects.filter(name=version).first() if version else active_version()
         if model is None:
             raise CommandError(
                 f"no model version named {version!r}"

@@ -1,4 +1,4 @@
-"""The HTTP client against real sockets: retries over replicas, a circuit breaker, clear errors."""
+"""The HTTP engine against real sockets: retries over replicas, a circuit breaker, clear errors."""
 
 import http.server
 import json
@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from core.env import url_list
-from inference.client import ModelClient, ModelRequestRefused, ModelServerError
-from inference.serving import vllm_command
+from inference.engines.base import ModelRequestRefused, ModelServerError
+from inference.engines.http import HttpEngine
 
 
 class FakeOpenAI(http.server.BaseHTTPRequestHandler):
@@ -50,7 +50,7 @@ def dead_url():
 
 
 def test_a_dead_replica_is_skipped_and_then_left_alone(replica):
-    client = ModelClient(urls=[dead_url(), replica], model="quizsite", timeout=2, retries=2, cooldown=60)
+    client = HttpEngine(urls=[dead_url(), replica], model="quizsite", timeout=2, retries=2, cooldown=60)
     results = [client.chat([{"role": "user", "content": "x"}]).text for _ in range(6)]
     assert results == ["答案：A"] * 6
     assert FakeOpenAI.hits == 6
@@ -74,7 +74,7 @@ def test_a_refused_request_is_not_retried_and_the_server_stays_healthy():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        client = ModelClient(urls=[url], model="quizsite", timeout=2, retries=3)
+        client = HttpEngine(urls=[url], model="quizsite", timeout=2, retries=3)
         for _ in range(2):
             with pytest.raises(ModelRequestRefused, match=r"refused the request \(400\)") as caught:
                 client.chat([{"role": "user", "content": "x"}])
@@ -85,7 +85,7 @@ def test_a_refused_request_is_not_retried_and_the_server_stays_healthy():
 
 
 def test_no_server_at_all_is_a_clear_error():
-    client = ModelClient(urls=[dead_url()], model="quizsite", timeout=1, retries=1)
+    client = HttpEngine(urls=[dead_url()], model="quizsite", timeout=1, retries=1)
     with pytest.raises(ModelServerError, match="not available") as caught:
         client.chat([{"role": "user", "content": "x"}])
     assert "ConnectionError" in str(caught.value.extra["attempts"])
@@ -95,18 +95,6 @@ def test_inference_urls_are_validated():
     assert url_list(["http://a:8100/v1/", " http://b:8100 "]) == ["http://a:8100", "http://b:8100"]
     with pytest.raises(Exception, match="not an http"):
         url_list(["a:8100"])
-
-
-def test_server_command_uses_the_module_entry_point_and_cpu_settings(settings):
-    settings.VLLM_DEVICE = "cpu"
-    argv, env = vllm_command(model_path="/m", version_name="ft-1", port=9000)
-    assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
-    assert argv[argv.index("--served-model-name") + 1 : argv.index("--served-model-name") + 3] == ["quizsite", "ft-1"]
-    assert "--dtype" in argv and argv[argv.index("--dtype") + 1] == "float32"
-    assert env["VLLM_CPU_KVCACHE_SPACE"]
-    settings.VLLM_DEVICE = "cuda"
-    argv, _ = vllm_command(model_path="/m", version_name="ft-1")
-    assert "--tensor-parallel-size" in argv and "--gpu-memory-utilization" in argv
 
 
 class SwitchingOpenAI(http.server.BaseHTTPRequestHandler):
@@ -142,7 +130,7 @@ def test_each_server_is_asked_for_the_active_version_by_name_and_a_switch_is_fol
     threading.Thread(target=server.serve_forever, daemon=True).start()
     active = {"name": "ft-1"}
     SwitchingOpenAI.names, SwitchingOpenAI.asked = ["quizsite", "ft-1"], []
-    client = ModelClient(
+    client = HttpEngine(
         urls=[f"http://127.0.0.1:{server.server_address[1]}"],
         model="quizsite",
         preferred=lambda: active["name"],

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from inference.client import reset_client
-from inference.local import LocalModelClient
+from inference.engines import get_engine, reset_engine
+from inference.engines.local import LocalEngine
 from quizbank import prompts
 from tests.conftest import REPO, demo_records
 
@@ -21,9 +21,9 @@ KEYS = ["A", "B", "C", "D"]
 @pytest.fixture
 def local_backend(settings):
     settings.INFERENCE_BACKEND = "transformers"
-    reset_client()
+    reset_engine()
     yield settings
-    reset_client()
+    reset_engine()
 
 
 def test_a_bad_backend_is_refused_at_start():
@@ -39,7 +39,7 @@ def test_a_bad_backend_is_refused_at_start():
 
 
 def test_stream_batch_and_single_calls_agree(tiny_base_model):
-    client = LocalModelClient(tiny_base_model, "base")
+    client = LocalEngine(tiny_base_model, "base")
     conversations = [prompts.prompt_messages(record) for record in demo_records()[:5]]
     singles = [client.chat(messages, max_tokens=12) for messages in conversations]
     assert all(result.model == "base" and result.server == "local" for result in singles)
@@ -53,7 +53,7 @@ def test_stream_batch_and_single_calls_agree(tiny_base_model):
 
 
 def test_the_answer_format_holds_even_on_an_untrained_model(tiny_base_model):
-    client = LocalModelClient(tiny_base_model, "base")
+    client = LocalEngine(tiny_base_model, "base")
     pattern = prompts.choice_output_pattern(KEYS)
     requests_ = [
         {"messages": prompts.prompt_messages(record), "max_tokens": 24, "regex": pattern}
@@ -75,7 +75,7 @@ def test_ids_are_the_trainers(tiny_base_model):
     from tuning.training.data import prompt_ids
 
     record = demo_records()[0]
-    result = LocalModelClient(tiny_base_model, "base").chat(
+    result = LocalEngine(tiny_base_model, "base").chat(
         prompts.prompt_messages(record), max_tokens=1, return_token_ids=True
     )
     assert result.prompt_token_ids == prompt_ids(AutoTokenizer.from_pretrained(tiny_base_model), record)
@@ -87,11 +87,10 @@ def test_ids_are_the_trainers(tiny_base_model):
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_the_local_backend_answers_as_the_server_does(served, trained_model, demo_bank):
-    from inference.client import get_client
-    from inference.services import explanation_from_result, question_chat_request
+    from inference.explanations import explanation_from_result, question_chat_request
 
-    server = get_client()
-    local = LocalModelClient(trained_model, "ft-test")
+    server = get_engine()
+    local = LocalEngine(trained_model, "ft-test")
     questions = demo_bank[3::40]
     requests_ = [question_chat_request(question, max_tokens=128) for question in questions]
     for question, request in zip(questions, requests_, strict=True):
@@ -110,19 +109,18 @@ def test_the_local_backend_answers_as_the_server_does(served, trained_model, dem
 
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_get_client_runs_the_active_version_in_process(local_backend, trained_model, demo_bank):
-    from inference.client import get_client
-    from inference.services import question_explain
+def test_get_engine_runs_the_active_version_in_process(local_backend, trained_model, demo_bank):
+    from inference.explanations import question_explain
     from tuning.services import version_promote, version_register
 
     version_promote(version=version_register(name="ft-local", path=trained_model, method="full"))
-    client = get_client()
-    assert isinstance(client, LocalModelClient) and client.model == "ft-local"
-    assert get_client() is client  # one per process
+    client = get_engine()
+    assert isinstance(client, LocalEngine) and client.model == "ft-local"
+    assert get_engine() is client  # one per process
     question = demo_bank[11]
     explained = question_explain(question=question)
     assert explained.model == "ft-local"
     assert explained.answer == question.answer
 
     local_backend.INFERENCE_LOCAL_PATH = str(trained_model)
-    assert get_client().model == "ft-local"  # the version registered at that path
+    assert get_engine().model == "ft-local"  # the version registered at that path

@@ -1,4 +1,4 @@
-"""The model in this process (transformers), behind the same interface as the HTTP ModelClient,
+"""The model in this process (transformers), behind the same interface as the HTTP engine,
 for machines without vLLM and for evaluating a freshly tuned version before it is served.
 
 torch and transformers are imported inside the functions that need them: importing this module
@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from inference.client import ChatResult, ChatStream, ModelServerError
+from inference.engines.base import ChatRequest, ChatResult, ChatStream, Engine, Message, ModelServerError
 
 LOCAL_SERVER = "local"
 
 
-class LocalModelClient:
+class LocalEngine(Engine):
     """A model directory run in-process with transformers: `chat`, `chat_many`, `chat_stream`, like
-    ModelClient. The prompt is the tokenizer's chat template with the generation prompt added, the
+    the HTTP engine. The prompt is the tokenizer's chat template with the generation prompt added, the
     same ids vLLM builds; temperature 0 decodes greedily.
 
     Output constraints: `regex` is enforced while decoding (each step keeps the most likely token
@@ -29,18 +30,18 @@ class LocalModelClient:
     (unreadable_output), as it does for the server's output.
     """
 
-    def __init__(self, path: Path | str, name: str, *, device: str = "auto"):
+    def __init__(self, path: Path | str, name: str, *, device: str = "auto") -> None:
         self.path = Path(path)
         self.model = name
         self.device = device
-        self._loaded: tuple | None = None
+        self._loaded: tuple[Any, Any, str] | None = None  # (tokenizer, model, device)
         self._load_lock = threading.Lock()
         # One generate at a time: a model's forward pass is not meant to run in several threads at once.
         self._generate_lock = threading.Lock()
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def _load(self) -> tuple:
+    def _load(self) -> tuple[Any, Any, str]:
         with self._load_lock:
             if self._loaded is None:
                 import torch
@@ -59,13 +60,15 @@ class LocalModelClient:
                 self._loaded = (tokenizer, model, device)
             return self._loaded
 
-    def _prompt_ids(self, tokenizer, messages: list[dict]) -> list[int]:
+    def _prompt_ids(self, tokenizer: Any, messages: list[Message]) -> list[int]:
         # As tuning.training.data.prompt_ids and vLLM: the chat template with the generation prompt.
         encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
         return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
 
-    def _generate_kwargs(self, tokenizer, *, max_tokens: int, temperature: float, seed: int | None) -> dict:
-        kwargs: dict = {
+    def _generate_kwargs(
+        self, tokenizer: Any, *, max_tokens: int, temperature: float, seed: int | None
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
             "max_new_tokens": max_tokens,
             "pad_token_id": tokenizer.pad_token_id,
             "eos_token_id": tokenizer.eos_token_id,
@@ -84,12 +87,12 @@ class LocalModelClient:
 
     def chat(
         self,
-        messages: list[dict],
+        messages: list[Message],
         *,
         max_tokens: int = 256,
         temperature: float = 0.0,
         regex: str | None = None,
-        json_schema: dict | None = None,
+        json_schema: dict[str, Any] | None = None,
         return_token_ids: bool = False,
         seed: int | None = 0,
     ) -> ChatResult:
@@ -103,11 +106,11 @@ class LocalModelClient:
             seed=seed,
         )[0]
 
-    def chat_many(self, requests_: list[dict], *, concurrency: int = 8) -> list[ChatResult | Exception]:
+    def chat_many(self, requests_: list[ChatRequest], *, concurrency: int = 8) -> list[ChatResult | Exception]:
         """Requests that share their settings are generated together, `concurrency` to a padded batch;
         each result is a ChatResult or the error it raised."""
         results: list[ChatResult | Exception | None] = [None] * len(requests_)
-        groups: dict[tuple, list[int]] = {}
+        groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
         for index, kwargs in enumerate(requests_):
             groups.setdefault(_settings_key(kwargs), []).append(index)
         size = max(1, concurrency)
@@ -115,6 +118,7 @@ class LocalModelClient:
             for start in range(0, len(indices), size):
                 batch = indices[start : start + size]
                 options = {key: value for key, value in requests_[batch[0]].items() if key != "messages"}
+                outputs: Sequence[ChatResult | Exception]
                 try:
                     outputs = self._generate_batch([requests_[index]["messages"] for index in batch], **options)
                 except (ModelServerError, ValueError) as exc:
@@ -124,7 +128,7 @@ class LocalModelClient:
         return results  # type: ignore[return-value]
 
     def chat_stream(
-        self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0
+        self, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0
     ) -> ChatStream:
         """The reply as it is generated: generate runs in a thread and a TextIteratorStreamer hands
         over the text piece by piece."""
@@ -173,12 +177,12 @@ class LocalModelClient:
 
     def _generate_batch(
         self,
-        conversations: list[list[dict]],
+        conversations: list[list[Message]],
         *,
         max_tokens: int = 256,
         temperature: float = 0.0,
         regex: str | None = None,
-        json_schema: dict | None = None,
+        json_schema: dict[str, Any] | None = None,
         return_token_ids: bool = False,
         seed: int | None = 0,
     ) -> list[ChatResult]:
@@ -219,7 +223,7 @@ class LocalModelClient:
         return results
 
 
-def _settings_key(kwargs: dict) -> tuple:
+def _settings_key(kwargs: ChatRequest) -> tuple[tuple[str, str], ...]:
     """Requests batch together only when everything but their messages is the same."""
     return tuple(sorted((key, json.dumps(value, sort_keys=True)) for key, value in kwargs.items() if key != "messages"))
 
@@ -231,11 +235,11 @@ def _until_eos(row: list[int], eos_id: int | None, max_tokens: int) -> tuple[lis
     return row, "length" if len(row) >= max_tokens else "stop"
 
 
-def _regex_processor(tokenizer, pattern: str, *, prompt_width: int):
+def _regex_processor(tokenizer: Any, pattern: str, *, prompt_width: int) -> Any:
     """A LogitsProcessor keeping each row's text a prefix of a match of `pattern`: the best-scoring
     token that keeps it so is the only one left (greedy within the constraint); the end of the text
     only once the whole pattern matches."""
-    import regex as re_partial  # transformers' own dependency: partial matching
+    import regex as re_partial  # type: ignore[import-untyped]  # transformers' own dependency: partial matching
     import torch
     from transformers import LogitsProcessor
 

