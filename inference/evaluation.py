@@ -14,8 +14,8 @@ from inference.engines.base import Engine
 from inference.grading import GradingOutputError, decoding_schema, grade_parse
 from inference.services import explanation_from_result, question_chat_request
 from quizbank import prompts
-from quizbank.exporters.training import answer_worth, grading_prompt_parts
-from quizbank.models import Answer, Question, QuestionType
+from quizbank.models import Answer, Question, QuestionType, answer_worth
+from quizbank.prompt_inputs import grading_prompt_parts
 from tuning.metrics import quadratic_weighted_kappa, rouge_l_chars
 
 GRADE_STEPS = 10  # grades compared on a 0..10 scale of the item's worth

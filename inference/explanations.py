@@ -18,9 +18,9 @@ from inference.engines.base import ChatResult, Engine, ModelServerError
 from inference.key_quotes import KeyLineFilter, question_key
 from inference.services import explanation_from_result, question_chat_request
 from quizbank import prompts
-from quizbank.exporters.training import question_record
 from quizbank.importers.base import parse_bool
 from quizbank.models import Answer, ExplanationSource, PaperMode, Question, QuestionExplanation, QuestionType
+from quizbank.prompt_inputs import question_record
 from quizbank.selectors.exams import question_locked_for_practice, review_visibility
 
 logger = logging.getLogger(__name__)

@@ -27,13 +27,12 @@ from inference.engines import get_engine
 from inference.engines.base import ChatResult, Engine, ModelRequestRefused
 from inference.key_quotes import KeyText, grading_key
 from quizbank import prompts
-from quizbank.exporters.training import GRADED_TYPES, answer_worth, grading_prompt_parts
-from quizbank.models import Answer, GradeStatus, SessionState
+from quizbank.models import GRADED_TYPES, UNGRADED, Answer, GradeStatus, SessionState, answer_worth
+from quizbank.prompt_inputs import grading_prompt_parts
 from quizbank.services import answer_grade
 
 logger = logging.getLogger(__name__)
 
-UNGRADED = (GradeStatus.PENDING, GradeStatus.NEEDS_REVIEW)
 CENT = Decimal("0.01")
 # A total strictly between these fractions of the item's score is "partly correct": a teacher decides.
 PARTLY_CORRECT = (Decimal("0.2"), Decimal("0.8"))

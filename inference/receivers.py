@@ -2,7 +2,10 @@
 
 These run once the announcing transaction has committed, inside the request that caused it. A broker
 that is down must not turn a saved submission into an error page: the failure is logged and the work
-is picked up later (the grading sweep queues pending answers again)."""
+is picked up later (the grading sweep queues pending answers again).
+
+MODEL_TASKS_ON_EVENTS switches off grading and explaining on events, never the evaluation of a new
+version: promotion waits for it."""
 
 import logging
 
@@ -10,7 +13,7 @@ from django.conf import settings
 from django.dispatch import receiver
 
 from quizbank.signals import answers_need_grading
-from tuning.signals import version_promoted
+from tuning.signals import version_promoted, version_trained
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +45,22 @@ def explain_bank_with_new_version(sender, version_name, **kwargs) -> None:
     from inference.tasks import explain_bank
 
     _enqueue(explain_bank, version_name, then="the version is promoted; its explanations are not queued")
+
+
+@receiver(version_trained, dispatch_uid="inference-evaluate-version")
+def evaluate_new_version(sender, version_id, version_name, promote=False, inline=False, **kwargs) -> None:
+    """Evaluate a newly trained version, then promote it if its run asked for that. `inline` (tune
+    --inline): here and now, so the version is evaluated (and promoted) when the command returns."""
+    if inline:
+        from inference.evaluation import version_evaluate
+
+        version_evaluate(version_id=version_id, promote=promote)
+        return
+    from inference.tasks import evaluate_version
+
+    _enqueue(
+        evaluate_version,
+        version_id,
+        promote,
+        then=f"{version_name} stays trained; `manage.py evaluate --new-version {version_name}` evaluates it",
+    )

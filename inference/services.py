@@ -11,8 +11,8 @@ from core.exceptions import ApplicationError
 from inference.engines import get_engine
 from inference.engines.base import Engine, ModelServerError
 from quizbank import prompts
-from quizbank.exporters.training import question_record
 from quizbank.models import Answer, ExplanationSource, Question, QuestionType
+from quizbank.prompt_inputs import question_record
 from quizbank.selectors.exams import question_locked_for_practice
 from quizbank.services import answer_submit
 

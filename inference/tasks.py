@@ -19,6 +19,15 @@ def grade_answer(self, answer_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** min(self.request.retries, 6))) from exc
 
 
+@shared_task(name="inference.evaluate_version", acks_late=True, ignore_result=True)
+def evaluate_version(version_id: int, promote: bool = False) -> None:
+    """The checks a newly trained version goes through (routed to the `tuning` queue: it loads the
+    version in process, on the GPU host)."""
+    from inference.evaluation import version_evaluate
+
+    version_evaluate(version_id=version_id, promote=promote)
+
+
 @shared_task(name="inference.explain_bank", acks_late=True, ignore_result=True)
 def explain_bank(version_name: str) -> None:
     from inference.explanations import bank_explain

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 
@@ -38,6 +40,8 @@ OBJECTIVE_TYPES = (
     QuestionType.NUMERICAL,
     QuestionType.MATCHING,
 )
+# Types answered in free text and graded against a rubric, by a teacher or the model grader.
+GRADED_TYPES = (QuestionType.SHORT_ANSWER, QuestionType.ESSAY)
 
 
 class Tag(models.Model):
@@ -309,6 +313,10 @@ class GradeStatus(models.TextChoices):
     TEACHER = "teacher", "教师评分"
 
 
+# Answers still waiting for a grade: from the model (pending) or from a teacher (needs_review).
+UNGRADED = (GradeStatus.PENDING, GradeStatus.NEEDS_REVIEW)
+
+
 class Answer(models.Model):
     """One answer. Practice answers stand alone; exam answers belong to a session item, one row per
     item (autosave updates it). Saved and graded before any model is asked, so it is never lost."""
@@ -360,6 +368,11 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → question {self.question_id}: {self.response}"
+
+
+def answer_worth(answer: Answer) -> Decimal:
+    """What an answer can score: its paper's score for the item, else the question's own."""
+    return answer.max_score if answer.max_score is not None else answer.question.score
 
 
 class QuestionExplanation(models.Model):

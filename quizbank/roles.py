@@ -12,6 +12,13 @@ def is_teacher(user) -> bool:
     return user.is_superuser or user.groups.filter(name__in=[TEACHER, ADMIN]).exists()
 
 
+def is_admin(user) -> bool:
+    """Admins (and superusers) tune and promote the models."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or user.groups.filter(name=ADMIN).exists()
+
+
 class IsTeacher(BasePermission):
     message = "Only teachers can do this."
 

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.exceptions import ApplicationError
 from quizbank.grading import MULTIPLE_CHOICE_POLICIES
 from quizbank.models import (
+    GRADED_TYPES,
     OPEN_SESSION_STATES,
     Answer,
     GradeStatus,
@@ -42,7 +43,9 @@ from quizbank.models import (
     ReviewWhen,
     SessionState,
     Subject,
+    answer_worth,
 )
+from quizbank.prompt_inputs import answer_rubric
 from quizbank.roles import is_teacher
 from quizbank.selectors import question_search
 from quizbank.selectors.exams import paper_grade
@@ -294,13 +297,9 @@ def _answers_by_session(paper: Paper) -> dict[int, list[Answer]]:
     return grouped
 
 
-def _rubric(question: Question) -> list[dict]:
-    data = question.answer_data if isinstance(question.answer_data, dict) else {}
-    return [entry for entry in data.get("rubric") or [] if isinstance(entry, dict)]
-
-
-def _worth(answer: Answer) -> Decimal:
-    return answer.max_score if answer.max_score is not None else answer.question.score
+def _rubric(answer: Answer) -> list[dict]:
+    """The rubric the model grades against, as the teacher sees it: for short answers and essays."""
+    return answer_rubric(answer) if answer.question.qtype in GRADED_TYPES else []
 
 
 # ---------------------------------------------------------------------------------------------- papers
@@ -486,11 +485,11 @@ def teacher_grading(request):
     entries = [
         {
             "answer": answer,
-            "rubric": _rubric(answer.question),
-            "worth": _worth(answer),
+            "rubric": _rubric(answer),
+            "worth": answer_worth(answer),
             "form": GradeForm(
                 initial={"score": answer.score, "feedback": answer.feedback},
-                max_score=_worth(answer),
+                max_score=answer_worth(answer),
                 auto_id=f"id_%s_{answer.pk}",
             ),
         }
@@ -516,16 +515,16 @@ def _answer_for_teacher(answer_id: int) -> Answer:
 @require_GET
 def teacher_answer(request, answer_id: int):
     answer = _answer_for_teacher(answer_id)
-    form = GradeForm(initial={"score": answer.score, "feedback": answer.feedback}, max_score=_worth(answer))
+    form = GradeForm(initial={"score": answer.score, "feedback": answer.feedback}, max_score=answer_worth(answer))
     return _render_answer(request, answer, form)
 
 
 def _render_answer(request, answer: Answer, form: GradeForm, *, next_url: str = ""):
     context = {
         "answer": answer,
-        "rubric": _rubric(answer.question),
+        "rubric": _rubric(answer),
         "form": form,
-        "worth": _worth(answer),
+        "worth": answer_worth(answer),
         "original_status_label": GradeStatus(answer.original_status).label if answer.original_status else "",
         "next": next_url,
     }
@@ -539,7 +538,7 @@ def teacher_answer_grade(request, answer_id: int):
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = ""
-    form = GradeForm(request.POST, max_score=_worth(answer))
+    form = GradeForm(request.POST, max_score=answer_worth(answer))
     if form.is_valid():
         try:
             graded = answer_grade(
@@ -558,7 +557,7 @@ def teacher_answer_grade(request, answer_id: int):
                     "student": answer.user.get_username(),
                     "position": answer.item.position if answer.item_id else "—",
                     "score": graded.score,
-                    "worth": _worth(graded),
+                    "worth": answer_worth(graded),
                 },
             )
             return redirect(next_url) if next_url else redirect("teacher-answer", answer_id=answer.pk)

@@ -194,6 +194,8 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # `inference` (grading, explanations) near the model servers. One machine consumes all three.
 CELERY_TASK_ROUTES = {
     "tuning.run_tuning": {"queue": "tuning"},
+    # a new version's evaluation loads it in process: on the GPU host, like its training
+    "inference.evaluate_version": {"queue": "tuning"},
     "inference.*": {"queue": "inference"},
 }
 CELERY_TASK_ACKS_LATE = True

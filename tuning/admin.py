@@ -5,7 +5,8 @@ from tuning.models import ModelVersion, RunEvent, TuningRun
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "method", "is_active", "created_at", "path"]
+    list_display = ["name", "method", "state", "is_active", "created_at", "path"]
+    list_filter = ["state", "method"]
 
 
 class RunEventInline(admin.TabularInline):

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.throttling import ThrottledPostOnly
+from quizbank.roles import is_admin
 from tuning.models import ModelVersion, TuningRun
 from tuning.selectors import run_checkpoints
 from tuning.services import run_cancel, run_create, run_resume, version_promote
@@ -17,8 +18,7 @@ class IsTuningAdmin(BasePermission):
     message = "Only admins can tune models."
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        return user.is_authenticated and (user.is_superuser or user.groups.filter(name="admin").exists())
+        return is_admin(request.user)
 
 
 def _unix(value):

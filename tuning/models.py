@@ -2,14 +2,35 @@ from django.conf import settings
 from django.db import models
 
 
+class VersionState(models.TextChoices):
+    """Where a model version is on its way to serving: trained -> evaluating -> evaluated (promotable).
+
+    A tuning run registers its result as trained and announces it (tuning.signals.version_trained);
+    inference runs the checks a new version goes through and marks it evaluated, or evaluation_failed.
+    Only an evaluated version is promoted without force.
+    """
+
+    TRAINED = "trained", "Trained, waiting for evaluation"
+    EVALUATING = "evaluating", "Evaluating"
+    EVALUATED = "evaluated", "Evaluated"
+    EVALUATION_FAILED = "evaluation_failed", "Evaluation failed"
+
+
 class ModelVersion(models.Model):
-    """A servable model directory (Hugging Face format, adapters already merged)."""
+    """A servable model directory (Hugging Face format, adapters already merged).
+
+    `state` is trained for a run's result until inference has evaluated it. A version registered by
+    hand (the bootstrap model, a base checkpoint, a directory made elsewhere) is registered evaluated:
+    nothing here measures it before it serves, and the first base model must serve at once. Versions
+    that existed before states did were migrated as evaluated (they were promotable then).
+    """
 
     name = models.CharField(max_length=100, unique=True)
     path = models.CharField(max_length=1000)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
     method = models.CharField(max_length=32)  # bootstrap | checkpoint | lora | freeze | full
     is_active = models.BooleanField(default=False)
+    state = models.CharField(max_length=20, choices=VersionState.choices, default=VersionState.TRAINED)
     metrics = models.JSONField(default=dict, blank=True)
     config = models.JSONField(default=dict, blank=True)  # the training config that produced it
     dataset_hash = models.CharField(max_length=64, blank=True, default="")  # sha256 of the dataset snapshot
@@ -25,6 +46,11 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def promotable(self) -> bool:
+        """Evaluated: promotion (without force) may make it the active version."""
+        return self.state == VersionState.EVALUATED
 
 
 class RunStatus(models.TextChoices):

@@ -223,7 +223,8 @@ def run_enqueue(*, run_id: int) -> bool:
 def teacher_grading_records(*, subject: str = "", split: str = "train", graded_after=None) -> list[dict]:
     """Teachers' grades as grader training records, so their overrides teach the next version. Answers
     to questions of the test split never train: they measure the grader (grading_agreement)."""
-    from quizbank.exporters.training import grading_records, teacher_graded_answers
+    from quizbank.prompt_inputs import grading_records
+    from quizbank.selectors import teacher_graded_answers
 
     splits = ("train", "val") if split == "all" else tuple({split} - {"test"})
     answers = [
@@ -241,7 +242,7 @@ def held_out_grading_agreement(*, model_dir: Path | str, name: str) -> dict:
     before the version is registered: {"n": 0} when there are none."""
     from inference.engines.local import LocalEngine
     from inference.evaluation import grading_agreement
-    from quizbank.exporters.training import teacher_graded_answers
+    from quizbank.selectors import teacher_graded_answers
 
     answers = list(teacher_graded_answers(split="test"))
     if not answers:

@@ -9,12 +9,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
+from quizbank.roles import is_admin
 from tuning.models import ModelVersion, TuningRun
 from tuning.selectors import loss_curve_svg, run_checkpoints, run_loss_points, version_comparison
 from tuning.services import run_cancel, run_create, run_resume, version_promote
 from tuning.training.config import TuningConfig
 
-admin_required = user_passes_test(lambda user: user.is_superuser or user.groups.filter(name="admin").exists())
+admin_required = user_passes_test(is_admin)
 HELP = TuningConfig.help_texts()
 
 

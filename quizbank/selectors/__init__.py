@@ -1,9 +1,10 @@
-"""Reads, one module per concern: the bank (questions), papers and sessions (exams), results (results)."""
+"""Reads, one module per concern: the bank (questions), papers and sessions (exams), results (results),
+what the model learns from (datasets)."""
 
+from quizbank.selectors.datasets import dataset_alpaca, teacher_graded_answers
 from quizbank.selectors.questions import (
     SPLIT_SEED,
     SPLITS,
-    dataset_alpaca,
     question_list,
     question_queryset,
     question_search,
@@ -22,4 +23,5 @@ __all__ = [
     "question_split",
     "questions_iter",
     "subject_filter",
+    "teacher_graded_answers",
 ]

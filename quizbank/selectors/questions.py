@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from django.db.models import Q, QuerySet
 
-from quizbank.exporters.training import question_record
 from quizbank.models import Question
 
 SPLITS = ("all", "train", "val", "test")
@@ -70,21 +69,6 @@ def questions_iter(
 
 def question_list(*, subject: str = "", split: str = "all", qtype: str = "") -> list[Question]:
     return list(questions_iter(subject=subject, split=split, qtype=qtype))
-
-
-def dataset_alpaca(
-    *, subject: str = "", split: str = "all", allow_non_commercial: bool = False, created_after=None
-) -> list[dict]:
-    """The bank as the seed's instruction records, for training: evaluation-only sources and the questions
-    of exams still open left out."""
-    questions = questions_iter(
-        subject=subject,
-        split=split,
-        allow_non_commercial=allow_non_commercial,
-        created_after=created_after,
-        exclude_locked=True,
-    )
-    return [record for record in map(question_record, questions) if record is not None]
 
 
 def question_search(

@@ -14,9 +14,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from quizbank.models import Answer, GradeStatus, Paper, QuizSession, SessionState
-
-UNGRADED = (GradeStatus.PENDING, GradeStatus.NEEDS_REVIEW)
+from quizbank.models import UNGRADED, Answer, Paper, QuizSession, SessionState
 
 
 def paper_sessions(*, paper: Paper) -> QuerySet[QuizSession]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from core.exceptions import ApplicationError
 from quizbank.grading import grade
@@ -15,7 +15,7 @@ from quizbank.models import Answer, Question
 ANSWER_MAX_CHARS = 50_000
 
 
-def answer_length_check(response, *, position: int | None = None) -> None:
+def answer_length_check(response: object, *, position: int | None = None) -> None:
     """Refuse a response longer than ANSWER_MAX_CHARS with a clear error (400)."""
     length = len(response) if isinstance(response, str) else len(json.dumps(response, ensure_ascii=False))
     if length > ANSWER_MAX_CHARS:
@@ -25,7 +25,7 @@ def answer_length_check(response, *, position: int | None = None) -> None:
         )
 
 
-def answer_submit(*, user: AbstractBaseUser, question: Question, response: str) -> Answer:
+def answer_submit(*, user: User, question: Question, response: str) -> Answer:
     """Store the answer with its exact grade (quizbank.grading); the explanation comes afterwards.
 
     Types a key cannot decide (essay, unmatched short answers) are stored ungraded or for review.

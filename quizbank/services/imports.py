@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -121,7 +123,7 @@ class _BankWriter:
         Question.knowledge_points.through.objects.bulk_create(point_links)
 
     @staticmethod
-    def _named(model, cache: dict[str, int], name: str) -> int:
+    def _named(model: type[Tag | KnowledgePoint], cache: dict[str, int], name: str) -> int:
         if name not in cache:
             cache[name] = model.objects.get_or_create(name=name)[0].pk
         return cache[name]
@@ -211,12 +213,21 @@ IMPORT_FILE_MAX_AGE_SECONDS = 24 * 3600
 
 
 def import_job_create(
-    *, upload, created_by, fmt: str = "", subject: str = "", skip_invalid: bool = False, dry_run: bool = False
+    *,
+    upload: UploadedFile,
+    created_by: User | None,
+    fmt: str = "",
+    subject: str = "",
+    skip_invalid: bool = False,
+    dry_run: bool = False,
 ) -> ImportJob:
     """Store an uploaded file and import it: now if small, else on a worker (progress on the job)."""
-    if upload.size > settings.IMPORT_MAX_UPLOAD_BYTES:
+    name, size = Path(upload.name or "").name, upload.size
+    if not name or size is None:  # a multipart upload always has both
+        raise ApplicationError("send the bank as a file with a name", extra={"field": "file"})
+    if size > settings.IMPORT_MAX_UPLOAD_BYTES:
         raise ApplicationError(
-            f"{upload.name} is {upload.size // (1024 * 1024)} MB; the limit is "
+            f"{name} is {size // (1024 * 1024)} MB; the limit is "
             f"{settings.IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
             extra={"field": "file"},
         )
@@ -224,21 +235,21 @@ def import_job_create(
         raise ApplicationError(f"unknown format {fmt!r}", extra={"field": "format"})
     folder = settings.IMPORT_ROOT / uuid.uuid4().hex
     folder.mkdir(parents=True)
-    path = folder / Path(upload.name).name
+    path = folder / name
     with path.open("wb") as handle:
         for chunk in upload.chunks():
             handle.write(chunk)
     job = ImportJob.objects.create(
         file_path=str(path),
-        file_name=Path(upload.name).name,
-        file_size=upload.size,
+        file_name=name,
+        file_size=size,
         format=fmt,
         subject=subject,
         skip_invalid=skip_invalid,
         dry_run=dry_run,
         created_by=created_by,
     )
-    if upload.size <= INLINE_IMPORT_BYTES:
+    if size <= INLINE_IMPORT_BYTES:
         return import_job_run(job_id=job.pk)
     from quizbank.tasks import run_import
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import QuerySet
 
 from core.exceptions import ApplicationError
 from quizbank.grading import MULTIPLE_CHOICE_POLICIES
@@ -67,7 +70,7 @@ _COUNTS = ("attempts_allowed", "grace_seconds", "time_limit_seconds")
 _FLAGS = ("published", "shuffle_questions", "shuffle_options")
 
 
-def _check_settings(settings: dict) -> dict:
+def _check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(PAPER_SETTINGS))
     if unknown:
         raise ApplicationError(f"unknown paper setting(s): {', '.join(unknown)}", extra={"fields": unknown})
@@ -100,7 +103,7 @@ def _check_settings(settings: dict) -> dict:
     return settings
 
 
-def _score(value, *, field: str) -> Decimal:
+def _score(value: object, *, field: str) -> Decimal:
     try:
         score = Decimal(str(value))
     except InvalidOperation:
@@ -116,10 +119,10 @@ def paper_create(
     title: str,
     questions: list[Question],
     scores: list[Decimal] | None = None,
-    created_by=None,
+    created_by: User | None = None,
     subject: Subject | None = None,
-    owner=None,
-    **settings,
+    owner: User | None = None,
+    **settings: Any,
 ) -> Paper:
     """A fixed paper: these question versions in this order, each worth its score on this paper
     (the question's own score unless `scores` says otherwise)."""
@@ -157,7 +160,12 @@ def paper_create(
 
 @transaction.atomic
 def paper_create_random(
-    *, title: str, rules: list[RuleSpec], created_by=None, subject: Subject | None = None, **settings
+    *,
+    title: str,
+    rules: list[RuleSpec],
+    created_by: User | None = None,
+    subject: Subject | None = None,
+    **settings: Any,
 ) -> Paper:
     """A random paper: each student draws their own questions by the rules when they start.
     Every rule must find enough current questions now, so a student never meets a paper that cannot
@@ -204,10 +212,10 @@ def paper_create_random(
     return paper
 
 
-def rule_candidates(rule: PaperRule):
+def rule_candidates(rule: PaperRule) -> QuerySet[Question]:
     """The current questions a rule draws from, in a stable order."""
     queryset = Question.objects.filter(is_current=True).exclude(qtype=QuestionType.DESCRIPTION)
-    if rule.subject_id:
+    if rule.subject is not None:
         queryset = queryset.filter(subject_filter(rule.subject.path))
     if rule.qtype:
         queryset = queryset.filter(qtype=rule.qtype)
@@ -217,7 +225,7 @@ def rule_candidates(rule: PaperRule):
 
 
 @transaction.atomic
-def paper_update(*, paper: Paper, **settings) -> Paper:
+def paper_update(*, paper: Paper, **settings: Any) -> Paper:
     """Change a paper's settings (window, time limit, review policy...). Its questions stay pinned.
     A new close time or time limit moves the deadlines of the attempts in progress with it, so
     closing a paper early closes them too."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from quizbank.services.sessions import session_expire_if_due, session_start
 from quizbank.services.wrongbook import wrong_book_practice_create
 
 
-def wrong_book_practice_start(*, user, now: datetime | None = None) -> tuple[QuizSession, bool]:
+def wrong_book_practice_start(*, user: User, now: datetime | None = None) -> tuple[QuizSession, bool]:
     """The practice attempt the student left unfinished, else a new practice paper and its attempt
     (True: new). Asking again makes no new paper until the open one is finished: each paper's essays
     are graded by the model."""

@@ -21,6 +21,7 @@ from core.exceptions import ApplicationError
 from quizbank.grading import grade, is_empty_response
 from quizbank.models import (
     OPEN_SESSION_STATES,
+    UNGRADED,
     Answer,
     GradeStatus,
     Navigation,
@@ -32,6 +33,7 @@ from quizbank.models import (
     QuizSession,
     SessionItem,
     SessionState,
+    answer_worth,
 )
 from quizbank.selectors.exams import locked_question_ids, question_locked_for_practice
 from quizbank.services.answers import answer_length_check
@@ -39,7 +41,6 @@ from quizbank.services.papers import rule_candidates
 from quizbank.services.wrongbook import wrong_book_record
 from quizbank.signals import answers_need_grading
 
-UNGRADED = (GradeStatus.PENDING, GradeStatus.NEEDS_REVIEW)
 # Who may grade through answer_grade.
 GRADERS = (GradeStatus.TEACHER, GradeStatus.MODEL)
 
@@ -414,7 +415,7 @@ def answer_grade(
         raise ApplicationError("this attempt was abandoned: it is not graded", extra={"code": "not_open"})
     if status == GradeStatus.MODEL and answer.grade_status == GradeStatus.TEACHER:
         return answer
-    worth = answer.max_score if answer.max_score is not None else answer.question.score
+    worth = answer_worth(answer)
     try:
         score = Decimal(str(score))
         valid = score.is_finite()

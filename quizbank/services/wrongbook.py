@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,7 +53,7 @@ def wrong_book_record(*, answer: Answer, practice: bool, now: datetime | None = 
 
 
 @transaction.atomic
-def wrong_book_practice_create(*, user, limit: int = 20, now: datetime | None = None) -> Paper:
+def wrong_book_practice_create(*, user: User, limit: int = 20, now: datetime | None = None) -> Paper:
     """ "Practise my wrong answers": a personal practice paper of the student's unmastered mistakes,
     most recent first, with feedback after each question. Questions of which a version is on an exam not
     closed yet are left out: practice shows the key, and classmates may still be answering them."""

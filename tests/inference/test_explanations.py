@@ -120,7 +120,7 @@ def test_bank_explain_skips_old_versions_of_questions(demo_bank):
 
 
 def test_the_wrong_answer_prompt_is_the_trained_prompt_plus_the_students_answer(demo_bank):
-    from quizbank.exporters.training import question_record
+    from quizbank.prompt_inputs import question_record
 
     question = demo_bank[0]
     record = question_record(question)

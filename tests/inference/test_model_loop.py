@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from transformers import AutoTokenizer
 
 from inference.engines import get_engine
-from quizbank.exporters.training import question_record
+from quizbank.prompt_inputs import question_record
 from tests.conftest import VLLMServer
 from tuning.training.data import prompt_ids
 

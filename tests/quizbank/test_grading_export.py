@@ -14,8 +14,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from quizbank import prompts
-from quizbank.exporters.training import grading_prompt_parts
 from quizbank.models import Answer, Paper, QuestionType
+from quizbank.prompt_inputs import grading_prompt_parts
 from quizbank.selectors import question_split
 from quizbank.services import answer_grade, paper_create, question_create, session_answer_save, session_finish
 from quizbank.services import session_start as start

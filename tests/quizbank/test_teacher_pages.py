@@ -14,7 +14,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from quizbank import prompts
 from quizbank.models import Answer, GradeStatus, Paper, PaperKind, PaperRule, QuestionType, QuizSession
+from quizbank.prompt_inputs import grading_prompt_parts
 from quizbank.services import (
     paper_create,
     question_create,
@@ -392,6 +394,19 @@ def test_the_queue_shows_what_a_teacher_needs_to_grade(client, carol, essay_pape
     for text in ("alice", ESSAY["stem"], ESSAY["answer"], "观点明确", "论证充分", "按要点给分", "诚信就是说到做到。"):
         assert text in article, text
     assert reverse("teacher-answer-grade", args=[pending_essay.pk]) in article
+
+
+def test_the_teacher_sees_the_rubric_the_model_grades_against(client, carol, alice, demo_bank):
+    """Without a rubric the model grades one "overall" criterion worth the item; the teacher sees the same."""
+    essay = question_create(data={**ESSAY, "answer_data": {}})
+    paper = paper_create(title="随堂练习", questions=[essay], created_by=carol)
+    answer = Answer.objects.get(session=take(alice, paper, {1: "诚信很重要。"}), item__position=1)
+    prompt_rubric = grading_prompt_parts(answer, examples=0)["rubric"]
+    assert [entry["id"] for entry in prompt_rubric] == [prompts.OVERALL_CRITERION]
+    client.force_login(carol)
+    for url in (reverse("teacher-grading") + f"?paper={paper.pk}", reverse("teacher-answer", args=[answer.pk])):
+        html = client.get(url).content.decode()
+        assert prompts.OVERALL_CRITERION_TEXT in html and '<td class="num">5</td>' in html, url
 
 
 def test_a_grade_above_the_maximum_is_refused(client, carol, essay_paper, pending_essay):

@@ -14,8 +14,8 @@ from django.utils import timezone
 from inference.engines.base import ChatResult, ModelServerError
 from inference.evaluation import grading_agreement
 from quizbank import prompts
-from quizbank.exporters.training import teacher_graded_answers
 from quizbank.models import Answer, Paper, Question, QuestionType
+from quizbank.selectors import teacher_graded_answers
 from quizbank.selectors.questions import question_split
 from quizbank.services import answer_grade, paper_create, question_create, session_answer_save, session_finish
 from quizbank.services import session_start as start

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from core.exceptions import ApplicationError
-from tuning.models import ModelVersion, RunStatus, TuningRun
+from tuning.models import ModelVersion, RunStatus, TuningRun, VersionState
 from tuning.services import run_cancel, run_claim, run_create, run_execute, version_register
 
 FAST = {"num_train_epochs": 1.0}
@@ -43,8 +43,13 @@ def test_cancel_a_queued_run(demo_bank, base_version):
 
 
 @pytest.mark.slow
-def test_tune_inline_trains_merges_and_promotes(demo_bank, base_version, capsys):
-    call_command("tune", "--method", "lora", "--split", "all", "--inline", "--promote", "--set", "num_train_epochs=1")
+def test_tune_inline_trains_merges_and_promotes(demo_bank, base_version, capsys, django_capture_on_commit_callbacks):
+    # the test's transaction never commits: run what the command's commits would start (the new
+    # version's evaluation, in process when inline, then its promotion)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "tune", "--method", "lora", "--split", "all", "--inline", "--promote", "--set", "num_train_epochs=1"
+        )
     run = TuningRun.objects.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
     version = run.output_version
@@ -52,6 +57,7 @@ def test_tune_inline_trains_merges_and_promotes(demo_bank, base_version, capsys)
     assert ModelVersion.objects.filter(is_active=True).count() == 1
     assert run.events.filter(message__startswith="succeeded").exists()
     assert "succeeded: version ft-" in capsys.readouterr().out
+    assert version.state == VersionState.EVALUATED
 
 
 @pytest.mark.slow
@@ -67,11 +73,14 @@ def test_a_queued_run_is_trained_by_a_celery_worker_over_the_broker(demo_bank, t
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             run.refresh_from_db()
-            if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+            # the new version's evaluation is queued on the same `tuning` queue, for the same worker
+            waiting = (VersionState.TRAINED, VersionState.EVALUATING)
+            if run.status == RunStatus.FAILED or (run.output_version and run.output_version.state not in waiting):
                 break
             time.sleep(0.5)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.output_version is not None and run.progress == 1.0
+    assert run.output_version.state == VersionState.EVALUATED
 
 
 def test_tune_resume_names_a_missing_run(db):

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from quizbank.exporters import EXPORT_FORMATS, exporter
-from quizbank.exporters.training import export_grading, teacher_graded_answers
-from quizbank.selectors import SPLITS, questions_iter
+from quizbank.exporters.training import export_grading
+from quizbank.selectors import SPLITS, questions_iter, teacher_graded_answers
 
 TRAINING_FORMATS = ("alpaca", "sharegpt", "llamafactory")
 

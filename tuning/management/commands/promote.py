@@ -8,8 +8,9 @@ from tuning.services import version_accuracy, version_promote
 
 class Command(ModelVersionCommand):
     help = (
-        "Make a model version the active one (serve_model switches to it without dropping requests). Refused when its held-out "
-        "accuracy is below the active version's, unless --force; --force also rolls back to an earlier version."
+        "Make a model version the active one (serve_model switches to it without dropping requests). Refused while it is "
+        "not evaluated yet and when its held-out accuracy is below the active version's, unless --force; --force also "
+        "rolls back to an earlier version. Without a name, list the versions with their state."
     )
 
     def add_arguments(self, parser):
@@ -22,7 +23,9 @@ class Command(ModelVersionCommand):
                 accuracy = version_accuracy(item)
                 shown = f"{accuracy:.1%}" if accuracy is not None else "—"
                 marker = "*" if item.is_active else " "
-                self.stdout.write(f"{marker} {item.name:<12} {item.method:<10} held-out accuracy {shown}")
+                self.stdout.write(
+                    f"{marker} {item.name:<12} {item.method:<10} {item.state:<17} held-out accuracy {shown}"
+                )
             return
         target = ModelVersion.objects.filter(name=version).first()
         if target is None:
@@ -31,4 +34,5 @@ class Command(ModelVersionCommand):
             version_promote(version=target, force=force)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(f"{target.name} is now the active version")
+        forced = "" if target.promotable else f" (forced: it is {target.get_state_display().lower()})"
+        self.stdout.write(f"{target.name} is now the active version{forced}")

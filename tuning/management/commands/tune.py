@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core.exceptions import ApplicationError
-from tuning.models import ModelVersion, RunStatus, TuningRun
+from tuning.models import ModelVersion, RunEvent, RunStatus, TuningRun
 from tuning.services import run_create, run_execute, run_resume
 
 
@@ -93,14 +93,23 @@ class Command(BaseCommand):
         self._execute(run)
 
     def _execute(self, run) -> None:
-        run = run_execute(run_id=run.pk, on_progress=self._progress)
+        # inline: the new version is evaluated (and promoted, when asked) before run_execute returns
+        run = run_execute(run_id=run.pk, on_progress=self._progress, inline=True)
         self.stdout.write("")
         if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"run {run.pk} {run.status}: {run.error}")
-        promoted = " (now active)" if run.promote else ""
-        self.stdout.write(f"run {run.pk} succeeded: version {run.output_version.name}{promoted}")
+        run.refresh_from_db()
+        version = run.output_version
+        active = " (now active)" if version.is_active else ""
+        self.stdout.write(
+            f"run {run.pk} succeeded: version {version.name}, {version.get_state_display().lower()}{active}"
+        )
+        if run.promote and not version.is_active:
+            problem = run.events.exclude(level=RunEvent.Level.INFO).order_by("-id").first()
+            self.stdout.write(problem.message if problem else f"{version.name} was not promoted")
         summary = {
-            key: run.metrics.get(key) for key in ("final_logged_loss", "steps", "epochs", "train_seconds", "eval")
+            key: run.metrics.get(key)
+            for key in ("final_logged_loss", "steps", "epochs", "train_seconds", "eval", "grading")
         }
         self.stdout.write(json.dumps({key: value for key, value in summary.items() if value is not None}))
 

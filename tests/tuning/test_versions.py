@@ -1,0 +1,141 @@
+"""Model version states: a run's version is registered trained and announced; promotion waits for
+its evaluation (done by inference), unless forced."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from core.exceptions import ApplicationError
+from tuning.models import ModelVersion, RunEvent, RunStatus, VersionState
+from tuning.services import (
+    run_create,
+    run_execute,
+    version_evaluation_fail,
+    version_evaluation_finish,
+    version_evaluation_start,
+    version_promote,
+    version_register,
+)
+from tuning.signals import version_trained
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def base_version(tiny_base_model):
+    return version_promote(version=version_register(name="base", path=tiny_base_model, method="bootstrap"))
+
+
+@pytest.fixture
+def fake_training(monkeypatch, tiny_base_model):
+    """run_training without the training: the base model's directory stands in for the result."""
+    from tuning.training import workflow
+
+    def trained(config, **kwargs):
+        return workflow.TrainingResult(model_dir=tiny_base_model, metrics={"eval": {"answer_accuracy": 0.5}})
+
+    monkeypatch.setattr(workflow, "run_training", trained)
+
+
+@pytest.fixture
+def announced():
+    """What tuning announces about trained versions, with inference (which would evaluate them) not listening."""
+    from inference.receivers import evaluate_new_version
+
+    sent = []
+
+    def collect(sender, **kwargs):
+        sent.append(kwargs)
+
+    version_trained.disconnect(dispatch_uid="inference-evaluate-version")
+    version_trained.connect(collect, dispatch_uid="test-collect")
+    try:
+        yield sent
+    finally:
+        version_trained.disconnect(dispatch_uid="test-collect")
+        version_trained.connect(evaluate_new_version, dispatch_uid="inference-evaluate-version")
+
+
+def test_a_hand_registered_version_is_evaluated_and_a_new_row_is_trained(base_version, tiny_base_model):
+    assert base_version.state == VersionState.EVALUATED and base_version.promotable and base_version.is_active
+    row = ModelVersion.objects.create(name="made-elsewhere", path=str(tiny_base_model), method="lora")
+    assert row.state == VersionState.TRAINED and not row.promotable
+
+
+def test_a_trained_version_is_not_promoted_before_it_is_evaluated_unless_forced(base_version, tiny_base_model):
+    trained = version_register(name="ft-1", path=tiny_base_model, method="lora", state=VersionState.TRAINED)
+    with pytest.raises(ApplicationError, match="ft-1 is not evaluated yet") as refused:
+        version_promote(version=trained)
+    assert refused.value.extra == {"version": "ft-1", "state": "trained"}
+    assert version_evaluation_start(version_id=trained.pk).state == VersionState.EVALUATING
+    with pytest.raises(ApplicationError, match="not evaluated yet"):
+        version_promote(version=trained)
+    version_evaluation_fail(version=trained, error="RuntimeError: out of memory")
+    with pytest.raises(ApplicationError, match="evaluation failed"):
+        version_promote(version=trained)
+    base_version.refresh_from_db()
+    assert base_version.is_active
+    assert version_promote(version=trained, force=True).is_active  # an admin may, knowingly
+
+
+def test_an_evaluated_version_is_promotable_and_keeps_the_accuracy_guard(base_version, tiny_base_model):
+    good = version_register(
+        name="good", path=tiny_base_model, method="full", metrics={"eval": {"answer_accuracy": 0.9}}
+    )
+    version_promote(version=good)
+    worse = version_register(
+        name="ft-2", path=tiny_base_model, method="lora", metrics={"eval": {"answer_accuracy": 0.5}}, state="trained"
+    )
+    claimed = version_evaluation_start(version_id=worse.pk)
+    assert version_evaluation_start(version_id=worse.pk) is None  # claimed once
+    evaluated = version_evaluation_finish(version=claimed, metrics={"grading": {"n": 0}})
+    assert evaluated.state == VersionState.EVALUATED and evaluated.metrics == {
+        "eval": {"answer_accuracy": 0.5},
+        "grading": {"n": 0},
+    }
+    with pytest.raises(ApplicationError, match="worse than the active good"):
+        version_promote(version=evaluated)
+    assert version_promote(version=evaluated, force=True).is_active
+
+
+def test_a_run_registers_its_version_trained_and_announces_it_after_commit(
+    demo_bank, base_version, fake_training, announced, django_capture_on_commit_callbacks
+):
+    run = run_create(method="lora", split="all", promote=True, enqueue=False)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = run_execute(run_id=run.pk)
+    assert announced == []  # not before the version is committed
+    assert run.status == RunStatus.SUCCEEDED and run.metrics["eval"] == {"answer_accuracy": 0.5}
+    version = run.output_version
+    assert version.state == VersionState.TRAINED and not version.is_active  # promotion waits for evaluation
+    assert "grading" not in version.metrics  # tuning measures no grading: inference does
+    for callback in callbacks:
+        callback()
+    assert announced == [
+        {
+            "signal": version_trained,
+            "version_id": version.pk,
+            "version_name": version.name,
+            "promote": True,
+            "inline": False,
+        }
+    ]
+    assert not run.events.filter(level=RunEvent.Level.WARN).exists()
+
+
+def test_tune_inline_announces_the_version_to_be_evaluated_in_process(
+    demo_bank, base_version, fake_training, announced, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("tune", "--method", "lora", "--split", "all", "--inline")
+    assert [(sent["promote"], sent["inline"]) for sent in announced] == [(False, True)]
+
+
+def test_the_promote_command_lists_states_and_refuses_a_version_not_evaluated(base_version, tiny_base_model, capsys):
+    version_register(name="ft-3", path=tiny_base_model, method="lora", state=VersionState.TRAINED)
+    call_command("promote")
+    listing = capsys.readouterr().out
+    assert "* base" in listing and "evaluated" in listing and "ft-3" in listing and "trained" in listing
+    with pytest.raises(CommandError, match="ft-3 is not evaluated yet"):
+        call_command("promote", "ft-3")
+    call_command("promote", "ft-3", "--force")
+    assert "ft-3 is now the active version (forced: it is trained" in capsys.readouterr().out
