@@ -1,5 +1,6 @@
-"""JSON API: a question without its key, and answering it (exact grade + the model's explanation);
-a wrong answer explained by the model as it writes (server-sent events)."""
+"""JSON API for practice and the model's explanations: answering one question outside any paper (the
+exact grade and the model's explanation), the answer read back, and a wrong answer explained by the
+model as it writes (server-sent events). The question itself is /api/v1/questions/<id>."""
 
 import json
 
@@ -7,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,31 +16,10 @@ from rest_framework.views import APIView
 from core.exceptions import STATUS_BY_CODE, ApplicationError
 from core.throttling import ScopedUserThrottle, throttle_view
 from inference.explanations import ExplanationEvent, answer_explanation_stream, answer_for_explanation
-from inference.services import answer_submit_and_explain
+from inference.practice import practice_answer, practice_refuse_locked
+from quizbank.apis.common import ERROR
 from quizbank.models import Answer, Question
-from quizbank.selectors.exams import question_locked_for_practice
-
-
-class PublicOptionSerializer(serializers.Serializer):
-    key = serializers.CharField()
-    text = serializers.CharField()
-
-
-class QuestionPublicSerializer(serializers.ModelSerializer):
-    """What a student may see before answering: never the key, the explanation, an option's fraction
-    or its feedback."""
-
-    subject = serializers.CharField(source="subject.path")
-    type = serializers.CharField(source="qtype")
-    options = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Question
-        fields = ["id", "subject", "type", "stem", "options", "score"]
-
-    @extend_schema_field(PublicOptionSerializer(many=True))
-    def get_options(self, question: Question) -> list[dict]:
-        return [{"key": option["key"], "text": option.get("text", "")} for option in question.options]
+from quizbank.selectors.practice import practice_answers_of
 
 
 class AnswerResultSerializer(serializers.ModelSerializer):
@@ -68,43 +48,42 @@ class AnswerResultSerializer(serializers.ModelSerializer):
         return answer.explanation_source == "model"
 
 
-class QuestionDetailApi(APIView):
-    @extend_schema(responses=QuestionPublicSerializer)
-    def get(self, request, question_id: int):
-        question = get_object_or_404(Question, pk=question_id)
-        if question_locked_for_practice(question_id=question.pk, user=request.user):
-            raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
-        return Response(QuestionPublicSerializer(question).data)
-
-
 class AnswerInputSerializer(serializers.Serializer):
     response = serializers.CharField(max_length=10_000, trim_whitespace=True)
 
 
-class AnswerCreateApi(APIView):
+class PracticeAnswerCreateApi(APIView):
     # Each answer asks the model for an explanation: limited per user (THROTTLE_RATES["explain"]).
     throttle_classes = [ScopedUserThrottle]
     throttle_scope = "explain"
 
-    @extend_schema(request=AnswerInputSerializer, responses={201: AnswerResultSerializer})
+    @extend_schema(
+        operation_id="practice_answer_create",
+        tags=["practice"],
+        summary="Answer one question outside any paper: graded exactly, then explained by the model",
+        request=AnswerInputSerializer,
+        responses={201: AnswerResultSerializer, 400: ERROR, 404: ERROR, 409: ERROR, 429: ERROR},
+    )
     def post(self, request, question_id: int):
         question = get_object_or_404(Question, pk=question_id)
         serializer = AnswerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        answer = answer_submit_and_explain(user=request.user, question=question, **serializer.validated_data)
+        answer = practice_answer(user=request.user, question=question, **serializer.validated_data)
         return Response(AnswerResultSerializer(answer).data, status=201)
 
 
-class AnswerDetailApi(APIView):
-    @extend_schema(responses=AnswerResultSerializer)
+class PracticeAnswerDetailApi(APIView):
+    @extend_schema(
+        operation_id="practice_answer_retrieve",
+        tags=["practice"],
+        summary="One of the user's practice answers, with its key and explanation",
+        responses={200: AnswerResultSerializer, 404: ERROR, 409: ERROR},
+    )
     def get(self, request, answer_id: int):
         # Practice answers only: an exam answer's key is shown by the session review, by its policy.
-        answer = get_object_or_404(
-            Answer.objects.select_related("question"), pk=answer_id, user=request.user, session__isnull=True
-        )
-        if question_locked_for_practice(question_id=answer.question_id, user=request.user):
-            # Answered before its exam opened: the key it shows waits until the exam closes.
-            raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
+        answer = get_object_or_404(practice_answers_of(user=request.user), pk=answer_id)
+        # Answered before its exam opened: the key it shows waits until the exam closes.
+        practice_refuse_locked(user=request.user, question_id=answer.question_id)
         return Response(AnswerResultSerializer(answer).data)
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from inference.engines.base import Engine
 from inference.grading import GradingOutputError, decoding_schema, grade_parse
-from inference.services import explanation_from_result, question_chat_request
+from inference.explanations import explanation_from_result, question_chat_request
 from quizbank import prompts
 from quizbank.models import Answer, Question, QuestionType, answer_worth
 from quizbank.prompt_inputs import grading_prompt_parts

@@ -1,6 +1,7 @@
-"""Explanations from the served model: the whole bank explained once per model version (so a review
-page shows them without a model call), and one student's mistake explained on request, streamed as
-the model writes it and then kept on the answer."""
+"""Explanations from the served model, all of them: one question explained and kept on a practice
+answer (synchronously, the bank's explanation where no model server answers), the whole bank explained
+once per model version (so a review page shows them without a model call), and one student's mistake
+explained on request, streamed as the model writes it and then kept on the answer."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from core.exceptions import ApplicationError
 from inference.engines import get_engine
 from inference.engines.base import ChatResult, Engine, ModelServerError
 from inference.key_quotes import KeyLineFilter, question_key
-from inference.services import explanation_from_result, question_chat_request
 from quizbank import prompts
 from quizbank.importers.base import parse_bool
 from quizbank.models import Answer, ExplanationSource, PaperMode, Question, QuestionExplanation, QuestionType
@@ -27,6 +27,57 @@ logger = logging.getLogger(__name__)
 
 # The model is trained on neither (no instruction record exists for them).
 UNEXPLAINED_TYPES = (QuestionType.CLOZE, QuestionType.DESCRIPTION)
+
+
+# --- one question, answered and explained at once -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelExplanation:
+    answer: str | None
+    explanation: str
+    raw: str
+    model: str
+
+
+def question_chat_request(question: Question, *, max_tokens: int) -> dict:
+    """The chat request for one question: the trained prompt, its answer format enforced."""
+    record = question_record(question)
+    request: dict = {"messages": prompts.prompt_messages(record), "max_tokens": max_tokens}
+    if question.qtype == QuestionType.SINGLE_CHOICE:
+        request["regex"] = prompts.choice_output_pattern(question.option_keys)
+    return request
+
+
+def explanation_from_result(text: str, model: str) -> ModelExplanation:
+    parsed = prompts.parse_output(text)
+    return ModelExplanation(answer=parsed.answer, explanation=parsed.explanation, raw=text, model=model)
+
+
+def question_explain(*, question: Question, client: Engine | None = None, max_tokens: int = 256) -> ModelExplanation:
+    client = client or get_engine()
+    result = client.chat(**question_chat_request(question, max_tokens=max_tokens))
+    return explanation_from_result(result.text, result.model)
+
+
+def answer_explain(*, answer: Answer, client: Engine | None = None) -> Answer:
+    """Attach the served model's explanation; if no model server answers, the bank's own."""
+    try:
+        explained = question_explain(question=answer.question, client=client)
+    except ModelServerError as exc:
+        answer.explanation = answer.question.explanation
+        answer.explanation_source = ExplanationSource.BANK
+        answer.explanation_error = exc.message
+    else:
+        answer.explanation = explained.explanation
+        answer.explanation_source = ExplanationSource.MODEL
+        answer.model_answer = explained.answer or ""
+        answer.model_version = explained.model
+        answer.explanation_error = ""
+    answer.save(
+        update_fields=["explanation", "explanation_source", "model_answer", "model_version", "explanation_error"]
+    )
+    return answer
 
 
 # --- the bank, once per model version ----------------------------------------------------------

@@ -26,8 +26,6 @@ from quizbank.importers.base import parse_bool
 from quizbank.models import Paper, PaperMode, QuizSession, SessionState
 from quizbank.selectors.exams import (
     paper_for_student,
-    paper_grade,
-    papers_for_student,
     review_visibility,
     session_of_student,
     session_open_of,
@@ -36,6 +34,7 @@ from quizbank.selectors.exams import (
     wrong_book_of,
     wrong_book_practice_open,
 )
+from quizbank.selectors.papers import papers_with_attempts
 from quizbank.services import session_finish, session_start, wrong_book_practice_start
 from quizbank.services.sessions import response_text
 
@@ -111,14 +110,12 @@ def _session_row(session: QuizSession, now: datetime) -> dict:
     }
 
 
-def _paper_row(paper: Paper, user, now: datetime) -> dict:
-    sessions = list(sessions_of_student(user=user, paper=paper))
+def _paper_row(paper: Paper, now: datetime) -> dict:
+    """A paper of `papers_with_attempts`: the student's attempts and the grade they may see are loaded."""
+    sessions = paper.own_sessions
     status, status_label = _paper_status(paper, now)
-    finished = [s for s in sessions if s.state == SessionState.FINISHED]
     # The grade shows only where the review policy shows the score of the attempts it comes from.
-    grade = None
-    if finished and review_visibility(finished[0], now=now).score:
-        grade = paper_grade(paper=paper, user=user)
+    grade = paper.shown_grade
     return {
         "paper": paper,
         "status": status,
@@ -134,7 +131,7 @@ def _paper_row(paper: Paper, user, now: datetime) -> dict:
 @login_required
 def exam_index(request):
     now = timezone.now()
-    rows = [_paper_row(paper, request.user, now) for paper in papers_for_student(user=request.user, now=now)]
+    rows = [_paper_row(paper, now) for paper in papers_with_attempts(user=request.user, now=now)]
     sessions = [_session_row(s, now) for s in sessions_of_student(user=request.user)[:50]]
     return render(
         request,
@@ -156,8 +153,12 @@ def _own_paper(request, paper_id: int) -> Paper:
 
 @login_required
 def exam_paper(request, paper_id: int):
-    paper = _own_paper(request, paper_id)
-    row = _paper_row(paper, request.user, timezone.now())
+    now = timezone.now()
+    papers = papers_with_attempts(user=request.user, paper_id=paper_id, now=now)
+    if not papers:
+        raise Http404("no such paper")
+    paper = papers[0]
+    row = _paper_row(paper, now)
     review = [
         (_("Score"), REVIEW_WHEN_LABELS.get(paper.review_score, paper.review_score)),
         (_("Right or wrong"), REVIEW_WHEN_LABELS.get(paper.review_correctness, paper.review_correctness)),

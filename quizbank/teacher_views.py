@@ -6,7 +6,6 @@ Teachers and admins only: anonymous users are sent to log in, students get 403.
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 
@@ -16,7 +15,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.core.validators import MaxValueValidator
-from django.db.models import Count, Q, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -29,7 +27,6 @@ from core.exceptions import ApplicationError
 from quizbank.grading import MULTIPLE_CHOICE_POLICIES
 from quizbank.models import (
     GRADED_TYPES,
-    OPEN_SESSION_STATES,
     Answer,
     GradeStatus,
     GradingMethod,
@@ -48,8 +45,17 @@ from quizbank.models import (
 from quizbank.prompt_inputs import answer_rubric
 from quizbank.roles import is_teacher
 from quizbank.selectors import question_search
-from quizbank.selectors.exams import paper_grade
-from quizbank.selectors.results import grading_queue, item_statistics, paper_sessions
+from quizbank.selectors.papers import class_papers, papers_overview
+from quizbank.selectors.questions import questions_by_ids
+from quizbank.selectors.results import (
+    answers_by_session,
+    answers_for_teacher,
+    finished_count,
+    grading_queue,
+    item_statistics,
+    paper_sessions,
+    student_grades,
+)
 from quizbank.services import RuleSpec, answer_grade, paper_create, paper_create_random, paper_update
 from quizbank.services.papers import PAPER_SETTINGS
 
@@ -267,34 +273,7 @@ class GradeForm(forms.Form):
             self.fields["score"].widget.attrs.update({"max": str(max_score), "step": "0.01"})
 
 
-# ---------------------------------------------------------------------------------------------- reads
-# Page-shaped reads that only these pages use.
-
-
-def _papers_overview():
-    """Class papers (not students' personal practice papers) with their session counts."""
-    finished = Q(sessions__state=SessionState.FINISHED)
-    return (
-        Paper.objects.filter(owner__isnull=True)
-        .annotate(
-            finished_count=Count("sessions", filter=finished),
-            open_count=Count("sessions", filter=Q(sessions__state__in=OPEN_SESSION_STATES)),
-            pending_total=Sum("sessions__pending_count", filter=finished),
-        )
-        .order_by("-created_at", "-id")
-    )
-
-
-def _answers_by_session(paper: Paper) -> dict[int, list[Answer]]:
-    answers = (
-        Answer.objects.filter(session__paper=paper)
-        .select_related("question", "item")
-        .order_by("session_id", "item__position")
-    )
-    grouped: dict[int, list[Answer]] = defaultdict(list)
-    for answer in answers:
-        grouped[answer.session_id].append(answer)
-    return grouped
+# ---------------------------------------------------------------------------------------------- helpers
 
 
 def _rubric(answer: Answer) -> list[dict]:
@@ -308,7 +287,7 @@ def _rubric(answer: Answer) -> list[dict]:
 @teacher_required
 @require_GET
 def teacher_papers(request):
-    return render(request, "quizbank/teacher_papers.html", {"papers": _papers_overview()})
+    return render(request, "quizbank/teacher_papers.html", {"papers": papers_overview()})
 
 
 @teacher_required
@@ -332,7 +311,7 @@ def teacher_paper_new(request):
     chosen_ids = {int(pk) for pk in request.POST.getlist("questions") if pk.isdigit()}
     listed = list(found[:SEARCH_LIMIT])
     # Questions ticked before a failed submit stay on the list even if the search no longer finds them.
-    kept = Question.objects.filter(pk__in=chosen_ids - {q.pk for q in listed}).select_related("subject")
+    kept = questions_by_ids(chosen_ids - {q.pk for q in listed})
     context = {
         "search": search,
         "form": form,
@@ -391,18 +370,10 @@ def teacher_paper(request, paper_id: int):
             messages.success(request, _("Settings saved."))
             return redirect("teacher-paper", paper_id=paper.pk)
     sessions = list(paper_sessions(paper=paper))
-    answers = _answers_by_session(paper)
+    answers = answers_by_session(paper=paper)
     for session in sessions:
         session.answer_list = answers.get(session.pk, [])
-    students = {session.user_id: session.user for session in sessions}
-    grades = [
-        {
-            "user": user,
-            "finished": sum(1 for s in sessions if s.user_id == user.pk and s.state == SessionState.FINISHED),
-            "grade": paper_grade(paper=paper, user=user),
-        }
-        for user in students.values()
-    ]
+    grades = student_grades(paper=paper, sessions=sessions)
     context = {
         "paper": paper,
         "form": form,
@@ -433,10 +404,9 @@ def teacher_paper_csv(request, paper_id: int):
     writer.writerow(
         ["paper", "student", "attempt", "state", "started_at", "finished_at", "score", "max_score", "pending", "grade"]
     )
-    grades: dict[int, Decimal | None] = {}
-    for session in paper_sessions(paper=paper):
-        if session.user_id not in grades:
-            grades[session.user_id] = paper_grade(paper=paper, user=session.user)
+    sessions = list(paper_sessions(paper=paper))
+    grades = {entry["user"].pk: entry["grade"] for entry in student_grades(paper=paper, sessions=sessions)}
+    for session in sessions:
         row = [
             paper.title,
             session.user.get_username(),
@@ -468,7 +438,7 @@ def teacher_paper_statistics(request, paper_id: int):
             }
             for row in rows
         ],
-        "finished_count": paper.sessions.filter(state=SessionState.FINISHED).count(),
+        "finished_count": finished_count(paper=paper),
     }
     return render(request, "quizbank/teacher_paper_statistics.html", context)
 
@@ -497,7 +467,7 @@ def teacher_grading(request):
     ]
     context = {
         "paper": paper,
-        "papers": Paper.objects.filter(owner__isnull=True).order_by("-created_at", "-id"),
+        "papers": class_papers(),
         "page": page,
         "entries": entries,
         "here": request.get_full_path(),
@@ -506,9 +476,7 @@ def teacher_grading(request):
 
 
 def _answer_for_teacher(answer_id: int) -> Answer:
-    return get_object_or_404(
-        Answer.objects.select_related("question", "user", "item", "session__paper", "graded_by"), pk=answer_id
-    )
+    return get_object_or_404(answers_for_teacher(), pk=answer_id)
 
 
 @teacher_required

@@ -1,13 +1,14 @@
 from django.urls import include, path
 
-from quizbank import apis, views
+from quizbank import views
+from quizbank.apis import imports, questions
 
 urlpatterns = [
-    path("api/v1/questions", apis.QuestionListApi.as_view(), name="api-v1-questions"),
-    path("api/v1/questions/<int:question_id>", apis.QuestionDetailApi.as_view(), name="api-v1-question"),
-    path("api/v1/imports", apis.ImportCreateApi.as_view(), name="api-v1-imports"),
-    path("api/v1/imports/template", apis.ImportTemplateApi.as_view(), name="api-v1-import-template"),
-    path("api/v1/imports/<int:job_id>", apis.ImportDetailApi.as_view(), name="api-v1-import"),
+    path("api/v1/questions", questions.QuestionListApi.as_view(), name="api-v1-questions"),
+    path("api/v1/questions/<int:question_id>", questions.QuestionDetailApi.as_view(), name="api-v1-question"),
+    path("api/v1/imports", imports.ImportCreateApi.as_view(), name="api-v1-imports"),
+    path("api/v1/imports/template", imports.ImportTemplateApi.as_view(), name="api-v1-import-template"),
+    path("api/v1/imports/<int:job_id>", imports.ImportDetailApi.as_view(), name="api-v1-import"),
     path("bank/", views.bank_index, name="bank-index"),
     path("bank/import/", views.bank_import_page, name="bank-import"),
     path("bank/imports/<int:job_id>/", views.bank_import_status, name="bank-import-status"),

@@ -31,7 +31,7 @@ question = Question.objects.first()
 assert client.get("/practice/").status_code == 200
 assert client.get(f"/practice/questions/{question.pk}/").status_code == 200
 assert client.post(f"/practice/questions/{question.pk}/", {"response": question.answer}).status_code == 302
-assert client.get(f"/api/questions/{question.pk}/").status_code == 200
+assert client.get(f"/api/v1/questions/{question.pk}").status_code == 200
 heavy = sorted(name for name in ("torch", "transformers", "peft", "vllm", "accelerate") if name in sys.modules)
 print("HEAVY", heavy)
 """

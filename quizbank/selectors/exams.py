@@ -48,9 +48,12 @@ def paper_for_student(*, user, paper_id: int) -> Paper | None:
     return papers_for_student(user=user).filter(pk=paper_id).first()
 
 
-def sessions_of_student(*, user, paper: Paper | None = None) -> QuerySet[QuizSession]:
+def sessions_of_student(*, user, paper: Paper | None = None, paper_id: int | None = None) -> QuerySet[QuizSession]:
+    """The student's attempts, newest first (of one paper, given the paper or its id)."""
     queryset = QuizSession.objects.filter(user=user).select_related("paper")
-    return queryset.filter(paper=paper) if paper is not None else queryset
+    if paper is not None:
+        queryset = queryset.filter(paper=paper)
+    return queryset.filter(paper_id=paper_id) if paper_id is not None else queryset
 
 
 def session_of_student(*, user, session_id: int) -> QuizSession | None:
@@ -221,6 +224,39 @@ def _answer_of(item: SessionItem, session: QuizSession):
     return answer if answer is not None and answer.session_id == session.pk else None
 
 
+def _item_view(item: SessionItem, session: QuizSession, *, visible: Visibility, practice: bool, locked: bool) -> dict:
+    """One slot of `session_view`: the question, the saved response, and what the policy shows of the rest."""
+    question = item.question
+    answer = _answer_of(item, session)
+    entry = _question_view(item, question)
+    entry["response"] = answer.response_data if answer else None
+    entry["saved_at"] = answer.updated_at.isoformat() if answer else None
+    checked = practice and answer is not None and answer.response_data is not None
+    shown = Visibility(True, True, True, True) if checked else visible
+    if locked:
+        entry["locked"] = True
+        shown = NOTHING
+    if shown.score:
+        entry["awarded"] = None if answer is None or answer.score is None else str(answer.score)
+        entry["grade_status"] = answer.grade_status if answer else "unanswered"
+        # Model-written feedback is labelled as such wherever it is shown, and shown only when the
+        # policy shows the key: the model was shown the key and can quote it.
+        by_model = answer is not None and answer.grade_status == "model"
+        entry["feedback"] = answer.feedback if answer and (shown.answer or not by_model) else ""
+        entry["feedback_source"] = "model" if by_model else "teacher"
+        entry["feedback_version"] = answer.grading_model_version if by_model else ""
+    if shown.correctness:
+        entry["correct"] = answer.is_correct if answer else False
+    if shown.answer:
+        entry["key"] = _key_view(question)
+    if shown.explanation:
+        entry.update(_explanation_view(question, answer, _precomputed(item)))
+        # The answer's id lets the page ask the model why this answer is wrong.
+        entry["answer_id"] = answer.pk if answer else None
+        entry["general_feedback"] = question.general_feedback
+    return entry
+
+
 def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
     """Everything a student's page or API response about a session may carry, and nothing more."""
     now = now or timezone.now()
@@ -235,37 +271,15 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
         if practice
         else set()
     )
-    items = []
-    for item in session_items:
-        question = item.question
-        answer = _answer_of(item, session)
-        entry = _question_view(item, question)
-        entry["response"] = answer.response_data if answer else None
-        entry["saved_at"] = answer.updated_at.isoformat() if answer else None
-        checked = practice and answer is not None and answer.response_data is not None
-        shown = Visibility(True, True, True, True) if checked else visible
-        if item.question_id in locked:
-            entry["locked"] = True
-            shown = NOTHING
-        if shown.score:
-            entry["awarded"] = None if answer is None or answer.score is None else str(answer.score)
-            entry["grade_status"] = answer.grade_status if answer else "unanswered"
-            # Model-written feedback is labelled as such wherever it is shown, and shown only when the
-            # policy shows the key: the model was shown the key and can quote it.
-            by_model = answer is not None and answer.grade_status == "model"
-            entry["feedback"] = answer.feedback if answer and (shown.answer or not by_model) else ""
-            entry["feedback_source"] = "model" if by_model else "teacher"
-            entry["feedback_version"] = answer.grading_model_version if by_model else ""
-        if shown.correctness:
-            entry["correct"] = answer.is_correct if answer else False
-        if shown.answer:
-            entry["key"] = _key_view(question)
-        if shown.explanation:
-            entry.update(_explanation_view(question, answer, _precomputed(item)))
-            # The answer's id lets the page ask the model why this answer is wrong.
-            entry["answer_id"] = answer.pk if answer else None
-            entry["general_feedback"] = question.general_feedback
-        items.append(entry)
+    items = [
+        _item_view(item, session, visible=visible, practice=practice, locked=item.question_id in locked)
+        for item in session_items
+    ]
+    return {**_session_head(session, visible=visible, now=now), "items": items}
+
+
+def _session_head(session: QuizSession, *, visible: Visibility, now: datetime) -> dict:
+    """A session as `session_view` shows it, without its questions."""
     paper = session.paper
     view = {
         "id": session.pk,
@@ -284,7 +298,6 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
             "answer": visible.answer,
             "explanation": visible.explanation,
         },
-        "items": items,
     }
     if visible.score:
         view["score"] = None if session.score is None else str(session.score)
@@ -292,13 +305,34 @@ def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
     return view
 
 
-def paper_grade(*, paper: Paper, user) -> Decimal | None:
-    """The student's grade on a paper by its grading method over finished attempts (pending excluded)."""
-    scores = [
-        s.score
-        for s in QuizSession.objects.filter(paper=paper, user=user, state=SessionState.FINISHED).order_by("number")
-        if s.score is not None
+def session_summaries(*, user, paper_id: int | None = None, now: datetime | None = None) -> list[dict]:
+    """The student's attempts as `session_view` shows them, without their questions but with how many
+    there are and how many have a saved response; in two queries whatever the number of attempts."""
+    now = now or timezone.now()
+    sessions = list(sessions_of_student(user=user, paper_id=paper_id))
+    counts: dict[int, list[int]] = {session.pk: [0, 0] for session in sessions}
+    slots = SessionItem.objects.filter(session__in=[session.pk for session in sessions]).values_list(
+        "session_id", "answer__session_id", "answer__response_data"
+    )
+    for session_id, answer_session_id, response in slots:
+        counts[session_id][0] += 1
+        # As session_view reads a slot: its answer in this session, with a response saved.
+        counts[session_id][1] += answer_session_id == session_id and response is not None
+    return [
+        {
+            **_session_head(session, visible=review_visibility(session, now=now), now=now),
+            "question_count": counts[session.pk][0],
+            "answered_count": counts[session.pk][1],
+        }
+        for session in sessions
     ]
+
+
+def grade_of(*, paper: Paper, sessions) -> Decimal | None:
+    """A student's grade on a paper by its grading method, from their attempts at it (already loaded):
+    finished ones only, those still waiting for a grade left out."""
+    finished = sorted((s for s in sessions if s.state == SessionState.FINISHED), key=lambda s: s.number)
+    scores = [s.score for s in finished if s.score is not None]
     if not scores:
         return None
     if paper.grading_method == GradingMethod.LAST:
@@ -306,6 +340,20 @@ def paper_grade(*, paper: Paper, user) -> Decimal | None:
     if paper.grading_method == GradingMethod.AVERAGE:
         return (sum(scores, Decimal(0)) / len(scores)).quantize(Decimal("0.01"))
     return max(scores)
+
+
+def paper_grade(*, paper: Paper, user) -> Decimal | None:
+    """The student's grade on a paper by its grading method over finished attempts (pending excluded)."""
+    return grade_of(paper=paper, sessions=QuizSession.objects.filter(paper=paper, user=user))
+
+
+def grade_shown(*, paper: Paper, sessions, now: datetime | None = None) -> Decimal | None:
+    """The grade as the student may see it (loaded attempts): only once the review policy shows the score
+    of their latest finished attempt, the grade being a score."""
+    finished = [s for s in sessions if s.state == SessionState.FINISHED]
+    if not finished or not review_visibility(max(finished, key=lambda s: s.number), now=now).score:
+        return None
+    return grade_of(paper=paper, sessions=sessions)
 
 
 def open_exams(*, now: datetime | None = None) -> QuerySet[Paper]:

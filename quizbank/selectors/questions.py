@@ -92,3 +92,8 @@ def question_search(
     if search:
         queryset = queryset.filter(Q(stem__icontains=search) | Q(explanation__icontains=search))
     return queryset.prefetch_related("tags", "knowledge_points").distinct()
+
+
+def questions_by_ids(ids) -> QuerySet[Question]:
+    """These questions, with their subjects."""
+    return Question.objects.filter(pk__in=ids).select_related("subject")

@@ -15,10 +15,50 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from quizbank.models import UNGRADED, Answer, Paper, QuizSession, SessionState
+from quizbank.selectors.exams import grade_of
 
 
 def paper_sessions(*, paper: Paper) -> QuerySet[QuizSession]:
     return QuizSession.objects.filter(paper=paper).select_related("user").order_by("user__username", "number")
+
+
+def student_grades(*, paper: Paper, sessions) -> list[dict]:
+    """Each student's grade by the paper's grading method, from the paper's attempts already loaded
+    (`paper_sessions`): `user`, `attempts`, `finished` (how many submitted) and `grade`."""
+    by_user: dict[int, list[QuizSession]] = {}
+    for session in sessions:
+        by_user.setdefault(session.user_id, []).append(session)
+    return [
+        {
+            "user": attempts[0].user,
+            "attempts": len(attempts),
+            "finished": sum(1 for s in attempts if s.state == SessionState.FINISHED),
+            "grade": grade_of(paper=paper, sessions=attempts),
+        }
+        for attempts in by_user.values()
+    ]
+
+
+def answers_by_session(*, paper: Paper) -> dict[int, list[Answer]]:
+    """The paper's answers with their questions and slots, grouped by attempt in question order."""
+    answers = (
+        Answer.objects.filter(session__paper=paper)
+        .select_related("question", "item")
+        .order_by("session_id", "item__position")
+    )
+    grouped: dict[int, list[Answer]] = defaultdict(list)
+    for answer in answers:
+        grouped[answer.session_id].append(answer)
+    return grouped
+
+
+def answers_for_teacher() -> QuerySet[Answer]:
+    """Answers with what a teacher's page about one of them shows (pick one by its id)."""
+    return Answer.objects.select_related("question", "user", "item", "session__paper", "graded_by")
+
+
+def finished_count(*, paper: Paper) -> int:
+    return paper.sessions.filter(state=SessionState.FINISHED).count()
 
 
 def grading_queue(*, paper: Paper | None = None) -> QuerySet[Answer]:

@@ -36,7 +36,7 @@ def test_a_student_gets_the_served_models_explanation(served, alice, demo_bank):
     api.force_authenticate(alice)
     question = demo_bank[5]
     wrong = next(key for key in question.option_keys if key != question.answer)
-    body = api.post(reverse("api-answer-create", args=[question.pk]), {"response": wrong}, format="json").json()
+    body = api.post(reverse("api-v1-question-answers", args=[question.pk]), {"response": wrong}, format="json").json()
     assert body["is_correct"] is False
     assert body["explanation_source"] == "model" and body["ai_generated"] is True
     assert body["model_version"] == "ft-test"

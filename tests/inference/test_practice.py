@@ -22,7 +22,7 @@ def wrong_key(question):
 
 def test_the_question_api_never_sends_the_key_or_explanation(api, demo_bank):
     question = demo_bank[0]
-    body = api.get(reverse("api-question-detail", args=[question.pk])).json()
+    body = api.get(reverse("api-v1-question", args=[question.pk])).json()
     assert set(body) == {"id", "subject", "type", "stem", "options", "score"}
     assert question.explanation not in str(body)
 
@@ -38,8 +38,12 @@ def test_the_question_page_has_no_key_in_its_html(client, alice, demo_bank):
 
 def test_answers_are_graded_exactly_and_kept_when_no_model_server_answers(api, alice, demo_bank, no_model_server):
     question = demo_bank[0]
-    right = api.post(reverse("api-answer-create", args=[question.pk]), {"response": question.answer}, format="json")
-    wrong = api.post(reverse("api-answer-create", args=[question.pk]), {"response": wrong_key(question)}, format="json")
+    right = api.post(
+        reverse("api-v1-question-answers", args=[question.pk]), {"response": question.answer}, format="json"
+    )
+    wrong = api.post(
+        reverse("api-v1-question-answers", args=[question.pk]), {"response": wrong_key(question)}, format="json"
+    )
     assert right.status_code == wrong.status_code == 201
     assert right.json()["is_correct"] is True and float(right.json()["score"]) == float(question.score)
     assert wrong.json()["is_correct"] is False and float(wrong.json()["score"]) == 0
@@ -51,7 +55,7 @@ def test_answers_are_graded_exactly_and_kept_when_no_model_server_answers(api, a
 
 
 def test_an_answer_that_is_not_an_option_is_refused_with_the_field(api, demo_bank):
-    response = api.post(reverse("api-answer-create", args=[demo_bank[0].pk]), {"response": "Q"}, format="json")
+    response = api.post(reverse("api-v1-question-answers", args=[demo_bank[0].pk]), {"response": "Q"}, format="json")
     assert response.status_code == 400
     assert response.json()["extra"] == {"field": "response"}
     assert "not one of the options" in response.json()["message"]
@@ -61,14 +65,14 @@ def test_an_answer_that_is_not_an_option_is_refused_with_the_field(api, demo_ban
 def test_a_student_cannot_read_another_students_answer(api, bob, demo_bank, no_model_server):
     other = APIClient()
     other.force_authenticate(bob)
-    created = other.post(reverse("api-answer-create", args=[demo_bank[0].pk]), {"response": "A"}, format="json")
-    assert api.get(reverse("api-answer-detail", args=[created.json()["id"]])).status_code == 404
-    assert other.get(reverse("api-answer-detail", args=[created.json()["id"]])).status_code == 200
+    created = other.post(reverse("api-v1-question-answers", args=[demo_bank[0].pk]), {"response": "A"}, format="json")
+    assert api.get(reverse("api-v1-answer", args=[created.json()["id"]])).status_code == 404
+    assert other.get(reverse("api-v1-answer", args=[created.json()["id"]])).status_code == 200
 
 
 def test_anonymous_users_are_sent_to_log_in(client, demo_bank):
     assert client.get(reverse("practice-index")).status_code == 302
-    assert APIClient().get(reverse("api-question-detail", args=[demo_bank[0].pk])).status_code == 403
+    assert APIClient().get(reverse("api-v1-question", args=[demo_bank[0].pk])).status_code == 403
 
 
 def test_seed_demo_creates_users_roles_and_an_exam(demo_bank, client):
@@ -108,8 +112,8 @@ def test_the_practice_api_refuses_a_question_on_an_open_exam_as_a_conflict(api, 
 
     question = demo_bank[0]
     paper_create(title="期中考试", questions=[question])
-    shown = api.get(reverse("api-question-detail", args=[question.pk]))
-    answered = api.post(reverse("api-answer-create", args=[question.pk]), {"response": question.answer})
+    shown = api.get(reverse("api-v1-question", args=[question.pk]))
+    answered = api.post(reverse("api-v1-question-answers", args=[question.pk]), {"response": question.answer})
     for refused in (shown, answered):
         assert refused.status_code == 409 and refused.json()["extra"] == {"code": "locked"}
     assert Answer.objects.count() == 0

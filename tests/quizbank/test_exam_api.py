@@ -458,7 +458,7 @@ def test_a_token_authenticates_api_calls(alice, exam):
 
 
 def test_paper_settings_input_covers_every_paper_setting():
-    from quizbank.exam_apis import PaperSettingsInputSerializer
+    from quizbank.apis.papers import PaperSettingsInputSerializer
 
     assert set(PaperSettingsInputSerializer().fields) == set(PAPER_SETTINGS)
 

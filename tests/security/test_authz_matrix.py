@@ -149,7 +149,8 @@ ACCESS: dict[str, Access] = {
     "teacher-answer-grade": access({"post": TEACHERS}, body={"post": {"score": "1", "feedback": "好"}}),
     # --- the bank
     "api-v1-questions": access({"get": TEACHERS, "post": TEACHERS}, body={"post": QUESTION_BODY}),
-    "api-v1-question": access({"get": TEACHERS, "patch": TEACHERS}, body={"patch": {"stem": "改过的题干"}}),
+    # Teachers get every field; students what may be seen before answering (see the practice routes).
+    "api-v1-question": access({"get": SIGNED_IN, "patch": TEACHERS}, body={"patch": {"stem": "改过的题干"}}),
     "api-v1-imports": access({"post": TEACHERS}),
     "api-v1-import-template": access({"get": TEACHERS}),
     "api-v1-import": access({"get": TEACHERS}),
@@ -160,9 +161,8 @@ ACCESS: dict[str, Access] = {
     "practice-index": access(every_method(SIGNED_IN)),
     "practice-question": access({"get": SIGNED_IN, "post": SIGNED_IN}, body={"post": {"response": "A"}}),
     "practice-answer": access(every_method(OWNER), params=PRACTICE_ANSWER),
-    "api-question-detail": access({"get": SIGNED_IN}),
-    "api-answer-create": access({"post": SIGNED_IN}, body={"post": {"response": "A"}}),
-    "api-answer-detail": access({"get": OWNER}, params=PRACTICE_ANSWER),
+    "api-v1-question-answers": access({"post": SIGNED_IN}, body={"post": {"response": "A"}}),
+    "api-v1-answer": access({"get": OWNER}, params=PRACTICE_ANSWER),
     "api-v1-answer-explain-stream": access({"get": OWNER}, params=PRACTICE_ANSWER),
     # --- tuning: admins only
     "api-v1-tuning-runs": access({"get": ADMINS, "post": ADMINS}, body={"post": {"method": "lora"}}),
@@ -524,11 +524,11 @@ def test_bob_gets_nothing_of_alices(scene):
         ("get", f"/sessions/{session}/", None),
         ("post", f"/sessions/{session}/finish", {}),
         ("get", f"/sessions/{session}/review/", None),
-        ("get", f"/api/answers/{practice}/", None),
+        ("get", f"/api/v1/answers/{practice}", None),
         ("get", f"/practice/answers/{practice}/", None),
         ("get", f"/api/v1/answers/{practice}/explain/stream", None),
         ("get", f"/api/v1/answers/{answer}/explain/stream", None),
-        ("get", f"/api/answers/{answer}/", None),
+        ("get", f"/api/v1/answers/{answer}", None),
         ("get", f"/practice/answers/{answer}/", None),
         ("post", f"/api/v1/answers/{answer}/grade", {"score": "1"}),
         ("get", f"/teach/answers/{answer}/", None),
@@ -585,7 +585,7 @@ def test_alice_reaches_her_own(scene):
         f"/api/v1/sessions/{session}",
         f"/api/v1/sessions/{session}/review",
         f"/sessions/{session}/review/",
-        f"/api/answers/{practice}/",
+        f"/api/v1/answers/{practice}",
         f"/practice/answers/{practice}/",
         f"/api/v1/answers/{practice}/explain/stream",
     ):
@@ -626,8 +626,8 @@ def test_no_student_practises_any_version_of_a_question_of_an_open_exam(scene):
     for role in (ALICE, BOB):
         attempt = session_start(user=scene.users[role], paper=practice)
         for method, path, body, expected in (
-            ("get", f"/api/questions/{version.pk}/", None, {409}),
-            ("post", f"/api/questions/{version.pk}/answers/", {"response": "A"}, {409}),
+            ("get", f"/api/v1/questions/{version.pk}", None, {409}),
+            ("post", f"/api/v1/questions/{version.pk}/answers", {"response": "A"}, {409}),
             ("get", f"/practice/questions/{version.pk}/", None, {302}),
             ("post", f"/practice/questions/{version.pk}/", {"response": "A"}, {302}),
             ("put", f"/api/v1/sessions/{attempt.pk}/answers/1", {"response": "A", "client_seq": 1}, {409}),
@@ -694,7 +694,7 @@ def test_the_api_with_a_session_refuses_a_write_without_the_csrf_token(scene):
     tries = [
         (ALICE, "post", f"/api/v1/papers/{ids['paper_id']}/sessions", {}),
         (ALICE, "put", f"/api/v1/sessions/{ids['session_id']}/answers/1", {"response": "A"}),
-        (ALICE, "post", f"/api/questions/{ids['question_id']}/answers/", {"response": "A"}),
+        (ALICE, "post", f"/api/v1/questions/{ids['question_id']}/answers", {"response": "A"}),
         (CAROL, "post", "/api/v1/questions", QUESTION_BODY),
         (CAROL, "post", f"/api/v1/answers/{ids['answer_id']}/grade", {"score": "1"}),
         (ROOT, "post", f"/api/v1/tuning/runs/{ids['run_id']}/resume", {}),

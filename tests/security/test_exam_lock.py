@@ -88,8 +88,8 @@ def test_an_edited_copy_of_an_exam_question_cannot_be_practised(exam, exam_quest
     new_id = edited.json()["id"]
     assert new_id != exam_question.pk  # in use: the edit is the next version
 
-    detail = api_alice.get(reverse("api-question-detail", args=[new_id]))
-    answered = api_alice.post(reverse("api-answer-create", args=[new_id]), {"response": "A"}, format="json")
+    detail = api_alice.get(reverse("api-v1-question", args=[new_id]))
+    answered = api_alice.post(reverse("api-v1-question-answers", args=[new_id]), {"response": "A"}, format="json")
     assert detail.status_code == answered.status_code == 409
     assert answered.json()["extra"]["code"] == "locked"
     assert KEY_TEXT not in answered.content.decode() and '"correct_answer"' not in answered.content.decode()
@@ -99,7 +99,7 @@ def test_an_edited_copy_of_an_exam_question_cannot_be_practised(exam, exam_quest
     assert {exam_question.pk, new_id} <= locked_question_ids()
 
     _close(exam)
-    after = api_alice.post(reverse("api-answer-create", args=[new_id]), {"response": "A"}, format="json")
+    after = api_alice.post(reverse("api-v1-question-answers", args=[new_id]), {"response": "A"}, format="json")
     assert after.status_code == 201 and after.json()["correct_answer"] == "B"
 
 
@@ -201,22 +201,22 @@ def test_the_wrong_book_leaves_out_every_version_of_a_question_of_an_open_exam(a
 
 def test_a_practice_answer_made_before_the_exam_opened_shows_no_key_while_it_runs(alice, api_alice, client, carol):
     question = _question("考前练过的题")
-    made = api_alice.post(reverse("api-answer-create", args=[question.pk]), {"response": "A"}, format="json")
+    made = api_alice.post(reverse("api-v1-question-answers", args=[question.pk]), {"response": "A"}, format="json")
     assert made.status_code == 201
     answer_id = made.json()["id"]
-    assert api_alice.get(reverse("api-answer-detail", args=[answer_id])).json()["correct_answer"] == "B"
+    assert api_alice.get(reverse("api-v1-answer", args=[answer_id])).json()["correct_answer"] == "B"
 
     exam = paper_create(
         title="考试", questions=[question], created_by=carol, close_at=timezone.now() + timedelta(hours=2)
     )
-    detail = api_alice.get(reverse("api-answer-detail", args=[answer_id]))
+    detail = api_alice.get(reverse("api-v1-answer", args=[answer_id]))
     assert detail.status_code == 409 and KEY_TEXT not in detail.content.decode()
     client.force_login(alice)
     page = client.get(reverse("practice-answer", args=[answer_id]))
     assert page.status_code == 302 and KEY_TEXT not in page.content.decode()
 
     _close(exam)
-    assert api_alice.get(reverse("api-answer-detail", args=[answer_id])).status_code == 200
+    assert api_alice.get(reverse("api-v1-answer", args=[answer_id])).status_code == 200
 
 
 def test_an_exam_that_showed_its_key_unlocks_it_only_for_those_who_submitted(alice, bob, carol):

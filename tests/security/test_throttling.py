@@ -39,7 +39,7 @@ def test_a_counter_refuses_past_the_rate_with_the_wait(settings):
 def test_practice_answers_are_limited_per_user(settings, alice, bob, demo_bank, no_model_server):
     settings.THROTTLE_RATES = TINY
     question = demo_bank[0]
-    url = reverse("api-answer-create", args=[question.pk])
+    url = reverse("api-v1-question-answers", args=[question.pk])
     alices = api_for(alice)
     assert [alices.post(url, {"response": question.answer}, format="json").status_code for _ in range(2)] == [201, 201]
     assert_throttled(alices.post(url, {"response": question.answer}, format="json"))

@@ -1,23 +1,25 @@
-"""Teacher API for the bank (/api/v1/...): questions and imports."""
+"""/api/v1/questions: the bank as teachers manage it; one question as a student may see it.
 
-from django.http import HttpResponse
+A teacher gets every field of a question; anyone else signed in gets it as they may see it before
+answering (no key, explanation, option fraction or feedback), and nothing of a question of which a
+version is on an exam still open (409, `locked`).
+"""
+
+from __future__ import annotations
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from quizbank.models import ImportJob, Question, QuestionType
-from quizbank.roles import IsTeacher
+from core.exceptions import ApplicationError
+from quizbank.apis.common import ERROR, ListPagination, TeacherWritesMixin
+from quizbank.models import Question, QuestionType
+from quizbank.roles import IsTeacher, is_teacher
 from quizbank.selectors import question_search
-from quizbank.services import import_job_create, question_create, question_update
-
-
-class BankPagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 500
+from quizbank.selectors.exams import question_locked_for_practice
+from quizbank.services import question_create, question_update
 
 
 class QuestionSerializer(serializers.ModelSerializer):
@@ -63,6 +65,35 @@ class QuestionSerializer(serializers.ModelSerializer):
         }
 
 
+class PublicOptionSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    text = serializers.CharField()
+
+
+class QuestionPublicSerializer(serializers.ModelSerializer):
+    """What a student may see before answering: never the key, the explanation, an option's fraction
+    or its feedback."""
+
+    subject = serializers.CharField(source="subject.path")
+    type = serializers.CharField(source="qtype")
+    options = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Question
+        fields = ["id", "subject", "type", "stem", "options", "score"]
+
+    @extend_schema_field(PublicOptionSerializer(many=True))
+    def get_options(self, question: Question) -> list[dict]:
+        return [{"key": option["key"], "text": option.get("text", "")} for option in question.options]
+
+
+QUESTION_ENTRY = PolymorphicProxySerializer(
+    component_name="QuestionEntry",
+    serializers=[QuestionSerializer, QuestionPublicSerializer],
+    resource_type_field_name=None,
+)
+
+
 class QuestionInputSerializer(serializers.Serializer):
     subject = serializers.CharField(max_length=500)
     type = serializers.ChoiceField(choices=QuestionType.choices, source="qtype")
@@ -97,7 +128,7 @@ class QuestionListApi(APIView):
     def get(self, request):
         filters = QuestionFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = BankPagination()
+        paginator = ListPagination()
         page = paginator.paginate_queryset(question_search(**filters.validated_data), request, view=self)
         return paginator.get_paginated_response(QuestionSerializer(page, many=True).data)
 
@@ -109,12 +140,20 @@ class QuestionListApi(APIView):
         return Response(QuestionSerializer(question).data, status=status.HTTP_201_CREATED)
 
 
-class QuestionDetailApi(APIView):
-    permission_classes = [IsTeacher]
-
-    @extend_schema(responses=QuestionSerializer)
+class QuestionDetailApi(TeacherWritesMixin, APIView):
+    @extend_schema(
+        summary="One question: every field for teachers, what may be seen before answering for students",
+        description="A student is refused (409, `extra.code` `locked`) a question of which a version is on an "
+        "exam that has not closed: practising it would show its key.",
+        responses={200: QUESTION_ENTRY, 404: ERROR, 409: ERROR},
+    )
     def get(self, request, question_id: int):
-        return Response(QuestionSerializer(get_object_or_404(Question, pk=question_id)).data)
+        question = get_object_or_404(Question, pk=question_id)
+        if is_teacher(request.user):
+            return Response(QuestionSerializer(question).data)
+        if question_locked_for_practice(question_id=question.pk, user=request.user):
+            raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
+        return Response(QuestionPublicSerializer(question).data)
 
     @extend_schema(request=QuestionInputSerializer, responses=QuestionSerializer)
     def patch(self, request, question_id: int):
@@ -123,79 +162,3 @@ class QuestionDetailApi(APIView):
         serializer.is_valid(raise_exception=True)
         updated = question_update(question=question, data=serializer.validated_data)
         return Response(QuestionSerializer(updated).data)
-
-
-class ImportJobSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ImportJob
-        fields = [
-            "id",
-            "status",
-            "file_name",
-            "file_size",
-            "format",
-            "subject",
-            "skip_invalid",
-            "dry_run",
-            "rows_read",
-            "report",
-            "created_at",
-            "finished_at",
-        ]
-
-
-class ImportInputSerializer(serializers.Serializer):
-    file = serializers.FileField()
-    format = serializers.CharField(required=False, default="", allow_blank=True)
-    subject = serializers.CharField(required=False, default="", allow_blank=True)
-    skip_invalid = serializers.BooleanField(required=False, default=False)
-    dry_run = serializers.BooleanField(required=False, default=False)
-
-
-class ImportCreateApi(APIView):
-    permission_classes = [IsTeacher]
-    parser_classes = [MultiPartParser, FormParser]
-
-    @extend_schema(request=ImportInputSerializer, responses={201: ImportJobSerializer, 202: ImportJobSerializer})
-    def post(self, request):
-        serializer = ImportInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        job = import_job_create(
-            upload=data["file"],
-            created_by=request.user,
-            fmt=data["format"],
-            subject=data["subject"],
-            skip_invalid=data["skip_invalid"],
-            dry_run=data["dry_run"],
-        )
-        code = status.HTTP_201_CREATED if job.finished_at else status.HTTP_202_ACCEPTED
-        return Response(ImportJobSerializer(job).data, status=code)
-
-
-class ImportDetailApi(APIView):
-    permission_classes = [IsTeacher]
-
-    @extend_schema(responses=ImportJobSerializer)
-    def get(self, request, job_id: int):
-        return Response(ImportJobSerializer(get_object_or_404(ImportJob, pk=job_id)).data)
-
-
-class ImportTemplateApi(APIView):
-    permission_classes = [IsTeacher]
-
-    @extend_schema(
-        parameters=[OpenApiParameter("lang", str, enum=["zh", "en"])],
-        responses={(200, "application/octet-stream"): bytes},
-    )
-    def get(self, request):
-        from quizbank.spreadsheet import build_template
-
-        language = "en" if request.query_params.get("lang") == "en" else "zh"
-        response = HttpResponse(
-            build_template(language),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        name = "question-template.xlsx" if language == "en" else "question-template-zh.xlsx"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response

@@ -1,0 +1,54 @@
+"""Reads of papers as lists: a teacher's (every setting, their counts) and a student's (each with the
+student's own attempts and the grade they may see), each in a fixed number of queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+
+from quizbank.models import OPEN_SESSION_STATES, Paper, SessionState
+from quizbank.selectors.exams import grade_shown, papers_for_student, sessions_of_student
+
+
+def papers_of_teacher() -> QuerySet[Paper]:
+    """Every paper with its subject, rules and question count (`item_count`)."""
+    return (
+        Paper.objects.select_related("subject").annotate(item_count=Count("items")).prefetch_related("rules__subject")
+    )
+
+
+def paper_of_teacher() -> QuerySet[Paper]:
+    """`papers_of_teacher` with each paper's questions (pick one by its id)."""
+    return papers_of_teacher().prefetch_related("items__question")
+
+
+def papers_with_attempts(*, user, paper_id: int | None = None, now: datetime | None = None) -> list[Paper]:
+    """The papers the student may see (one, given its id), each with the student's own attempts, newest
+    first (`own_sessions`), its question count (`item_count`) and the grade the review policy lets them
+    see now (`shown_grade`, None while it hides scores)."""
+    papers = papers_for_student(user=user, now=now)
+    if paper_id is not None:
+        papers = papers.filter(pk=paper_id)
+    papers = papers.annotate(item_count=Count("items")).prefetch_related(
+        "rules", Prefetch("sessions", queryset=sessions_of_student(user=user), to_attr="own_sessions")
+    )
+    papers = list(papers)
+    for paper in papers:
+        paper.shown_grade = grade_shown(paper=paper, sessions=paper.own_sessions, now=now)
+    return papers
+
+
+def class_papers() -> QuerySet[Paper]:
+    """The class's papers (not students' personal practice papers), newest first."""
+    return Paper.objects.filter(owner__isnull=True).order_by("-created_at", "-id")
+
+
+def papers_overview() -> QuerySet[Paper]:
+    """Class papers with their attempt counts: finished, open, and answers still waiting for a grade."""
+    finished = Q(sessions__state=SessionState.FINISHED)
+    return class_papers().annotate(
+        finished_count=Count("sessions", filter=finished),
+        open_count=Count("sessions", filter=Q(sessions__state__in=OPEN_SESSION_STATES)),
+        pending_total=Sum("sessions__pending_count", filter=finished),
+    )
