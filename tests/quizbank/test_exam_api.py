@@ -391,6 +391,46 @@ def test_results_and_item_statistics(alice, bob, carol, exam, demo_bank):
     assert teacher.get(reverse("api-v1-paper-results", args=[999999])).status_code == 404
 
 
+def test_lists_take_the_same_number_of_queries_whatever_their_length(alice, bob, carol, demo_bank):
+    """Papers, attempts and results are read in a fixed number of queries: no query per row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    immediately = {"created_by": carol, "attempts_allowed": 0, **IMMEDIATE_REVIEW}
+
+    def queries(client, name, *args) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse(name, args=args)).status_code == 200
+        return len(captured)
+
+    def take(student, paper):
+        client = api(student)
+        session_id = start(client, paper).json()["id"]
+        save(client, session_id, 1, demo_bank[0].answer)
+        client.post(reverse("api-v1-session-finish", args=[session_id]))
+
+    first = paper_create(title="第一卷", questions=demo_bank[:2], **immediately)
+    take(alice, first)
+    take(bob, first)
+    counted = {
+        name: queries(api(user), name, *args)
+        for name, user, args in (
+            ("api-v1-papers", alice, ()),
+            ("api-v1-sessions", alice, ()),
+            ("api-v1-paper-results", carol, (first.pk,)),
+        )
+    }
+    for title in ("第二卷", "第三卷"):
+        paper = paper_create(title=title, questions=demo_bank[:2], **immediately)
+        take(alice, paper)
+        take(alice, paper)
+    for student in (alice, bob):
+        take(student, first)
+    assert queries(api(alice), "api-v1-papers") == counted["api-v1-papers"]
+    assert queries(api(alice), "api-v1-sessions") == counted["api-v1-sessions"]
+    assert queries(api(carol), "api-v1-paper-results", first.pk) == counted["api-v1-paper-results"]
+
+
 # --- wrong-answer book and practice -------------------------------------------------------
 
 
