@@ -1,22 +1,41 @@
 """How well the served model knows the bank: the right option letter, and the bank's 解析 by
 character-level ROUGE-L (the same measure the training runs report); and how well it grades: its
-agreement with the teachers' grades on held-out answers (quadratic weighted kappa)."""
+agreement with the teachers' grades on held-out answers (quadratic weighted kappa).
+
+`version_evaluate` is the check a newly trained version goes through before it may be promoted
+(tuning announces the version; receivers.py starts this): its grading agreement, measured with the
+version loaded in this process, since no server serves it yet. Its held-out answer accuracy and
+explanation fidelity were measured by the training run itself (tuning/training/evaluate.py)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from django.conf import settings
 
+from core.exceptions import ApplicationError
 from inference.engines.base import Engine
-from inference.grading import GradingOutputError, decoding_schema, grade_parse
 from inference.explanations import explanation_from_result, question_chat_request
+from inference.grading import GradingOutputError, decoding_schema, grade_parse
 from quizbank import prompts
 from quizbank.models import Answer, Question, QuestionType, answer_worth
 from quizbank.prompt_inputs import grading_prompt_parts
+from quizbank.selectors import teacher_graded_answers
 from tuning.metrics import quadratic_weighted_kappa, rouge_l_chars
+from tuning.models import ModelVersion, RunEvent
+from tuning.services import (
+    version_evaluation_fail,
+    version_evaluation_finish,
+    version_evaluation_start,
+    version_event_add,
+    version_promote,
+)
+
+logger = logging.getLogger(__name__)
 
 GRADE_STEPS = 10  # grades compared on a 0..10 scale of the item's worth
 
@@ -108,3 +127,47 @@ def _steps(score: Decimal, worth: Decimal) -> int:
         return 0
     steps = (Decimal(GRADE_STEPS) * Decimal(score) / Decimal(worth)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return min(max(int(steps), 0), GRADE_STEPS)
+
+
+# --- the checks a new version goes through ---------------------------------------------------------
+
+
+def version_evaluate(*, version_id: int, promote: bool = False, again: bool = False) -> ModelVersion | None:
+    """Evaluate a trained version (trained -> evaluating -> evaluated), then promote it if its run asked
+    for that and it is not worse than the active version. Nothing is lost when a check fails: the
+    version stays registered, marked evaluation_failed, and is not promoted. None when the version is
+    gone or already taken by another evaluation (`again` retries a failed or interrupted one)."""
+    version = version_evaluation_start(version_id=version_id, again=again)
+    if version is None:
+        logger.info("version %s is not waiting for evaluation; nothing to do", version_id)
+        return None
+    try:
+        grading = held_out_grading_agreement(model_dir=version.path, name=version.name)
+    except Exception as exc:  # whatever broke, the trained version stays and says why it is not promotable
+        logger.exception("version %s: evaluation failed", version.name)
+        return version_evaluation_fail(version=version, error=f"{type(exc).__name__}: {exc}")
+    version = version_evaluation_finish(version=version, metrics={"grading": grading})
+    if promote:
+        try:
+            version_promote(version=version)
+        except ApplicationError as exc:
+            version_event_add(version=version, level=RunEvent.Level.WARN, message=f"not promoted: {exc.message}")
+        else:
+            version_event_add(version=version, message=f"promoted: {version.name} is the active version")
+    return version
+
+
+def held_out_grading_agreement(*, model_dir: Path | str, name: str) -> dict:
+    """How the version in `model_dir` grades the test split's teacher-graded answers, run in this
+    process: {"n": 0} when there are none (and the model is not loaded)."""
+    answers = list(teacher_graded_answers(split="test"))
+    if not answers:
+        return {"n": 0}
+    return grading_agreement(answers, client=local_engine(model_dir, name))
+
+
+def local_engine(model_dir: Path | str, name: str) -> Engine:
+    """The version loaded in this process (torch is imported when it first answers)."""
+    from inference.engines.local import LocalEngine
+
+    return LocalEngine(model_dir, name)

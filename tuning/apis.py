@@ -186,4 +186,6 @@ class VersionPromoteApi(APIView):
         serializer = PromoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = version_promote(version=get_object_or_404(ModelVersion, name=name), **serializer.validated_data)
-        return Response({"name": version.name, "is_active": version.is_active, "metrics": version.metrics})
+        return Response(
+            {"name": version.name, "is_active": version.is_active, "state": version.state, "metrics": version.metrics}
+        )

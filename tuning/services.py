@@ -1,6 +1,8 @@
 """Writes for tuning: model versions, runs and their lifecycle.
 
-The web process calls these too, so heavy imports stay inside the functions that train.
+The web process calls these too, so heavy imports stay inside the functions that train. A run's
+version is registered trained and announced (signals.version_trained); inference evaluates it and
+records the result here (version_evaluation_*), and promotion waits for that.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from quizbank.selectors import dataset_alpaca
-from tuning.models import TERMINAL_STATUSES, ModelVersion, RunEvent, RunStatus, TuningRun
-from tuning.signals import version_promoted
+from tuning.models import TERMINAL_STATUSES, ModelVersion, RunEvent, RunStatus, TuningRun, VersionState
+from tuning.signals import version_promoted, version_trained
 from tuning.training.config import ConfigError, TuningConfig, preset, settings_problems, validate
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,10 @@ def version_register(
     metrics: dict | None = None,
     config: dict | None = None,
     dataset_hash: str = "",
+    state: str = VersionState.EVALUATED,
 ) -> ModelVersion:
+    """Register a model directory as a version. A run registers its result as trained (inference
+    evaluates it); a directory registered by hand (a base model, a checkpoint) counts as evaluated."""
     model_dir = Path(path)
     if not (model_dir / "config.json").exists():
         raise ApplicationError(f"{path} is not a model directory (no config.json)", extra={"path": str(path)})
@@ -55,6 +60,7 @@ def version_register(
         config=config or {},
         dataset_hash=dataset_hash,
         template_hash=template_hash,
+        state=state,
     )
 
 
@@ -68,9 +74,16 @@ def version_accuracy(version: ModelVersion | None) -> float | None:
 def version_promote(*, version: ModelVersion, force: bool = False) -> ModelVersion:
     """Make `version` the one the model server serves (serve_model switches to it on its next check).
 
-    Refused when its held-out answer accuracy is below the active version's, unless `force`
-    (a rollback to an earlier version is a forced promotion).
+    Refused, unless `force` (a rollback to an earlier version is a forced promotion), while the version
+    is not evaluated yet, and when its held-out answer accuracy is below the active version's.
     """
+    version.refresh_from_db(fields=["state"])
+    if not force and version.state != VersionState.EVALUATED:
+        raise ApplicationError(
+            f"{version.name} is not evaluated yet ({version.get_state_display().lower()}): promotion waits for "
+            "its evaluation; promote with force to do it anyway",
+            extra={"version": version.name, "state": version.state},
+        )
     active = ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=version.pk).first()
     new, current = version_accuracy(version), version_accuracy(active)
     if not force and new is not None and current is not None and new < current:
@@ -237,19 +250,6 @@ def teacher_grading_records(*, subject: str = "", split: str = "train", graded_a
     return list(grading_records(answers, examples=settings.GRADING_EXAMPLES))
 
 
-def held_out_grading_agreement(*, model_dir: Path | str, name: str) -> dict:
-    """How the new version grades the test split's teacher-graded answers, run in this process
-    before the version is registered: {"n": 0} when there are none."""
-    from inference.engines.local import LocalEngine
-    from inference.evaluation import grading_agreement
-    from quizbank.selectors import teacher_graded_answers
-
-    answers = list(teacher_graded_answers(split="test"))
-    if not answers:
-        return {"n": 0}
-    return grading_agreement(answers, client=LocalEngine(model_dir, name))
-
-
 def run_event_add(*, run: TuningRun, message: str, level: str = RunEvent.Level.INFO, data: dict | None = None) -> None:
     RunEvent.objects.create(run=run, level=level, message=message, data=data or {})
 
@@ -342,8 +342,10 @@ def _run_finish(*, run: TuningRun, status: str, error: str = "", metrics: dict |
     run.save(update_fields=["status", "error", "finished_at", "metrics", "output_version"])
 
 
-def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = None) -> TuningRun:
-    """Train, merge and register the result. Safe under redelivery: only the claimer trains."""
+def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = None, inline: bool = False) -> TuningRun:
+    """Train, merge and register the result as a trained version, then announce it: inference evaluates
+    it (queued, or before this returns when `inline`) and promotes it if the run asked for that.
+    Safe under redelivery: only the claimer trains."""
     if not run_claim(run_id=run_id):
         logger.info("run %s is not queued any more; nothing to do", run_id)
         return TuningRun.objects.get(pk=run_id)
@@ -379,38 +381,85 @@ def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = Non
         _run_finish(run=run, status=RunStatus.CANCELLED, metrics=result.metrics)
         run_event_add(run=run, message="cancelled; the partial model was saved but not registered")
         return run
-    name = f"ft-{run.pk}"
-    try:
-        result.metrics["grading"] = held_out_grading_agreement(model_dir=result.model_dir, name=name)
-    except Exception as exc:  # the grading check informs promotion; it never fails a trained run
-        logger.exception("run %s: grading agreement failed", run.pk)
-        run_event_add(run=run, level=RunEvent.Level.WARN, message=f"grading agreement not measured: {exc}")
-    else:
-        grading = result.metrics["grading"]
-        if grading["n"]:
-            run_event_add(
-                run=run,
-                message=f"grading agreement on {grading['n']} held-out answers: QWK {grading['qwk']}",
-                data=grading,
-            )
     with transaction.atomic():
-        run.output_version = version_register(
-            name=name,
+        version = run.output_version = version_register(
+            name=f"ft-{run.pk}",
             path=result.model_dir,
             method=run.method,
             parent=run.base_version,
             metrics=result.metrics,
+            state=VersionState.TRAINED,
         )
         run.progress = 1.0
         run.save(update_fields=["progress"])
         _run_finish(run=run, status=RunStatus.SUCCEEDED, metrics=result.metrics)
-        run_event_add(run=run, message=f"succeeded: model version {run.output_version.name}", data=result.metrics)
-        if run.promote:
-            try:
-                version_promote(version=run.output_version)
-            except ApplicationError as exc:
-                run_event_add(run=run, level=RunEvent.Level.WARN, message=f"not promoted: {exc.message}")
+        run_event_add(run=run, message=f"succeeded: model version {version.name}", data=result.metrics)
+        promote = run.promote
+        transaction.on_commit(
+            lambda: version_trained.send(
+                sender=ModelVersion, version_id=version.pk, version_name=version.name, promote=promote, inline=inline
+            )
+        )
     return run
+
+
+# --- evaluation of a new version (done by inference, recorded here) ---------------------------
+
+EVALUABLE = (VersionState.TRAINED,)
+EVALUABLE_AGAIN = (VersionState.TRAINED, VersionState.EVALUATING, VersionState.EVALUATION_FAILED)
+
+
+def version_evaluation_start(*, version_id: int, again: bool = False) -> ModelVersion | None:
+    """Claim a trained version for evaluation (trained -> evaluating); None when it is gone or another
+    worker (or a redelivered message) has it. `again` also takes one whose evaluation failed or was
+    interrupted (an admin's retry)."""
+    states = EVALUABLE_AGAIN if again else EVALUABLE
+    if not ModelVersion.objects.filter(pk=version_id, state__in=states).update(state=VersionState.EVALUATING):
+        return None
+    version = ModelVersion.objects.get(pk=version_id)
+    version_event_add(version=version, message=f"evaluating {version.name}")
+    return version
+
+
+def version_evaluation_finish(*, version: ModelVersion, metrics: dict) -> ModelVersion:
+    """Store what the evaluation measured (merged into the version's metrics and its run's) and mark
+    the version evaluated: promotable."""
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        version.metrics = {**version.metrics, **metrics}
+        version.state = VersionState.EVALUATED
+        version.save(update_fields=["metrics", "state"])
+        run = TuningRun.objects.filter(output_version=version).first()
+        if run is not None:
+            run.metrics = {**run.metrics, **metrics}
+            run.save(update_fields=["metrics"])
+        grading = metrics.get("grading") or {}
+        if grading.get("n"):
+            version_event_add(
+                version=version,
+                message=f"grading agreement on {grading['n']} held-out answers: QWK {grading['qwk']}",
+                data=grading,
+            )
+        version_event_add(version=version, message=f"evaluated: {version.name} may be promoted")
+    return version
+
+
+def version_evaluation_fail(*, version: ModelVersion, error: str) -> ModelVersion:
+    """The evaluation could not be done: the version stays registered, marked evaluation_failed, and
+    is not promoted (`manage.py evaluate --new-version NAME` tries again)."""
+    ModelVersion.objects.filter(pk=version.pk).update(state=VersionState.EVALUATION_FAILED)
+    version.refresh_from_db()
+    version_event_add(version=version, level=RunEvent.Level.ERROR, message=f"evaluation failed: {error}")
+    return version
+
+
+def version_event_add(
+    *, version: ModelVersion, message: str, level: str = RunEvent.Level.INFO, data: dict | None = None
+) -> None:
+    """An event on the run that produced `version` (versions registered by hand have none)."""
+    run = TuningRun.objects.filter(output_version=version).first()
+    if run is not None:
+        run_event_add(run=run, message=message, level=level, data=data)
 
 
 def retrain_if_due(*, min_new_questions: int | None = None) -> TuningRun | None:

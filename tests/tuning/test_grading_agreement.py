@@ -1,5 +1,5 @@
 """The grader's agreement with teachers on held-out answers: the arithmetic on fixed outputs, then a
-real tuning run that measures it before the new version is registered."""
+real tuning run whose new version is evaluated on them (by inference, on tuning's announcement)."""
 
 from __future__ import annotations
 
@@ -155,8 +155,10 @@ def test_teacher_grades_of_the_training_split_join_the_run_dataset(demo_bank, ti
 
 
 @pytest.mark.slow
-def test_a_tuning_run_measures_grading_agreement_before_registering(settings, demo_bank, tiny_base_model, alice, carol):
-    from tuning.models import RunStatus
+def test_a_tuning_runs_version_is_evaluated_on_held_out_grades_before_promotion(
+    settings, demo_bank, tiny_base_model, alice, carol, django_capture_on_commit_callbacks
+):
+    from tuning.models import RunStatus, VersionState
     from tuning.services import run_create, run_execute, version_register
 
     settings.GRADING_MAX_TOKENS = 48  # the tiny model writes no JSON worth waiting for
@@ -166,8 +168,11 @@ def test_a_tuning_run_measures_grading_agreement_before_registering(settings, de
         teacher_graded(alice, carol, question, f"留出答案 {index}", score)
     held_out = len(list(teacher_graded_answers(split="test")))
     run = run_create(method="lora", split="all", overrides={"num_train_epochs": 1.0}, enqueue=False)
-    run = run_execute(run_id=run.pk)
+    with django_capture_on_commit_callbacks(execute=True):  # the evaluation starts once the version is committed
+        run = run_execute(run_id=run.pk, inline=True)
+    run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.output_version.state == VersionState.EVALUATED
     grading = run.metrics["grading"]
     assert grading["n"] == held_out == 3
     assert isinstance(grading["qwk"], float) and -1.0 <= grading["qwk"] <= 1.0
