@@ -1,8 +1,8 @@
-"""The bank as an Excel workbook in the Chinese-header table (quizbank/spreadsheet.py), which the
+"""The bank as an Excel workbook in the Chinese-header table (quizbank/importers/table_rows.py), which the
 xlsx importer reads back to the same questions (same content hashes).
 
 Safety: a cell whose text starts with `=` `+` `-` `@` (or a tab or CR) is written with a `'` in
-front (`spreadsheet.neutralise`) and stored as a string, so no spreadsheet ever runs it as a
+front (`table_cells.neutralise`) and stored as a string, so no spreadsheet ever runs it as a
 formula; the importer drops that `'` again. Characters XML cannot hold (control characters other
 than tab and newline) are left out.
 
@@ -18,15 +18,16 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
-from quizbank import spreadsheet
+from quizbank.importers import table_cells
 from quizbank.importers.base import RowError
+from quizbank.importers.table_rows import row_to_record
 from quizbank.models import Question, QuestionType
 
 OPTION_LETTERS_MIN = 6
 BATCH = 1000
 # the template's columns, with as many option columns as the widest question needs
-HEADERS_BEFORE_OPTIONS = spreadsheet.ZH_HEADERS[:4]
-HEADERS_AFTER_OPTIONS = [header for header in spreadsheet.ZH_HEADERS[4:] if not header.startswith("选项")]
+HEADERS_BEFORE_OPTIONS = table_cells.ZH_HEADERS[:4]
+HEADERS_AFTER_OPTIONS = [header for header in table_cells.ZH_HEADERS[4:] if not header.startswith("选项")]
 GRADING_DATA = "评分数据"
 
 
@@ -60,7 +61,7 @@ def _cell(value):
         return value
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    return spreadsheet.neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return table_cells.neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
 
 
 def _rows(questions: Iterable) -> Iterator[dict]:
@@ -93,7 +94,7 @@ def _row(question, *, tags: list[str] | None, points: list[str] | None) -> dict:
     subject = getattr(question, "subject", "")
     row = {
         "题目": question.stem,
-        "类型": spreadsheet.TYPE_LABELS.get(qtype, str(qtype)),
+        "类型": table_cells.TYPE_LABELS.get(qtype, str(qtype)),
         "答案": question.answer,
         "解析": question.explanation,
         "options": [],
@@ -112,18 +113,18 @@ def _row(question, *, tags: list[str] | None, points: list[str] | None) -> dict:
     elif qtype == QuestionType.FILL_BLANK:
         blanks = data.get("blanks") or []
         row["答案"] = "|".join(
-            "/".join(spreadsheet.escape_answer(a) for a in blank.get("answers", [])) for blank in blanks
+            "/".join(table_cells.escape_answer(a) for a in blank.get("answers", [])) for blank in blanks
         )
         row["答案无顺序"] = "是" if data.get("order_free") else "否"
         row["区分大小写"] = "是" if data.get("case_sensitive", True) else "否"
         scores = [blank.get("score", 1) for blank in blanks]
-        even = [spreadsheet.json_number(question.score / len(blanks))] * len(blanks) if blanks else []
+        even = [table_cells.json_number(question.score / len(blanks))] * len(blanks) if blanks else []
         if scores != even:
             row["每空分值"] = "|".join(str(score) for score in scores)
     elif qtype == QuestionType.SHORT_ANSWER:
         row["区分大小写"] = "是" if data.get("case_sensitive", True) else "否"
     elif qtype == QuestionType.NUMERICAL:
-        row["答案"] = spreadsheet.numerical_text(data, question.answer)
+        row["答案"] = table_cells.numerical_text(data, question.answer)
     kept = {"stem_format": question.stem_format} if question.stem_format != "plain" else {}
     if question.general_feedback:
         kept["general_feedback"] = question.general_feedback
@@ -137,14 +138,14 @@ def _row(question, *, tags: list[str] | None, points: list[str] | None) -> dict:
 
 def _reads_back(question, row: dict) -> bool:
     """Whether the importer rebuilds the question's key from the readable columns alone."""
-    cells = {header: spreadsheet.cell_text(_cell(value)) for header, value in row.items() if header != "options"}
+    cells = {header: table_cells.cell_text(_cell(value)) for header, value in row.items() if header != "options"}
     cells.update(
         {
-            f"选项{chr(ord('A') + index)}": spreadsheet.cell_text(_cell(option["text"]))
+            f"选项{chr(ord('A') + index)}": table_cells.cell_text(_cell(option["text"]))
             for index, option in enumerate(row["options"])
         }
     )
-    rebuilt = spreadsheet.row_to_record(cells, file_name="", row_number=0, subject="-")
+    rebuilt = row_to_record(cells, file_name="", row_number=0, subject="-")
     if isinstance(rebuilt, RowError):
         return False
     mine = (question.qtype, question.answer, question.options, question.answer_data or {})
@@ -157,4 +158,4 @@ def _listed(names) -> list[str]:
 
 
 def _number(value):
-    return "" if value is None else spreadsheet.json_number(value)
+    return "" if value is None else table_cells.json_number(value)

@@ -1,4 +1,4 @@
-"""CSV in the one-row-per-question table of Chinese exam systems (layout: quizbank/spreadsheet.py).
+"""CSV in the one-row-per-question table of Chinese exam systems (layout: quizbank/importers/table_rows.py).
 
 Text in UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text", tab-separated) or GBK;
 commas, tabs or semicolons between cells. `source_row` is the row number a spreadsheet shows
@@ -12,7 +12,7 @@ import io
 
 from quizbank.importers.base import ImportSource, ParseStream
 from quizbank.importers.registry import Format
-from quizbank.spreadsheet import header_looks_like_ours, records_from_rows
+from quizbank.importers.table_rows import header_looks_like_ours, records_from_rows
 
 DELIMITERS = (",", "\t", ";")
 

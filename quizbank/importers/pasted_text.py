@@ -36,8 +36,8 @@ from decimal import Decimal
 
 from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError
 from quizbank.importers.registry import Format
+from quizbank.importers.table_cells import fill_blank_data, json_number, short_answer_data, true_false_data
 from quizbank.models import QuestionType
-from quizbank.spreadsheet import fill_blank_data, json_number, short_answer_data, true_false_data
 
 STEM = re.compile(r"^\s*(\d{1,4})\s*[.、．](?!\d)\s*(.*)$")
 OPTION = re.compile(r"^\s*([A-ZＡ-Ｚ])\s*[.。、．]\s*(.*)$")

@@ -1,4 +1,4 @@
-"""Excel workbooks (.xlsx) in the one-row-per-question table (layout: quizbank/spreadsheet.py).
+"""Excel workbooks (.xlsx) in the one-row-per-question table (layout: quizbank/importers/table_rows.py).
 
 The first sheet is read, streaming (expat over the sheet XML), so memory stays flat for 100,000 rows.
 Formulas are never evaluated: a cell holding `=HYPERLINK(...)` is read as that text. Before
@@ -25,7 +25,7 @@ from defusedxml.ElementTree import fromstring, iterparse
 
 from quizbank.importers.base import ImportSource, ParseStream, RowError
 from quizbank.importers.registry import Format
-from quizbank.spreadsheet import records_from_rows
+from quizbank.importers.table_rows import records_from_rows
 
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 100

@@ -9,10 +9,12 @@ import pytest
 
 from quizbank.exporters.xlsx import export
 from quizbank.importers import BankImportError, RowError, detect_format, iter_file, parse_file
+from quizbank.importers.table_cells import neutralise
+from quizbank.importers.table_rows import row_to_record
 from quizbank.models import Question
 from quizbank.normalize import record_hash
 from quizbank.services import bank_import
-from quizbank.spreadsheet import build_template, neutralise, row_to_record
+from quizbank.spreadsheet import build_template
 from tests.conftest import SHARED
 
 needs_shared = pytest.mark.skipif(not (SHARED / "formats").is_dir(), reason="../shared/formats is absent")
