@@ -12,13 +12,15 @@ import logging
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
-from quizbank.grading import grade, is_empty_response
+from quizbank.grading import GradeResult, MultipleChoicePolicy, grade, is_empty_response
 from quizbank.models import (
     OPEN_SESSION_STATES,
     UNGRADED,
@@ -29,6 +31,7 @@ from quizbank.models import (
     Paper,
     PaperKind,
     PaperMode,
+    Question,
     QuestionType,
     QuizSession,
     SessionItem,
@@ -47,7 +50,7 @@ GRADERS = (GradeStatus.TEACHER, GradeStatus.MODEL)
 logger = logging.getLogger(__name__)
 
 
-def paper_check_open(*, paper: Paper, user, now: datetime) -> None:
+def paper_check_open(*, paper: Paper, user: User, now: datetime) -> None:
     """Refuse a paper the user may not take now (unpublished, someone else's, before or after its window)."""
     if not paper.published or (paper.owner_id and paper.owner_id != user.pk):
         raise ApplicationError("this paper is not available", extra={"code": "not_available"})
@@ -59,7 +62,7 @@ def paper_check_open(*, paper: Paper, user, now: datetime) -> None:
         raise ApplicationError("this paper is closed", extra={"code": "closed"})
 
 
-def session_start(*, user, paper: Paper, now: datetime | None = None) -> QuizSession:
+def session_start(*, user: User, paper: Paper, now: datetime | None = None) -> QuizSession:
     """Start an attempt, or return the attempt the student already has open (resume)."""
     now = now or timezone.now()
     existing = QuizSession.objects.filter(paper=paper, user=user, state__in=OPEN_SESSION_STATES).first()
@@ -79,7 +82,7 @@ def session_start(*, user, paper: Paper, now: datetime | None = None) -> QuizSes
         return opened
 
 
-def _session_create(*, user, paper: Paper, now: datetime) -> QuizSession:
+def _session_create(*, user: User, paper: Paper, now: datetime) -> QuizSession:
     taken = QuizSession.objects.filter(paper=paper, user=user).count()
     if paper.attempts_allowed and taken >= paper.attempts_allowed:
         raise ApplicationError(
@@ -112,10 +115,12 @@ def _session_create(*, user, paper: Paper, now: datetime) -> QuizSession:
     return session
 
 
-def _draw(paper: Paper, rng: random.Random, *, now: datetime | None = None, user=None) -> list:
+def _draw(
+    paper: Paper, rng: random.Random, *, now: datetime | None = None, user: User | None = None
+) -> list[tuple[Question, Decimal]]:
     if paper.kind == PaperKind.FIXED:
         return [(item.question, item.score) for item in paper.items.select_related("question")]
-    slots: list = []
+    slots: list[tuple[Question, Decimal]] = []
     # Practice shows each key once checked: it never draws a question of an exam still open.
     chosen: set[int] = (
         locked_question_ids(now=now or timezone.now(), user=user) if paper.mode == PaperMode.PRACTICE else set()
@@ -134,7 +139,7 @@ def _draw(paper: Paper, rng: random.Random, *, now: datetime | None = None, user
     return slots
 
 
-def _option_order(question, rng: random.Random, *, shuffle: bool) -> list:
+def _option_order(question: Question, rng: random.Random, *, shuffle: bool) -> list[str]:
     """Display order: option keys (shuffled if the paper says so); for matching, the right-hand choices
     (always shuffled, or pair order would give the key away)."""
     if question.qtype in (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE):
@@ -157,7 +162,8 @@ def session_expire_if_due(*, session: QuizSession, now: datetime | None = None) 
         return session
     with transaction.atomic():
         session = QuizSession.objects.select_for_update(of=("self",)).select_related("paper").get(pk=session.pk)
-        if not session.is_open:
+        # read again under the lock: finished, or given more time, meanwhile
+        if not session.is_open or session.deadline is None or now < session.deadline:
             return session
         rule = session.paper.overdue_rule
         if rule == OverdueRule.AUTOSUBMIT:
@@ -198,7 +204,7 @@ def sessions_sweep(*, now: datetime | None = None) -> int:
     return changed
 
 
-def _locked_open_session(session_id: int, user, now: datetime) -> QuizSession:
+def _locked_open_session(session_id: int, user: User, now: datetime) -> QuizSession:
     session = (
         QuizSession.objects.select_for_update(of=("self",))
         .select_related("paper")
@@ -214,7 +220,7 @@ def _locked_open_session(session_id: int, user, now: datetime) -> QuizSession:
     return session
 
 
-def response_text(response) -> str:
+def response_text(response: Any) -> str:
     """A readable form of a structured response, for lists of answers and the teacher's screens."""
     if response is None:
         return ""
@@ -226,7 +232,7 @@ def response_text(response) -> str:
 
 
 def session_answer_save(
-    *, user, session_id: int, position: int, response, client_seq: int = 0, now: datetime | None = None
+    *, user: User, session_id: int, position: int, response: Any, client_seq: int = 0, now: datetime | None = None
 ) -> Answer:
     """Autosave one answer: graded at once (kept from the student until the review policy allows),
     stored as the item's only Answer. Refused after the deadline, outside sequential order, or, in
@@ -250,7 +256,9 @@ def session_answer_save(
     raise ApplicationError("time is up: answers are no longer accepted", extra={"code": "time_up"})
 
 
-def _answer_save_locked(session: QuizSession, *, position: int, response, client_seq: int, now: datetime) -> Answer:
+def _answer_save_locked(
+    session: QuizSession, *, position: int, response: Any, client_seq: int, now: datetime
+) -> Answer:
     if not session.is_open:
         raise ApplicationError(f"this session is {session.get_state_display()}", extra={"code": "not_open"})
     if session.state == SessionState.OVERDUE:
@@ -285,7 +293,9 @@ def _answer_save_locked(session: QuizSession, *, position: int, response, client
         # In practice a save is a check that shows the key: an empty one would give it away for nothing.
         raise ApplicationError("give an answer to check", extra={"field": "response", "position": position})
     try:
-        result = grade(item.question, response, policy=session.paper.multiple_choice_policy, max_score=item.score)
+        # the paper's policy is one of MULTIPLE_CHOICE_POLICIES (papers._check_settings); grade checks again
+        policy = cast(MultipleChoicePolicy, session.paper.multiple_choice_policy)
+        result = grade(item.question, response, policy=policy, max_score=item.score)
     except ValueError as exc:
         raise ApplicationError(str(exc), extra={"field": "response", "position": position}) from exc
     fields = {
@@ -312,14 +322,14 @@ def _answer_save_locked(session: QuizSession, *, position: int, response, client
     return answer
 
 
-def _owned(session_id: int, user) -> QuizSession:
+def _owned(session_id: int, user: User) -> QuizSession:
     session = QuizSession.objects.select_related("paper").filter(pk=session_id, user=user).first()
     if session is None:
         raise ApplicationError("no such session", extra={"code": "not_found"})
     return session
 
 
-def _grade_status(result) -> str:
+def _grade_status(result: GradeResult) -> str:
     if result.score is None:
         return GradeStatus.PENDING
     if result.detail.get("needs_review"):
@@ -328,7 +338,7 @@ def _grade_status(result) -> str:
 
 
 @transaction.atomic
-def session_advance(*, user, session_id: int, now: datetime | None = None) -> QuizSession:
+def session_advance(*, user: User, session_id: int, now: datetime | None = None) -> QuizSession:
     """Sequential navigation: move on to the next question (there is no way back)."""
     now = now or timezone.now()
     session = _locked_open_session(session_id, user, now)
@@ -338,7 +348,7 @@ def session_advance(*, user, session_id: int, now: datetime | None = None) -> Qu
     return session
 
 
-def session_finish(*, user, session_id: int, now: datetime | None = None) -> QuizSession:
+def session_finish(*, user: User, session_id: int, now: datetime | None = None) -> QuizSession:
     """The student submits. Finishing twice returns the finished session (a retried click)."""
     now = now or timezone.now()
     session = session_expire_if_due(session=_owned(session_id, user), now=now)
@@ -393,7 +403,7 @@ def _sum_scores(session: QuizSession) -> None:
 
 @transaction.atomic
 def answer_grade(
-    *, answer_id: int, score: Decimal, feedback: str = "", grader, status: str = GradeStatus.TEACHER
+    *, answer_id: int, score: Decimal, feedback: str = "", grader: User | None, status: str = GradeStatus.TEACHER
 ) -> Answer:
     """A teacher (or the model grader, status=model) grades or overrides one answer. The first grade
     that replaces the key's or the model's is kept as the original, for agreement and retraining.
@@ -409,9 +419,9 @@ def answer_grade(
     )
     if answer is None:
         raise ApplicationError("no such answer", extra={"code": "not_found"})
-    if answer.session_id and answer.session.is_open:
+    if answer.session is not None and answer.session.is_open:
         raise ApplicationError("the student is still answering this", extra={"code": "session_open"})
-    if answer.session_id and answer.session.state == SessionState.ABANDONED:
+    if answer.session is not None and answer.session.state == SessionState.ABANDONED:
         raise ApplicationError("this attempt was abandoned: it is not graded", extra={"code": "not_open"})
     if status == GradeStatus.MODEL and answer.grade_status == GradeStatus.TEACHER:
         return answer
