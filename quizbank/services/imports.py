@@ -21,6 +21,7 @@ from quizbank.importers import BankImportError, QuestionRecord, RowError, iter_f
 from quizbank.importers.registry import format_by_name
 from quizbank.models import ImportJob, ImportStatus, KnowledgePoint, Question, Subject, Tag
 from quizbank.normalize import record_hash
+from quizbank.signals import import_job_queued
 
 
 @dataclass
@@ -251,9 +252,7 @@ def import_job_create(
     )
     if size <= INLINE_IMPORT_BYTES:
         return import_job_run(job_id=job.pk)
-    from quizbank.tasks import run_import
-
-    transaction.on_commit(lambda: run_import.delay(job.pk))
+    transaction.on_commit(lambda: import_job_queued.send(sender=ImportJob, job_id=job.pk))
     return job
 
 
