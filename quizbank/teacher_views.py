@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.exceptions import ApplicationError
 from quizbank.grading import MULTIPLE_CHOICE_POLICIES
+from quizbank.importers.table_cells import FORMULA_PREFIXES
 from quizbank.models import (
     GRADED_TYPES,
     Answer,
@@ -67,8 +68,6 @@ MULTIPLE_CHOICE_LABELS = {
     "partial_subset": gettext_lazy("Partial score for a correct subset"),
     "fractions": gettext_lazy("Sum of the chosen options' fractions"),
 }
-# Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def teacher_required(view):
