@@ -5,6 +5,7 @@ be taught."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.db.models import Q
 
@@ -15,7 +16,11 @@ from quizbank.selectors.questions import question_split, questions_iter
 
 
 def dataset_alpaca(
-    *, subject: str = "", split: str = "all", allow_non_commercial: bool = False, created_after=None
+    *,
+    subject: str = "",
+    split: str = "all",
+    allow_non_commercial: bool = False,
+    created_after: datetime | None = None,
 ) -> list[dict]:
     """The bank as the seed's instruction records, for training: evaluation-only sources and the questions
     of exams still open left out."""

@@ -8,16 +8,20 @@ checked question, that being its purpose).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeGuard
 
+from django.contrib.auth.models import User
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from quizbank.models import (
     OPEN_SESSION_STATES,
+    Answer,
     GradingMethod,
     Paper,
     PaperMode,
@@ -34,7 +38,7 @@ from quizbank.models import (
 from quizbank.normalize import normalize_text
 
 
-def papers_for_student(*, user, now: datetime | None = None) -> QuerySet[Paper]:
+def papers_for_student(*, user: User, now: datetime | None = None) -> QuerySet[Paper]:
     """Published papers open to everyone, and the student's own practice papers."""
     return (
         Paper.objects.filter(published=True)
@@ -44,11 +48,13 @@ def papers_for_student(*, user, now: datetime | None = None) -> QuerySet[Paper]:
     )
 
 
-def paper_for_student(*, user, paper_id: int) -> Paper | None:
+def paper_for_student(*, user: User, paper_id: int) -> Paper | None:
     return papers_for_student(user=user).filter(pk=paper_id).first()
 
 
-def sessions_of_student(*, user, paper: Paper | None = None, paper_id: int | None = None) -> QuerySet[QuizSession]:
+def sessions_of_student(
+    *, user: User, paper: Paper | None = None, paper_id: int | None = None
+) -> QuerySet[QuizSession]:
     """The student's attempts, newest first (of one paper, given the paper or its id)."""
     queryset = QuizSession.objects.filter(user=user).select_related("paper")
     if paper is not None:
@@ -56,12 +62,12 @@ def sessions_of_student(*, user, paper: Paper | None = None, paper_id: int | Non
     return queryset.filter(paper_id=paper_id) if paper_id is not None else queryset
 
 
-def session_of_student(*, user, session_id: int) -> QuizSession | None:
+def session_of_student(*, user: User, session_id: int) -> QuizSession | None:
     """A student's own session, or None: another student's sessions do not exist for them."""
     return QuizSession.objects.filter(pk=session_id, user=user).select_related("paper").first()
 
 
-def session_open_of(*, user, paper: Paper) -> QuizSession | None:
+def session_open_of(*, user: User, paper: Paper) -> QuizSession | None:
     """The student's attempt at the paper that is still open, if any."""
     return QuizSession.objects.filter(user=user, paper=paper, state__in=OPEN_SESSION_STATES).first()
 
@@ -108,7 +114,7 @@ def review_visibility(session: QuizSession, *, now: datetime | None = None) -> V
     )
 
 
-def _question_view(item, question) -> dict:
+def _question_view(item: SessionItem, question: Question) -> dict:
     """The question as a student may see it while answering: no key, no fraction, no feedback."""
     view: dict = {
         "position": item.position,
@@ -140,7 +146,7 @@ def _question_view(item, question) -> dict:
     return view
 
 
-def _key_view(question) -> dict:
+def _key_view(question: Question) -> dict:
     """The right answer in the shape the student answered in."""
     data = question.answer_data or {}
     key: dict = {"answer": question.answer}
@@ -199,14 +205,14 @@ def _session_items(session: QuizSession, *, precomputed: bool) -> list[SessionIt
 
 def _precomputed(item: SessionItem) -> tuple[str, str] | None:
     text = getattr(item, "precomputed_text", None)
-    return None if text is None else (text, item.precomputed_version)
+    return None if text is None else (text, getattr(item, "precomputed_version", ""))
 
 
-def _by_model(answer) -> bool:
+def _by_model(answer: Answer | None) -> TypeGuard[Answer]:
     return answer is not None and answer.explanation_source == "model" and bool(answer.explanation)
 
 
-def _explanation_view(question, answer, precomputed: tuple[str, str] | None) -> dict:
+def _explanation_view(question: Question, answer: Answer | None, precomputed: tuple[str, str] | None) -> dict:
     """The explanation to show: the one the model wrote for this answer, else the newest one it wrote
     for the question (precomputed, no model call), else the bank's; labelled with where it came from."""
     if _by_model(answer):
@@ -218,7 +224,7 @@ def _explanation_view(question, answer, precomputed: tuple[str, str] | None) -> 
     return {"explanation": text, "explanation_source": source, "explanation_version": version}
 
 
-def _answer_of(item: SessionItem, session: QuizSession):
+def _answer_of(item: SessionItem, session: QuizSession) -> Answer | None:
     """The item's answer, or None where it has none (select_related keeps the absence too)."""
     answer = getattr(item, "answer", None)
     return answer if answer is not None and answer.session_id == session.pk else None
@@ -244,7 +250,7 @@ def _item_view(item: SessionItem, session: QuizSession, *, visible: Visibility, 
         by_model = answer is not None and answer.grade_status == "model"
         entry["feedback"] = answer.feedback if answer and (shown.answer or not by_model) else ""
         entry["feedback_source"] = "model" if by_model else "teacher"
-        entry["feedback_version"] = answer.grading_model_version if by_model else ""
+        entry["feedback_version"] = answer.grading_model_version if by_model and answer is not None else ""
     if shown.correctness:
         entry["correct"] = answer.is_correct if answer else False
     if shown.answer:
@@ -305,7 +311,7 @@ def _session_head(session: QuizSession, *, visible: Visibility, now: datetime) -
     return view
 
 
-def session_summaries(*, user, paper_id: int | None = None, now: datetime | None = None) -> list[dict]:
+def session_summaries(*, user: User, paper_id: int | None = None, now: datetime | None = None) -> list[dict]:
     """The student's attempts as `session_view` shows them, without their questions but with how many
     there are and how many have a saved response; in two queries whatever the number of attempts."""
     now = now or timezone.now()
@@ -328,7 +334,7 @@ def session_summaries(*, user, paper_id: int | None = None, now: datetime | None
     ]
 
 
-def grade_of(*, paper: Paper, sessions) -> Decimal | None:
+def grade_of(*, paper: Paper, sessions: Iterable[QuizSession]) -> Decimal | None:
     """A student's grade on a paper by its grading method, from their attempts at it (already loaded):
     finished ones only, those still waiting for a grade left out."""
     finished = sorted((s for s in sessions if s.state == SessionState.FINISHED), key=lambda s: s.number)
@@ -342,12 +348,12 @@ def grade_of(*, paper: Paper, sessions) -> Decimal | None:
     return max(scores)
 
 
-def paper_grade(*, paper: Paper, user) -> Decimal | None:
+def paper_grade(*, paper: Paper, user: User) -> Decimal | None:
     """The student's grade on a paper by its grading method over finished attempts (pending excluded)."""
     return grade_of(paper=paper, sessions=QuizSession.objects.filter(paper=paper, user=user))
 
 
-def grade_shown(*, paper: Paper, sessions, now: datetime | None = None) -> Decimal | None:
+def grade_shown(*, paper: Paper, sessions: Iterable[QuizSession], now: datetime | None = None) -> Decimal | None:
     """The grade as the student may see it (loaded attempts): only once the review policy shows the score
     of their latest finished attempt, the grade being a score."""
     finished = [s for s in sessions if s.state == SessionState.FINISHED]
@@ -375,16 +381,16 @@ def _lineages_on(papers: QuerySet[Paper]) -> QuerySet:
     return used.annotate(lineage=Coalesce("root_id", "id")).values("lineage")
 
 
-def _in_lineages(lineages, prefix: str = "") -> Q:
+def _in_lineages(lineages: Iterable[int] | QuerySet, prefix: str = "") -> Q:
     """Questions (or rows pointing at a question through `prefix`) of these lineages."""
     return Q(**{f"{prefix}root__in": lineages}) | Q(**{f"{prefix}id__in": lineages})
 
 
-def locked_question_ids(*, now: datetime | None = None, user=None) -> set[int]:
+def locked_question_ids(*, now: datetime | None = None, user: User | int | None = None) -> set[int]:
     """Every version of every question on an exam not closed yet: practice, the model's training data
     and anything else that would show or teach the key must leave them out while the exam is open.
 
-    With `user`, the question versions that an exam has already shown that user (an exam whose policy
+    With `user` (or their id), the question versions that an exam has already shown that user (an exam whose policy
     shows the key on submission, in an attempt they have submitted) are not locked for them by that
     exam: practising them tells them nothing new, and their wrong-answer book stays usable."""
     exams = open_exams(now=now)
@@ -422,7 +428,9 @@ def locked_question_ids(*, now: datetime | None = None, user=None) -> set[int]:
     return locked
 
 
-def wrong_book_of(*, user, include_mastered: bool = False, now: datetime | None = None) -> QuerySet[WrongBookEntry]:
+def wrong_book_of(
+    *, user: User, include_mastered: bool = False, now: datetime | None = None
+) -> QuerySet[WrongBookEntry]:
     """The student's mistakes, except those on exams still open whose policy does not yet show right
     and wrong: listing them would tell the student which answers were wrong."""
     hiding = open_exams(now=now).exclude(review_correctness=ReviewWhen.IMMEDIATELY)
@@ -431,7 +439,7 @@ def wrong_book_of(*, user, include_mastered: bool = False, now: datetime | None 
     return queryset if include_mastered else queryset.filter(mastered_at__isnull=True)
 
 
-def wrong_book_practice_open(*, user) -> QuizSession | None:
+def wrong_book_practice_open(*, user: User) -> QuizSession | None:
     """The student's practice of their wrong answers left unfinished (only that practice has a personal paper)."""
     return (
         QuizSession.objects.filter(user=user, paper__owner=user, state__in=OPEN_SESSION_STATES)
@@ -441,12 +449,16 @@ def wrong_book_practice_open(*, user) -> QuizSession | None:
     )
 
 
-def questions_locked_for_practice(*, question_ids, now: datetime | None = None, user=None) -> set[int]:
+def questions_locked_for_practice(
+    *, question_ids: Iterable[int], now: datetime | None = None, user: User | int | None = None
+) -> set[int]:
     """Those of the questions that are locked for practice (`locked_question_ids`): practice shows the key."""
     return set(question_ids) & locked_question_ids(now=now, user=user)
 
 
-def question_locked_for_practice(*, question_id: int, now: datetime | None = None, user=None) -> bool:
+def question_locked_for_practice(
+    *, question_id: int, now: datetime | None = None, user: User | int | None = None
+) -> bool:
     """A question of which a version is on an exam that is not closed yet cannot be practised:
     practice shows the key (see `locked_question_ids` for what `user` changes)."""
     return question_id in locked_question_ids(now=now, user=user)

@@ -3,8 +3,10 @@ student's own attempts and the grade they may see), each in a fixed number of qu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from quizbank.models import OPEN_SESSION_STATES, Paper, SessionState
@@ -23,7 +25,7 @@ def paper_of_teacher() -> QuerySet[Paper]:
     return papers_of_teacher().prefetch_related("items__question")
 
 
-def papers_with_attempts(*, user, paper_id: int | None = None, now: datetime | None = None) -> list[Paper]:
+def papers_with_attempts(*, user: User, paper_id: int | None = None, now: datetime | None = None) -> Sequence[Paper]:
     """The papers the student may see (one, given its id), each with the student's own attempts, newest
     first (`own_sessions`), its question count (`item_count`) and the grade the review policy lets them
     see now (`shown_grade`, None while it hides scores)."""
@@ -33,10 +35,11 @@ def papers_with_attempts(*, user, paper_id: int | None = None, now: datetime | N
     papers = papers.annotate(item_count=Count("items")).prefetch_related(
         "rules", Prefetch("sessions", queryset=sessions_of_student(user=user), to_attr="own_sessions")
     )
-    papers = list(papers)
-    for paper in papers:
-        paper.shown_grade = grade_shown(paper=paper, sessions=paper.own_sessions, now=now)
-    return papers
+    loaded = list(papers)
+    for paper in loaded:
+        # an attribute for the page and the serializer, like own_sessions; not a column
+        paper.shown_grade = grade_shown(paper=paper, sessions=paper.own_sessions, now=now)  # type: ignore[attr-defined]
+    return loaded
 
 
 def class_papers() -> QuerySet[Paper]:

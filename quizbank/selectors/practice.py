@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -11,7 +12,7 @@ from quizbank.models import Answer, Paper, PaperMode, Question
 from quizbank.selectors.exams import papers_for_student, questions_locked_for_practice
 
 
-def practice_answers_of(*, user) -> QuerySet[Answer]:
+def practice_answers_of(*, user: User) -> QuerySet[Answer]:
     """The student's practice answers (not those of attempts at papers), newest first, with their
     questions: an exam answer's key is shown by the session review, by its policy, never here."""
     return Answer.objects.filter(user=user, session__isnull=True).select_related("question__subject")
@@ -22,7 +23,7 @@ def practice_questions() -> QuerySet[Question]:
     return Question.objects.select_related("subject")
 
 
-def practice_overview(*, user, now: datetime | None = None) -> dict:
+def practice_overview(*, user: User, now: datetime | None = None) -> dict:
     """What the practice page lists: the exams not closed (they lead to the exam pages), the class's
     practice papers, each class paper's questions that may be practised one by one (a question on an
     exam that has not closed is not among them) and the student's latest practice answers."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
@@ -19,7 +20,7 @@ def question_split(question: Question, *, seed: str = SPLIT_SEED) -> str:
     Each question's split depends on itself only, so it never moves when the bank grows or the
     question is edited; within every subject the proportions hold up to sampling noise.
     """
-    key = question.root.content_hash if question.root_id else question.content_hash
+    key = question.root.content_hash if question.root is not None else question.content_hash
     bucket = int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:8], 16) % 100
     return "test" if bucket < 10 else "val" if bucket < 20 else "train"
 
@@ -46,7 +47,7 @@ def questions_iter(
     split: str = "all",
     qtype: str = "",
     allow_non_commercial: bool = True,
-    created_after=None,
+    created_after: datetime | None = None,
     exclude_locked: bool = False,
 ) -> Iterator[Question]:
     """Questions in id order, streamed; `allow_non_commercial=False` leaves out evaluation-only data,
@@ -94,6 +95,6 @@ def question_search(
     return queryset.prefetch_related("tags", "knowledge_points").distinct()
 
 
-def questions_by_ids(ids) -> QuerySet[Question]:
+def questions_by_ids(ids: Iterable[int]) -> QuerySet[Question]:
     """These questions, with their subjects."""
     return Question.objects.filter(pk__in=ids).select_related("subject")

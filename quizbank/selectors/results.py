@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,7 +23,7 @@ def paper_sessions(*, paper: Paper) -> QuerySet[QuizSession]:
     return QuizSession.objects.filter(paper=paper).select_related("user").order_by("user__username", "number")
 
 
-def student_grades(*, paper: Paper, sessions) -> list[dict]:
+def student_grades(*, paper: Paper, sessions: Iterable[QuizSession]) -> list[dict]:
     """Each student's grade by the paper's grading method, from the paper's attempts already loaded
     (`paper_sessions`): `user`, `attempts`, `finished` (how many submitted) and `grade`."""
     by_user: dict[int, list[QuizSession]] = {}
@@ -48,7 +49,8 @@ def answers_by_session(*, paper: Paper) -> dict[int, list[Answer]]:
     )
     grouped: dict[int, list[Answer]] = defaultdict(list)
     for answer in answers:
-        grouped[answer.session_id].append(answer)
+        if answer.session_id is not None:  # always: the filter goes through the session
+            grouped[answer.session_id].append(answer)
     return grouped
 
 
