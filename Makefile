@@ -101,7 +101,7 @@ compat: install $(LF_VENV)/.installed
 
 # Style, the import contracts of pyproject.toml ([tool.importlinter]: layers, no model library in the
 # web process) and types on the packages held to full annotations ([tool.mypy]).
-MYPY_PACKAGES := core quizbank/services quizbank/selectors
+MYPY_PACKAGES := core quizbank/services quizbank/selectors tuning/services.py inference/engines
 
 lint: install
 	$(VENV)/bin/ruff check .

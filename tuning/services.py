@@ -11,10 +11,11 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -86,7 +87,7 @@ def version_promote(*, version: ModelVersion, force: bool = False) -> ModelVersi
         )
     active = ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=version.pk).first()
     new, current = version_accuracy(version), version_accuracy(active)
-    if not force and new is not None and current is not None and new < current:
+    if not force and active is not None and new is not None and current is not None and new < current:
         raise ApplicationError(
             f"{version.name} answers {new:.1%} of held-out questions correctly, worse than the active "
             f"{active.name} ({current:.1%}); promote with force to do it anyway",
@@ -142,7 +143,7 @@ def run_create(
     memorise: bool = False,
     promote: bool = False,
     new_data_only: bool = False,
-    created_by=None,
+    created_by: User | None = None,
     enqueue: bool = True,
 ) -> TuningRun:
     """Snapshot the bank as instruction data, validate dataset and config, and queue the run.
@@ -233,7 +234,9 @@ def run_enqueue(*, run_id: int) -> bool:
     return True
 
 
-def teacher_grading_records(*, subject: str = "", split: str = "train", graded_after=None) -> list[dict]:
+def teacher_grading_records(
+    *, subject: str = "", split: str = "train", graded_after: datetime | None = None
+) -> list[dict]:
     """Teachers' grades as grader training records, so their overrides teach the next version. Answers
     to questions of the test split never train: they measure the grader (grading_agreement)."""
     from quizbank.prompt_inputs import grading_records
