@@ -48,7 +48,9 @@ def explain_bank_with_new_version(sender, version_name, **kwargs) -> None:
 
 
 @receiver(version_trained, dispatch_uid="inference-evaluate-version")
-def evaluate_new_version(sender, version_id, version_name, promote=False, inline=False, **kwargs) -> None:
+def evaluate_new_version(
+    sender: type, version_id: int, version_name: str, promote: bool = False, inline: bool = False, **kwargs: object
+) -> None:
     """Evaluate a newly trained version, then promote it if its run asked for that. `inline` (tune
     --inline): here and now, so the version is evaluated (and promoted) when the command returns."""
     if inline:
