@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 
 from inference.engines.http import auth_headers, model_server_api_key
 from inference.serving.process import free_port
 from tests.conftest import REPO
+from tests.processes import database_url
 from tests.waiting import wait_for
 from tuning.services import version_promote, version_register
 
@@ -54,7 +54,7 @@ class Supervisor:
         self.port, self.log = free_port(), log
         env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "DATABASE_URL": database_url(),
             "VLLM_API_KEY": model_server_api_key(),
             "VLLM_DEVICE": "cpu",
             "SERVING_POLL_SECONDS": "0.5",

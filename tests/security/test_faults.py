@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -41,26 +41,13 @@ from django.db import connection
 from django.utils import timezone
 
 from inference.serving.process import free_port
+from tests.processes import database_url
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def database_url(*, host: str | None = None, port: int | None = None) -> str:
-    """The test database as a DATABASE_URL for another process (optionally through host:port)."""
-    settings_dict = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings_dict['NAME']}"
-    assert connection.vendor == "postgresql", connection.vendor
-    auth = quote(settings_dict["USER"] or "", safe="")
-    if settings_dict["PASSWORD"]:
-        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
-    host = host or settings_dict["HOST"] or "127.0.0.1"
-    port = port or int(settings_dict["PORT"] or 5432)
-    return f"postgres://{auth}@{host}:{port}/{settings_dict['NAME']}"
 
 
 def only_where(supported: bool, reason: str) -> None:

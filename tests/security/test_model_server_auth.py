@@ -275,7 +275,10 @@ def test_the_public_port_is_on_loopback_unless_configured(tmp_path, monkeypatch)
             bound["key"] = self.board.api_key
             server.close()
 
-        asyncio.run(bind())
+        # in a thread of its own: a browser test earlier in the session may leave this thread's loop running
+        thread = threading.Thread(target=asyncio.run, args=(bind(),))
+        thread.start()
+        thread.join(timeout=30)
 
     monkeypatch.setattr(ServingSupervisor, "run", run)
     monkeypatch.setattr("inference.management.commands.serve_model.ModelVersion.objects.filter", FakeVersions)
