@@ -94,15 +94,36 @@ def demo_records() -> list[dict]:
     ]
 
 
+def _built_once(tmp_path_factory, name: str, build) -> Path:
+    """What `build(directory)` makes, once per test session even with parallel workers (pytest-xdist):
+    the first worker builds it under a lock in the session's shared temporary directory, the others
+    wait and use it. `build` returns the path to hand out, which is kept beside the result."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this session
+    directory = root / f"built-{name}"
+    pointer = root / f"built-{name}.path"
+    with FileLock(str(root / f"built-{name}.lock")):
+        if not pointer.exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            pointer.write_text(str(build(directory)), encoding="utf-8")
+    return Path(pointer.read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="session")
 def tiny_base_model(tmp_path_factory) -> Path:
     """A freshly bootstrapped (random) tiny model with a tokenizer trained on the demo bank."""
-    from tuning.training.bootstrap import bootstrap_tiny_model
 
-    out = tmp_path_factory.mktemp("base") / "tiny"
-    texts = [text for record in demo_records() for text in record.values() if text]
-    bootstrap_tiny_model(texts, out)
-    return out
+    def build(directory: Path) -> Path:
+        from tuning.training.bootstrap import bootstrap_tiny_model
+
+        texts = [text for record in demo_records() for text in record.values() if text]
+        bootstrap_tiny_model(texts, directory / "tiny")
+        return directory / "tiny"
+
+    return _built_once(tmp_path_factory, "tiny-base", build)
 
 
 @pytest.fixture(scope="session")
@@ -115,17 +136,20 @@ def demo_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_model(tiny_base_model, demo_dataset, tmp_path_factory) -> Path:
     """The tiny model fully fine-tuned until it has learnt the demo bank (the demo's settings)."""
-    from tuning.training.config import TuningConfig, preset
-    from tuning.training.workflow import run_training
 
-    out = tmp_path_factory.mktemp("trained")
-    config = TuningConfig(
-        model_name_or_path=str(tiny_base_model),
-        dataset_path=str(demo_dataset),
-        output_dir=str(out),
-        **preset("full", dataset_size=100, memorise=True),
-    )
-    return run_training(config).model_dir
+    def build(directory: Path) -> Path:
+        from tuning.training.config import TuningConfig, preset
+        from tuning.training.workflow import run_training
+
+        config = TuningConfig(
+            model_name_or_path=str(tiny_base_model),
+            dataset_path=str(demo_dataset),
+            output_dir=str(directory),
+            **preset("full", dataset_size=100, memorise=True),
+        )
+        return run_training(config).model_dir
+
+    return _built_once(tmp_path_factory, "trained", build)
 
 
 def _free_port() -> int:
