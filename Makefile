@@ -11,7 +11,7 @@ ACCEL ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo cuda || echo cpu)
 TORCH_CPU_INDEX ?=
 WEB_PORT ?= 8000
 ONLY ?=
-# pytest-xdist workers for make test (each test file runs whole on one worker)
+# pytest-xdist workers for make test (groups of tests in tests/parallel.py)
 TEST_WORKERS ?= 2
 
 KATEX_VERSION := 0.16.47
@@ -71,10 +71,10 @@ run: setup-demo
 	WEB_PORT=$(WEB_PORT) $(VENV)/bin/honcho start -f Procfile
 
 test: install browser lint
-	$(PY) -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install lint
-	$(PY) -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 # LLaMA-Factory in its own venv, to check that our exports load with its data loader unchanged
 LF_VENV := var/llamafactory-venv

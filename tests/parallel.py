@@ -37,3 +37,15 @@ def pytest_load_initial_conftests(early_config, parser, args):
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         os.environ["CELERY_BROKER_URL"] = worker_broker_url(os.environ.get("CELERY_BROKER_URL", ""), worker)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Which tests run together on one worker (`--dist loadgroup`): a whole file, so its module-scoped
+    fixtures are built once; and every test served by the session's vLLM server, so one server is
+    started, not one per worker."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    for item in items:
+        group = "vllm-server" if "vllm_server" in item.fixturenames else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
