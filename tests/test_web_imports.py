@@ -13,7 +13,7 @@ os.environ["INFERENCE_URLS"] = "http://127.0.0.1:9"
 os.environ["INFERENCE_RETRIES"] = "0"
 import django
 django.setup()
-for package in ("quizsite", "quizbank", "inference", "tuning"):
+for package in ("core", "quizsite", "quizbank", "inference", "tuning"):
     module = importlib.import_module(package)
     for info in pkgutil.walk_packages(module.__path__, package + "."):
         if info.name.startswith("tuning.training"):
