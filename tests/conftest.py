@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def _free_port() -> int:
 
 class VLLMServer:
     def __init__(self, model_dir: Path, version_name: str, log_path: Path):
-        from inference.serving.process import unpin, vllm_command
+        from inference.serving.process import GUARD, STOP_GRACE, unpin, vllm_command
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -171,9 +172,17 @@ class VLLMServer:
         self.headers = {"Authorization": f"Bearer {self.api_key}"}
         self.log_path = log_path
         self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # under the serving supervisor's guard: when this test process ends however it ends (a SIGTERM
+        # from `timeout` skips fixture teardown), the pipe closes and the guard stops the server's session
+        lifeline, self._lifeline = os.pipe()
+        guarded = [sys.executable, "-c", GUARD, str(lifeline), str(STOP_GRACE), *argv]
+        try:
+            self.process = subprocess.Popen(
+                guarded, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+                pass_fds=(lifeline,),
+            )  # fmt: skip
+        finally:
+            os.close(lifeline)
         unpin(self.process.pid)  # not the one core a thread that ran torch may be pinned to
 
     def wait_ready(self, timeout: float = 300) -> None:
@@ -198,6 +207,7 @@ class VLLMServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        os.close(self._lifeline)
         self._log.close()
 
 
