@@ -127,6 +127,25 @@ def tiny_base_model(tmp_path_factory) -> Path:
     return _built_once(tmp_path_factory, "tiny-base", build)
 
 
+@pytest.fixture
+def base_version(tiny_base_model):
+    """The tiny base model, registered and active (as bootstrap_model leaves it)."""
+    from tuning.services import version_promote, version_register
+
+    return version_promote(version=version_register(name="base", path=tiny_base_model, method="bootstrap"))
+
+
+@pytest.fixture
+def fake_training(monkeypatch, tiny_base_model):
+    """run_training without the training: the base model's directory stands in for the result."""
+    from tuning.training import workflow
+
+    def trained(config, **kwargs):
+        return workflow.TrainingResult(model_dir=tiny_base_model, metrics={"eval": {"answer_accuracy": 0.5}})
+
+    monkeypatch.setattr(workflow, "run_training", trained)
+
+
 @pytest.fixture(scope="session")
 def demo_dataset(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "demo.json"

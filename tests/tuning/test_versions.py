@@ -21,22 +21,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def base_version(tiny_base_model):
-    return version_promote(version=version_register(name="base", path=tiny_base_model, method="bootstrap"))
-
-
-@pytest.fixture
-def fake_training(monkeypatch, tiny_base_model):
-    """run_training without the training: the base model's directory stands in for the result."""
-    from tuning.training import workflow
-
-    def trained(config, **kwargs):
-        return workflow.TrainingResult(model_dir=tiny_base_model, metrics={"eval": {"answer_accuracy": 0.5}})
-
-    monkeypatch.setattr(workflow, "run_training", trained)
-
-
-@pytest.fixture
 def announced():
     """What tuning announces about trained versions, with inference (which would evaluate them) not listening."""
     from inference.receivers import evaluate_new_version
