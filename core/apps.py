@@ -1,7 +1,16 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
 
 
 class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "core"
     verbose_name = "Core: errors, limits, sign-in, health"
+
+    def ready(self) -> None:
+        from core.periodic import install_after_migrate
+
+        # once django-celery-beat's tables exist: the periodic tasks a new installation starts with
+        post_migrate.connect(
+            install_after_migrate, sender=apps.get_app_config("django_celery_beat"), dispatch_uid="core-periodic-tasks"
+        )

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from core.exceptions import ApplicationError
-from inference.engines import get_engine
+from inference.engines import active_version_name, get_engine
 from inference.engines.base import ChatResult, Engine, ModelServerError
 from inference.key_quotes import KeyLineFilter, question_key
 from quizbank import prompts
@@ -22,11 +22,9 @@ from quizbank.importers.base import parse_bool
 from quizbank.models import Answer, ExplanationSource, PaperMode, Question, QuestionExplanation, QuestionType
 from quizbank.prompt_inputs import question_record
 from quizbank.selectors.exams import question_locked_for_practice, review_visibility
+from quizbank.selectors.explanations import questions_unexplained
 
 logger = logging.getLogger(__name__)
-
-# The model is trained on neither (no instruction record exists for them).
-UNEXPLAINED_TYPES = (QuestionType.CLOZE, QuestionType.DESCRIPTION)
 
 
 # --- one question, answered and explained at once -----------------------------------------------
@@ -111,16 +109,13 @@ def bank_explain(
 ) -> BankExplainProgress:
     """Explain every current bank question that has no explanation by this version yet.
 
-    A batch is sent at once so the server batches it; what fails is counted and left for the next
-    run, which explains only what is still missing (a second run after a full one does nothing).
-    Descriptions and cloze texts are not asked about: the model was never trained on them."""
+    A batch is sent at once so the server batches it; what fails is counted, kept as a row without
+    text (the model page counts it, the review page never shows it) and left for the next run, which
+    explains only what is still missing (a second run after a full one does nothing). Descriptions
+    and cloze texts are not asked about: the model was never trained on them."""
     client = client or get_engine()
     max_tokens = max_tokens or settings.INFERENCE_MAX_TOKENS
-    questions = (
-        Question.objects.filter(is_current=True)
-        .exclude(qtype__in=UNEXPLAINED_TYPES)
-        .exclude(model_explanations__model_version=version_name)
-    )
+    questions = questions_unexplained(version_name=version_name)
     if question_ids is not None:
         questions = questions.filter(pk__in=list(question_ids))
     ids = list(questions.order_by("pk").values_list("pk", flat=True))
@@ -130,16 +125,24 @@ def bank_explain(
         chunk = list(Question.objects.filter(pk__in=ids[start : start + batch]).order_by("pk"))
         requests_ = [question_chat_request(question, max_tokens=max_tokens) for question in chunk]
         results = client.chat_many(requests_, concurrency=max(1, batch))
-        rows = []
+        rows, failures = [], []
         for question, result in zip(chunk, results, strict=True):
             row = _explanation_row(question, result, version_name)
             if row is None:
-                state.failed += 1
+                failures.append(QuestionExplanation(question=question, model_version=version_name, text=""))
             else:
                 rows.append(row)
-        # A row stored meanwhile by another run wins; this run's duplicate is dropped.
-        QuestionExplanation.objects.bulk_create(rows, ignore_conflicts=True)
+        # An explanation replaces a failure kept by an earlier run (or one stored meanwhile by another
+        # run, written by the same version); a failure never replaces anything.
+        QuestionExplanation.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["question", "model_version"],
+            update_fields=["text", "model_answer"],
+        )
+        QuestionExplanation.objects.bulk_create(failures, ignore_conflicts=True)
         state.done += len(rows)
+        state.failed += len(failures)
         _report(state, version_name, progress)
     return state
 
@@ -169,6 +172,62 @@ def _report(state: BankExplainProgress, version_name: str, progress) -> None:
     cache.set(bank_explain_progress_key(version_name), asdict(state), timeout=24 * 3600)
     if progress is not None:
         progress(state)
+
+
+# --- the bank's job: once a server serves the version, and the sweep after it -------------------
+
+
+class VersionNotServed(ModelServerError):
+    """No model server serves the version (yet: it is starting or switching to it; or any more: it went
+    away while explaining). The job is tried again later."""
+
+
+def version_served(*, version_name: str, client: Engine | None = None) -> bool:
+    """Whether a model server is ready and serves `version_name`, so what it writes is that version's."""
+    client = client or get_engine()
+    if not any(client.health().values()):
+        return False
+    try:
+        return version_name in client.served_models()
+    except ModelServerError:
+        return False
+
+
+def bank_explain_when_served(
+    *, version_name: str, client: Engine | None = None, question_ids: Iterable[int] | None = None
+) -> BankExplainProgress | None:
+    """The bank's explanation job for a promoted version: bank_explain once a server serves it.
+
+    Raises VersionNotServed while none does, asking nothing, and when the server went away during the
+    run (what failed is asked again on the next try). None, asking nothing, once another version is
+    active: its own job explains the bank."""
+    active = active_version_name()
+    if active != version_name:
+        logger.info("not explaining the bank with %s: the active version is %s", version_name, active)
+        return None
+    client = client or get_engine()
+    if not version_served(version_name=version_name, client=client):
+        raise VersionNotServed(f"no model server serves {version_name} yet", extra={"version": version_name})
+    state = bank_explain(version_name=version_name, client=client, question_ids=question_ids)
+    if state.failed and not version_served(version_name=version_name, client=client):
+        raise VersionNotServed(
+            f"the model server stopped serving {version_name} while explaining the bank",
+            extra={"version": version_name, "failed": state.failed},
+        )
+    return state
+
+
+def bank_explain_missing(*, client: Engine | None = None) -> BankExplainProgress | None:
+    """The sweep: explain what the active version has not (failed, never asked, or added to the bank
+    since), when a server serves it. None, asking nothing, when nothing is missing or none serves it."""
+    version_name = active_version_name()
+    if version_name is None or not questions_unexplained(version_name=version_name).exists():
+        return None
+    try:
+        return bank_explain_when_served(version_name=version_name, client=client)
+    except VersionNotServed as exc:
+        logger.info("explanations sweep: %s", exc.message)
+        return None
 
 
 # --- one student's mistake, streamed ------------------------------------------------------------

@@ -1,7 +1,11 @@
 """Thin tasks: ids in, one service call. The model server may be down: grading retries later and
 nothing is lost (the answer is already stored and waits as pending)."""
 
+import logging
+
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="inference.grade_answer", bind=True, acks_late=True, ignore_result=True, max_retries=48)
@@ -28,11 +32,32 @@ def evaluate_version(version_id: int, promote: bool = False) -> None:
     version_evaluate(version_id=version_id, promote=promote)
 
 
-@shared_task(name="inference.explain_bank", acks_late=True, ignore_result=True)
-def explain_bank(version_name: str) -> None:
-    from inference.explanations import bank_explain
+@shared_task(name="inference.explain_bank", bind=True, acks_late=True, ignore_result=True)
+def explain_bank(self, version_name: str) -> None:
+    """Explain the bank with a newly promoted version once a model server serves it. While none does
+    (it is starting, or switching to the version) the task comes back every EXPLAIN_RETRY_SECONDS for
+    EXPLAIN_WAIT_SECONDS, holding no worker meanwhile; the sweep (explain_missing) does the rest."""
+    from django.conf import settings
 
-    bank_explain(version_name=version_name)
+    from inference.explanations import VersionNotServed, bank_explain_when_served
+
+    try:
+        bank_explain_when_served(version_name=version_name)
+    except VersionNotServed as exc:
+        tries = max(1, int(settings.EXPLAIN_WAIT_SECONDS // settings.EXPLAIN_RETRY_SECONDS))
+        if self.request.retries >= tries:
+            logger.warning("%s after %s tries: the explanations sweep takes over", exc.message, tries)
+            return
+        raise self.retry(exc=exc, countdown=settings.EXPLAIN_RETRY_SECONDS, max_retries=tries) from exc
+
+
+@shared_task(name="inference.explain_missing", ignore_result=True)
+def explain_missing() -> None:
+    """The explanations sweep: what the active version has not explained yet (failed, never asked, new
+    in the bank), when a model server serves it."""
+    from inference.explanations import bank_explain_missing
+
+    bank_explain_missing()
 
 
 @shared_task(name="inference.grade_pending", ignore_result=True)

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_celery_beat",
     "core",
     "quizbank",
     "tuning",
@@ -254,6 +255,13 @@ SERVING_START_TIMEOUT = env.float("SERVING_START_TIMEOUT", default=900.0)
 SERVING_DRAIN_SECONDS = env.float("SERVING_DRAIN_SECONDS", default=300.0)
 # Pending model grades are queued again this often (a lost task or a long outage never strands one).
 GRADING_SWEEP_EVERY_SECONDS = env.float("GRADING_SWEEP_EVERY_SECONDS", default=300.0)
+# A promoted version explains the bank once a model server serves it: until then its job comes back every
+# EXPLAIN_RETRY_SECONDS, for EXPLAIN_WAIT_SECONDS at most. The sweep explains what the active version has
+# not (failed, or new in the bank) every EXPLAIN_SWEEP_EVERY_SECONDS, when a server serves it.
+EXPLAIN_RETRY_SECONDS = env.float("EXPLAIN_RETRY_SECONDS", default=10.0)
+EXPLAIN_WAIT_SECONDS = env.float("EXPLAIN_WAIT_SECONDS", default=1800.0)
+EXPLAIN_SWEEP_EVERY_SECONDS = env.float("EXPLAIN_SWEEP_EVERY_SECONDS", default=120.0)
+
 
 # LOG_FORMAT=json: one JSON object a line (time, level, logger, message, request id) for a log collector.
 LOG_FORMAT = one_of("LOG_FORMAT", env.str("LOG_FORMAT", default="text"), ("text", "json"))
@@ -278,25 +286,49 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # --- Tuning runs ----------------------------------------------------------------------------
 TUNING_STALE_SECONDS = env.int("TUNING_STALE_SECONDS", default=300)  # no heartbeat this long: worker lost
 TUNING_MAX_ATTEMPTS = env.int("TUNING_MAX_ATTEMPTS", default=3)
-# Scheduled retraining: continue the active version once this many new questions have arrived.
+# Scheduled retraining: continue the active version once this many new questions, or this many new teacher
+# grades, have arrived since it was made (0 switches that trigger off). The first values of the retraining
+# task's schedule and kwargs: admins change them afterwards on the admin site (Periodic tasks).
 TUNING_RETRAIN_MIN_NEW_QUESTIONS = env.int("TUNING_RETRAIN_MIN_NEW_QUESTIONS", default=200)
+TUNING_RETRAIN_MIN_NEW_GRADES = env.int("TUNING_RETRAIN_MIN_NEW_GRADES", default=50)
 TUNING_RETRAIN_EVERY_SECONDS = env.int("TUNING_RETRAIN_EVERY_SECONDS", default=6 * 3600)
-CELERY_BEAT_SCHEDULE = {
+
+# --- Periodic tasks (celery beat) -------------------------------------------------------------
+# Beat reads its schedule from the database (django-celery-beat), where admins edit it. PERIODIC_TASKS is
+# what a new installation starts with: `migrate` creates each task not in the database yet
+# (core/periodic.py); one already there keeps its admin's schedule and kwargs. Not CELERY_BEAT_SCHEDULE:
+# the database scheduler would write that over the admins' changes each time beat starts.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+PERIODIC_TASKS: dict[str, dict] = {
     "tuning-recover-stale-runs": {"task": "tuning.recover_stale_runs", "schedule": 60.0},
-    "tuning-retrain-if-due": {"task": "tuning.retrain_if_due", "schedule": float(TUNING_RETRAIN_EVERY_SECONDS)},
+    "tuning-retrain-if-due": {
+        "task": "tuning.retrain_if_due",
+        "schedule": float(TUNING_RETRAIN_EVERY_SECONDS),
+        "kwargs": {
+            "min_new_questions": TUNING_RETRAIN_MIN_NEW_QUESTIONS,
+            "min_new_grades": TUNING_RETRAIN_MIN_NEW_GRADES,
+        },
+        "description": "Retrain the active version when enough new questions (min_new_questions) or new "
+        "teacher grades (min_new_grades) have arrived since it was made; 0 switches a trigger off.",
+    },
+    "inference-explain-missing": {
+        "task": "inference.explain_missing",
+        "schedule": EXPLAIN_SWEEP_EVERY_SECONDS,
+        "description": "Explain what the active version has not explained yet, when a model server serves it.",
+    },
 }
 
 # --- Exams ----------------------------------------------------------------------------------
 # 错题本: an entry is mastered after this many right answers in a row in practice.
 WRONG_BOOK_MASTERED_AFTER = env.int("WRONG_BOOK_MASTERED_AFTER", default=2)
 SESSION_SWEEP_EVERY_SECONDS = env.float("SESSION_SWEEP_EVERY_SECONDS", default=30.0)
-CELERY_BEAT_SCHEDULE["inference-grade-pending"] = {
+PERIODIC_TASKS["inference-grade-pending"] = {
     "task": "inference.grade_pending",
     "schedule": GRADING_SWEEP_EVERY_SECONDS,
 }
-CELERY_BEAT_SCHEDULE["quizbank-sweep-sessions"] = {
+PERIODIC_TASKS["quizbank-sweep-sessions"] = {
     "task": "quizbank.sweep_sessions",
     "schedule": SESSION_SWEEP_EVERY_SECONDS,
 }
 # Uploaded import files are deleted when their job ends; leftovers a day old go in this sweep.
-CELERY_BEAT_SCHEDULE["quizbank-sweep-import-files"] = {"task": "quizbank.sweep_import_files", "schedule": 3600.0}
+PERIODIC_TASKS["quizbank-sweep-import-files"] = {"task": "quizbank.sweep_import_files", "schedule": 3600.0}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from quizbank.selectors.explanations import explanation_progress
 from tuning.models import ModelVersion, TuningRun
 
 
@@ -91,8 +92,11 @@ def loss_curve_svg(series: dict[str, list[tuple[int, float]]], *, width: int = 4
 
 
 def version_comparison() -> list[dict]:
+    versions = list(ModelVersion.objects.order_by("-created_at"))
+    # how far each version has explained the bank (the review pages show these explanations)
+    explained = explanation_progress(version_names=[version.name for version in versions])
     rows = []
-    for version in ModelVersion.objects.order_by("-created_at"):
+    for version in versions:
         evaluation = version.metrics.get("eval") or {}
         rows.append(
             {
@@ -103,6 +107,7 @@ def version_comparison() -> list[dict]:
                 # agreement with teachers' grades on held-out answers (grading QWK), when there were any
                 "grading_qwk": (version.metrics.get("grading") or {}).get("qwk"),
                 "grading_n": (version.metrics.get("grading") or {}).get("n") or 0,
+                "explanations": explained[version.name],
             }
         )
     return rows

@@ -465,15 +465,24 @@ def version_event_add(
         run_event_add(run=run, message=message, level=level, data=data)
 
 
-def retrain_if_due(*, min_new_questions: int | None = None) -> TuningRun | None:
-    """Scheduled retraining: when enough questions arrived since the active version was made,
-    continue training it on them (LoRA, auto settings), promoted only if not worse."""
-    threshold = min_new_questions or settings.TUNING_RETRAIN_MIN_NEW_QUESTIONS
+def retrain_if_due(*, min_new_questions: int | None = None, min_new_grades: int | None = None) -> TuningRun | None:
+    """Scheduled retraining: when enough questions or enough teacher grades arrived since the active
+    version was made, continue training it on them (LoRA, auto settings), with promote=True: the new
+    version goes through the evaluation and promotion gate like any other run's.
+
+    The thresholds come from the periodic task's kwargs (None: the settings' defaults); 0 switches
+    that trigger off."""
+    if min_new_questions is None:
+        min_new_questions = settings.TUNING_RETRAIN_MIN_NEW_QUESTIONS
+    if min_new_grades is None:
+        min_new_grades = settings.TUNING_RETRAIN_MIN_NEW_GRADES
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is None or TuningRun.objects.exclude(status__in=TERMINAL_STATUSES).exists():
         return None
-    new = len(dataset_alpaca(created_after=active.created_at))
-    if new < threshold:
+    # counted as run_create(new_data_only=True) will take them
+    questions = len(dataset_alpaca(created_after=active.created_at)) if min_new_questions > 0 else 0
+    grades = len(teacher_grading_records(split="all", graded_after=active.created_at)) if min_new_grades > 0 else 0
+    if not (0 < min_new_questions <= questions or 0 < min_new_grades <= grades):
         return None
-    logger.info("%s new questions since %s: retraining", new, active.name)
+    logger.info("%s new questions and %s new teacher grades since %s: retraining", questions, grades, active.name)
     return run_create(method="lora", base_version=active, new_data_only=True, split="all", promote=True)

@@ -16,7 +16,8 @@ def recover_stale_runs() -> None:
 
 
 @shared_task(name="tuning.retrain_if_due", ignore_result=True)
-def retrain_if_due() -> None:
+def retrain_if_due(min_new_questions: int | None = None, min_new_grades: int | None = None) -> None:
+    """The thresholds are the periodic task's kwargs, which admins edit on the admin site."""
     from tuning.services import retrain_if_due as retrain
 
-    retrain()
+    retrain(min_new_questions=min_new_questions, min_new_grades=min_new_grades)

@@ -412,7 +412,7 @@ def test_the_beat_task_sweeps_expired_sessions(alice, bank, settings):
     from quizsite.celery import app
 
     assert sweep_sessions.name == "quizbank.sweep_sessions" and "quizbank.sweep_sessions" in app.tasks
-    assert any(entry["task"] == "quizbank.sweep_sessions" for entry in settings.CELERY_BEAT_SCHEDULE.values())
+    assert any(entry["task"] == "quizbank.sweep_sessions" for entry in settings.PERIODIC_TASKS.values())
     started = timezone.now() - timedelta(minutes=20)
     session = session_start(user=alice, paper=timed_paper(bank), now=started)
     save(alice, session, bank["single"], "B", now=started)

@@ -365,4 +365,4 @@ def test_the_sweep_deletes_day_old_leftovers_and_fails_their_queued_jobs(carol, 
     # a worker that picks the expired job up afterwards finds it already done
     assert import_job_run(job_id=queued.pk).status == ImportStatus.FAILED
     assert import_files_sweep() == 0
-    assert settings.CELERY_BEAT_SCHEDULE["quizbank-sweep-import-files"]["task"] == "quizbank.sweep_import_files"
+    assert settings.PERIODIC_TASKS["quizbank-sweep-import-files"]["task"] == "quizbank.sweep_import_files"
