@@ -12,3 +12,8 @@ class InferenceConfig(AppConfig):
         from inference.health import model_health
 
         health.register("model", model_health)
+
+        from inference.evaluation.gate import compare
+        from tuning import gates
+
+        gates.register("evaluation-suites", compare)

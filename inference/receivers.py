@@ -13,7 +13,7 @@ from django.conf import settings
 from django.dispatch import receiver
 
 from quizbank.signals import answers_need_grading
-from tuning.signals import version_promoted, version_trained
+from tuning.signals import version_promoted, version_registered, version_trained
 
 logger = logging.getLogger(__name__)
 
@@ -66,3 +66,19 @@ def evaluate_new_version(
         promote,
         then=f"{version_name} stays trained; `manage.py evaluate --new-version {version_name}` evaluates it",
     )
+
+
+@receiver(version_registered, dispatch_uid="inference-score-registered-version")
+def score_registered_version(
+    sender: type, version_id: int, version_name: str, inline: bool = False, **kwargs: object
+) -> None:
+    """Score a registered version (a base model) on the evaluation suites, so that every version has
+    scores to compare with; `inline`: here and now (as `bootstrap_model` does)."""
+    if inline:
+        from inference.evaluation import version_score_by_id
+
+        version_score_by_id(version_id=version_id)
+        return
+    from inference.tasks import score_version
+
+    _enqueue(score_version, version_id, then=f"`manage.py evaluate --version {version_name} --in-process` scores it")

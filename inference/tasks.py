@@ -32,6 +32,14 @@ def evaluate_version(version_id: int, promote: bool = False) -> None:
     version_evaluate(version_id=version_id, promote=promote)
 
 
+@shared_task(name="inference.score_version", acks_late=True, ignore_result=True)
+def score_version(version_id: int) -> None:
+    """A registered version (a base model) scored on the evaluation suites (routed to the `tuning` queue)."""
+    from inference.evaluation import version_score_by_id
+
+    version_score_by_id(version_id=version_id)
+
+
 @shared_task(name="inference.explain_bank", bind=True, acks_late=True, ignore_result=True)
 def explain_bank(self, version_name: str) -> None:
     """Explain the bank with a newly promoted version once a model server serves it. While none does

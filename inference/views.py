@@ -1,7 +1,11 @@
-"""Student pages: pick a question, answer it, see the grade and the model's explanation."""
+"""Student pages: pick a question, answer it, see the grade and the model's explanation; and the
+admins' model report: the versions compared on the evaluation suites."""
+
+import csv
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, user_passes_test
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -9,8 +13,11 @@ from django.views.decorators.http import require_http_methods
 from core.exceptions import ApplicationError
 from core.throttling import request_ident, throttle_hit, throttled_message
 from inference.practice import practice_answer as practice_answer_submit
+from inference.selectors import comparison_rows, shared_suites, suite_comparison, versions_table
+from quizbank.roles import is_admin
 from quizbank.selectors.exams import question_locked_for_practice
 from quizbank.selectors.practice import practice_answers_of, practice_overview, practice_questions
+from tuning.models import ModelVersion
 
 LOCKED_MESSAGE = gettext_lazy("This question is on an exam that has not closed yet; it cannot be practised now.")
 
@@ -54,3 +61,50 @@ def practice_answer(request, answer_id: int):
         messages.error(request, LOCKED_MESSAGE)
         return redirect("practice-index")
     return render(request, "inference/practice_answer.html", {"answer": answer, "question": answer.question})
+
+
+# --- the model report (admins) ------------------------------------------------------------------
+
+
+def _two_versions(request) -> tuple[ModelVersion | None, ModelVersion | None]:
+    """The versions to compare: ?a=&b= by name; by default the active one and the newest other."""
+    versions = ModelVersion.objects.order_by("-created_at", "-id")
+    first = versions.filter(name=request.GET.get("a", "")).first()
+    second = versions.filter(name=request.GET.get("b", "")).first()
+    active = versions.filter(is_active=True).first()
+    first = first or active or versions.first()
+    second = second or versions.exclude(pk=first.pk if first else None).first()
+    return first, second
+
+
+@login_required
+@user_passes_test(is_admin)
+def models_report(request):
+    """The versions side by side per suite; for two of them, per subject, the items that changed and
+    explanations beside each other."""
+    first, second = _two_versions(request)
+    comparisons = []
+    if first is not None and second is not None:
+        comparisons = [suite_comparison(first, second, suite) for suite in shared_suites(first, second)]
+    context = {
+        "table": versions_table(),
+        "versions": ModelVersion.objects.order_by("created_at", "id"),
+        "first": first,
+        "second": second,
+        "comparisons": comparisons,
+    }
+    return render(request, "inference/models_report.html", context)
+
+
+@login_required
+@user_passes_test(is_admin)
+def models_report_csv(request):
+    first, second = _two_versions(request)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    names = f"{first.name if first else ''}-vs-{second.name if second else ''}"
+    response["Content-Disposition"] = f'attachment; filename="model-report-{names}.csv"'
+    response.write("\ufeff")  # so that spreadsheet programs read it as UTF-8
+    writer = csv.writer(response)
+    if first is not None and second is not None:
+        writer.writerows(comparison_rows(first, second))
+    return response

@@ -197,6 +197,7 @@ CELERY_TASK_ROUTES = {
     "tuning.run_tuning": {"queue": "tuning"},
     # a new version's evaluation loads it in process: on the GPU host, like its training
     "inference.evaluate_version": {"queue": "tuning"},
+    "inference.score_version": {"queue": "tuning"},
     "inference.*": {"queue": "inference"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -227,12 +228,20 @@ INFERENCE_LOCAL_PATH = env.str("INFERENCE_LOCAL_PATH", default="")
 INFERENCE_TIMEOUT = env.float("INFERENCE_TIMEOUT", default=60.0)
 INFERENCE_RETRIES = env.int("INFERENCE_RETRIES", default=2)
 INFERENCE_MAX_TOKENS = env.int("INFERENCE_MAX_TOKENS", default=256)
+# A streamed explanation of a wrong answer runs at least this many tokens (0: the model ends it when it
+# is done). Benchmarks set it to INFERENCE_MAX_TOKENS, so every reply has the same length.
+EXPLAIN_MIN_TOKENS = env.int("EXPLAIN_MIN_TOKENS", default=0)
 # Grade ungraded answers and explain the bank with a newly promoted version automatically (queued tasks).
 MODEL_TASKS_ON_EVENTS = env.bool("MODEL_TASKS_ON_EVENTS", default=True)
 # The model grader: output budget, the confidence below which a teacher reviews, teacher-graded examples.
 GRADING_MAX_TOKENS = env.int("GRADING_MAX_TOKENS", default=1024)
 GRADING_MIN_CONFIDENCE = env.float("GRADING_MIN_CONFIDENCE", default=0.6)
 GRADING_EXAMPLES = env.int("GRADING_EXAMPLES", default=3)
+# Evaluation suites: the longest answer and 解析 generated per item, requests sent together, and the
+# significance level at which the promotion gate refuses a regression (McNemar, paired bootstrap).
+EVALUATION_MAX_TOKENS = env.int("EVALUATION_MAX_TOKENS", default=192)
+EVALUATION_CONCURRENCY = env.int("EVALUATION_CONCURRENCY", default=8)
+PROMOTION_ALPHA = env.float("PROMOTION_ALPHA", default=0.05)
 VLLM_PORT = env.int("VLLM_PORT", default=8100)
 VLLM_HOST = env.str("VLLM_HOST", default="127.0.0.1")
 # The model servers' API key: vLLM refuses a request without `Authorization: Bearer <key>`, and the app's
@@ -261,7 +270,6 @@ GRADING_SWEEP_EVERY_SECONDS = env.float("GRADING_SWEEP_EVERY_SECONDS", default=3
 EXPLAIN_RETRY_SECONDS = env.float("EXPLAIN_RETRY_SECONDS", default=10.0)
 EXPLAIN_WAIT_SECONDS = env.float("EXPLAIN_WAIT_SECONDS", default=1800.0)
 EXPLAIN_SWEEP_EVERY_SECONDS = env.float("EXPLAIN_SWEEP_EVERY_SECONDS", default=120.0)
-
 
 # LOG_FORMAT=json: one JSON object a line (time, level, logger, message, request id) for a log collector.
 LOG_FORMAT = one_of("LOG_FORMAT", env.str("LOG_FORMAT", default="text"), ("text", "json"))

@@ -1,5 +1,7 @@
 """Tuning API shaped like the OpenAI fine-tuning API (/api/v1/tuning/...). Admins only."""
 
+import time
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -10,7 +12,7 @@ from rest_framework.views import APIView
 from core.throttling import ThrottledPostOnly
 from quizbank.roles import is_admin
 from tuning.models import ModelVersion, TuningRun
-from tuning.selectors import run_checkpoints
+from tuning.selectors import run_checkpoints, run_progress
 from tuning.services import run_cancel, run_create, run_resume, version_promote
 
 
@@ -36,6 +38,8 @@ class RunSerializer(serializers.ModelSerializer):
     created_at = serializers.SerializerMethodField()
     finished_at = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
+    training_progress = serializers.SerializerMethodField()
+    estimated_finish = serializers.SerializerMethodField()
 
     class Meta:
         model = TuningRun
@@ -53,6 +57,8 @@ class RunSerializer(serializers.ModelSerializer):
             "metrics",
             "created_at",
             "finished_at",
+            "estimated_finish",
+            "training_progress",
             "error",
         ]
 
@@ -73,6 +79,14 @@ class RunSerializer(serializers.ModelSerializer):
 
     def get_error(self, run) -> dict | None:
         return {"message": run.error} if run.error else None
+
+    def get_training_progress(self, run) -> dict:
+        """step, max_steps, epoch, tokens_per_second, seconds_left, loss, eval_loss (the latest report)"""
+        return run_progress(run)
+
+    def get_estimated_finish(self, run) -> int | None:
+        left = run_progress(run)["seconds_left"]
+        return int(time.time() + left) if left is not None else None
 
 
 class RunCreateSerializer(serializers.Serializer):
@@ -176,6 +190,7 @@ class RunResumeApi(APIView):
 
 class PromoteSerializer(serializers.Serializer):
     force = serializers.BooleanField(default=False)
+    reason = serializers.CharField(default="", allow_blank=True, max_length=2000)
 
 
 class VersionPromoteApi(APIView):
@@ -185,7 +200,9 @@ class VersionPromoteApi(APIView):
     def post(self, request, name: str):
         serializer = PromoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = version_promote(version=get_object_or_404(ModelVersion, name=name), **serializer.validated_data)
+        version = version_promote(
+            version=get_object_or_404(ModelVersion, name=name), actor=request.user, **serializer.validated_data
+        )
         return Response(
             {"name": version.name, "is_active": version.is_active, "state": version.state, "metrics": version.metrics}
         )

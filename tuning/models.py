@@ -80,6 +80,9 @@ class TuningRun(models.Model):
     progress = models.FloatField(default=0.0)
     metrics = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
+    # the bank questions (the versions it read) the run trains on: what its version is scored on as
+    # "bank-trained", to tell memorising from generalising
+    question_ids = models.JSONField(default=list, blank=True)
     cancel_requested = models.BooleanField(default=False)
     resume = models.BooleanField(default=False, help_text="continue from the last checkpoint when it runs")
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -113,3 +116,28 @@ class RunEvent(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} [{self.level}] {self.message}"
+
+
+class PromotionAction(models.TextChoices):
+    PROMOTE = "promote", "Promoted"
+    FORCED = "forced", "Promoted by force"
+    ROLLBACK = "rollback", "Rolled back"
+    REFUSED = "refused", "Refused"
+
+
+class PromotionLog(models.Model):
+    """Every change of the active version, and every refusal: who, when, from, to and why."""
+
+    action = models.CharField(max_length=16, choices=PromotionAction.choices)
+    from_version = models.CharField(max_length=100, blank=True, default="")
+    to_version = models.CharField(max_length=100)
+    reason = models.TextField(blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)  # the gate's refusals, the states involved
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.from_version or '-'} -> {self.to_version}"

@@ -21,9 +21,20 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
-from quizbank.selectors import dataset_alpaca
-from tuning.models import TERMINAL_STATUSES, ModelVersion, RunEvent, RunStatus, TuningRun, VersionState
-from tuning.signals import version_promoted, version_trained
+from quizbank.selectors import dataset_alpaca, dataset_questions
+from tuning import gates
+from tuning.models import (
+    TERMINAL_STATUSES,
+    ModelVersion,
+    PromotionAction,
+    PromotionLog,
+    RunEvent,
+    RunStatus,
+    TuningRun,
+    VersionState,
+)
+from tuning.progress import progress_record, progress_restart
+from tuning.signals import version_promoted, version_registered, version_trained
 from tuning.training.config import ConfigError, TuningConfig, preset, settings_problems, validate
 
 logger = logging.getLogger(__name__)
@@ -65,46 +76,88 @@ def version_register(
     )
 
 
-def version_accuracy(version: ModelVersion | None) -> float | None:
-    if version is None:
-        return None
-    return (version.metrics.get("eval") or {}).get("answer_accuracy")
-
-
-@transaction.atomic
-def version_promote(*, version: ModelVersion, force: bool = False) -> ModelVersion:
+def version_promote(
+    *, version: ModelVersion, force: bool = False, reason: str = "", actor: User | None = None
+) -> ModelVersion:
     """Make `version` the one the model server serves (serve_model switches to it on its next check).
 
-    Refused, unless `force` (a rollback to an earlier version is a forced promotion), while the version
-    is not evaluated yet, and when its held-out answer accuracy is below the active version's.
+    Refused, unless `force`, while the version is not evaluated yet, and when a promotion gate (the
+    evaluation suites, tuning/gates.py) finds a significant regression against the active version on
+    the same items; the refusal names the suite and the p-value. `force` needs a `reason`. A promotion
+    to a version older than the active one is a rollback. Every promotion, rollback and refusal is
+    written to the audit log (PromotionLog), a refusal even though the promotion is rolled back.
     """
     version.refresh_from_db(fields=["state"])
+    reason = reason.strip()
+    if force and not reason:
+        raise ApplicationError(
+            "a forced promotion needs a reason: say why the checks are overridden",
+            extra={"code": "reason_required", "field": "reason"},
+        )
     if not force and version.state != VersionState.EVALUATED:
         raise ApplicationError(
             f"{version.name} is not evaluated yet ({version.get_state_display().lower()}): promotion waits for "
-            "its evaluation; promote with force to do it anyway",
+            "its evaluation; promote with force (and a reason) to do it anyway",
             extra={"version": version.name, "state": version.state},
         )
+    active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+    found = gates.refusals(version, active) if active is not None else []
+    if found and not force:
+        _promotion_refused(version=version, active=active, refusals=found, actor=actor)
+    with transaction.atomic():
+        return _promotion_commit(version=version, force=force, reason=reason, actor=actor, overridden=found)
+
+
+def _promotion_commit(
+    *, version: ModelVersion, force: bool, reason: str, actor: User | None, overridden: list[gates.Refusal]
+) -> ModelVersion:
     active = ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=version.pk).first()
-    new, current = version_accuracy(version), version_accuracy(active)
-    if not force and active is not None and new is not None and current is not None and new < current:
-        raise ApplicationError(
-            f"{version.name} answers {new:.1%} of held-out questions correctly, worse than the active "
-            f"{active.name} ({current:.1%}); promote with force to do it anyway",
-            extra={"candidate": version.metrics.get("eval"), "active": active.metrics.get("eval")},
-        )
+    rollback = active is not None and version.created_at < active.created_at
+    action = PromotionAction.ROLLBACK if rollback else PromotionAction.FORCED if force else PromotionAction.PROMOTE
     ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=version.pk).update(is_active=True, promoted_at=timezone.now())
     version.refresh_from_db()
+    PromotionLog.objects.create(
+        action=action,
+        from_version=active.name if active else "",
+        to_version=version.name,
+        reason=reason,
+        details={"state": version.state, "forced": force, "overridden": [refusal.as_dict() for refusal in overridden]},
+        actor=actor,
+    )
     name = version.name
     transaction.on_commit(lambda: version_promoted.send(sender=ModelVersion, version_name=name))
     return version
 
 
-def base_model_bootstrap(*, texts: list[str], force: bool = False) -> ModelVersion:
+def _promotion_refused(
+    *, version: ModelVersion, active: ModelVersion | None, refusals: list[gates.Refusal], actor: User | None
+) -> None:
+    """Log the refusal, then refuse."""
+    details = {"refusals": [refusal.as_dict() for refusal in refusals]}
+    message = "; ".join(refusal.message for refusal in refusals)
+    from_name = active.name if active else ""
+    PromotionLog.objects.create(
+        action=PromotionAction.REFUSED,
+        from_version=from_name,
+        to_version=version.name,
+        reason=message,
+        details=details,
+        actor=actor,
+    )
+    raise ApplicationError(
+        f"{version.name} is worse than the active {from_name}: {message}; promote with force and a reason "
+        "to do it anyway",
+        extra={"code": "regression", **details},
+    )
+
+
+def base_model_bootstrap(*, texts: list[str], force: bool = False, inline: bool = False) -> ModelVersion:
     """Register the base model: BASE_MODEL_PATH if set, else a tiny model trained on `texts`.
 
-    The first base model also becomes the active version, so there is always one to serve.
+    The first base model also becomes the active version, so there is always one to serve. It is
+    announced (signals.version_registered): inference scores it on the evaluation suites, before this
+    returns when `inline`.
     """
     existing = ModelVersion.objects.filter(name=BASE_VERSION_NAME).first()
     if existing and not force:
@@ -126,6 +179,12 @@ def base_model_bootstrap(*, texts: list[str], force: bool = False) -> ModelVersi
         version = version_register(name=BASE_VERSION_NAME, path=path, method=method)
         if existing is None or existing.is_active or not ModelVersion.objects.filter(is_active=True).exists():
             version_promote(version=version)
+        registered = version
+        transaction.on_commit(
+            lambda: version_registered.send(
+                sender=ModelVersion, version_id=registered.pk, version_name=registered.name, inline=inline
+            )
+        )
     return version
 
 
@@ -163,7 +222,8 @@ def run_create(
     if base_version is None:
         raise ApplicationError("no base model: run `manage.py bootstrap_model` first")
     since = base_version.created_at if new_data_only else None
-    records = dataset_alpaca(subject=subject, split=split, created_after=since)
+    pairs = dataset_questions(subject=subject, split=split, created_after=since)
+    records = [record for _, record in pairs]
     records += teacher_grading_records(subject=subject, split=split, graded_after=since)
     if not records:
         raise ApplicationError("no questions to train on", extra={"subject": subject, "split": split})
@@ -179,6 +239,7 @@ def run_create(
             config={},
             dataset_path="",
             dataset_size=len(records),
+            question_ids=[question_id for question_id, _ in pairs],
             promote=promote,
             created_by=created_by,
         )
@@ -353,17 +414,24 @@ def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = Non
         logger.info("run %s is not queued any more; nothing to do", run_id)
         return TuningRun.objects.get(pk=run_id)
     run = TuningRun.objects.select_related("base_version").get(pk=run_id)
+    run.metrics = progress_restart(run.metrics)
     run_event_add(run=run, message="training started")
 
     from tuning.training.workflow import run_training  # torch: only in the worker
 
     def report(event: dict) -> None:
-        update = {"heartbeat_at": timezone.now()}
-        if event.get("max_steps"):
-            update["progress"] = event["step"] / event["max_steps"]
+        """A message (a state change, a warning) becomes an event; a progress tick is kept on the run."""
+        now = timezone.now()
+        update: dict = {"heartbeat_at": now}
+        if "message" in event:
+            level = event.pop("level", RunEvent.Level.INFO)
+            run_event_add(run=run, level=level, message=event.pop("message"), data=event)
+        else:
+            # kept on the instance too: a failed run is saved with its last progress and curves
+            run.metrics = update["metrics"] = progress_record(run.metrics, event, at=now.timestamp())
+            if event.get("max_steps"):
+                update["progress"] = event["step"] / event["max_steps"]
         TuningRun.objects.filter(pk=run.pk).update(**update)
-        level = event.pop("level", RunEvent.Level.INFO)
-        run_event_add(run=run, level=level, message=event.pop("message", "progress"), data=event)
         if on_progress:
             on_progress(event)
 
@@ -436,14 +504,26 @@ def version_evaluation_finish(*, version: ModelVersion, metrics: dict) -> ModelV
         if run is not None:
             run.metrics = {**run.metrics, **metrics}
             run.save(update_fields=["metrics"])
-        grading = metrics.get("grading") or {}
-        if grading.get("n"):
-            version_event_add(
-                version=version,
-                message=f"grading agreement on {grading['n']} held-out answers: QWK {grading['qwk']}",
-                data=grading,
-            )
+        for suite, summary in sorted((metrics.get("suites") or {}).items()):
+            version_event_add(version=version, message=f"scored on {suite}: {_summary_text(summary)}", data=summary)
         version_event_add(version=version, message=f"evaluated: {version.name} may be promoted")
+    return version
+
+
+def _summary_text(summary: dict) -> str:
+    parts = [f"n={summary.get('n')}"]
+    for key, label in (("answer_accuracy", "accuracy"), ("explanation_fidelity", "fidelity"), ("grading_qwk", "QWK")):
+        if summary.get(key) is not None:
+            parts.append(f"{label} {summary[key]}")
+    return ", ".join(parts)
+
+
+def version_metrics_merge(*, version: ModelVersion, metrics: dict) -> ModelVersion:
+    """Merge measurements of a version (its scores on the evaluation suites) into its metrics."""
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        version.metrics = {**version.metrics, **metrics}
+        version.save(update_fields=["metrics"])
     return version
 
 

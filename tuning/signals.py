@@ -16,3 +16,7 @@ version_trained = Signal()
 
 # Sent after commit with version_name: the version the model server now serves (or will, once restarted).
 version_promoted = Signal()
+
+# Sent after commit with version_id, version_name and inline, when a version is registered rather than
+# trained (a base model): inference scores it on the evaluation suites, so every version has scores.
+version_registered = Signal()

@@ -34,6 +34,7 @@ class ChatResult:
     finish_reason: str | None
     prompt_token_ids: list[int] | None = None
     server: str = ""
+    completion_tokens: int | None = None  # tokens generated, where the engine says
 
 
 @dataclass
@@ -53,7 +54,9 @@ class Engine(ABC):
     """Chat with the served model. `model` is the name the engine answers to.
 
     Output constraints (`chat`): `regex` or `json_schema`, one per request; `seed` makes sampling
-    repeatable; `return_token_ids` returns the prompt's token ids as the model saw them.
+    repeatable; `return_token_ids` returns the prompt's token ids as the model saw them. `min_tokens`
+    keeps the model from ending its reply sooner (0: it ends when it is done); equal to `max_tokens`,
+    every reply has exactly that many tokens.
     """
 
     model: str
@@ -69,6 +72,7 @@ class Engine(ABC):
         json_schema: dict[str, Any] | None = None,
         return_token_ids: bool = False,
         seed: int | None = 0,
+        min_tokens: int = 0,
     ) -> ChatResult:
         """One reply; raises ModelServerError when no server answers."""
 
@@ -79,7 +83,13 @@ class Engine(ABC):
 
     @abstractmethod
     def chat_stream(
-        self, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        min_tokens: int = 0,
     ) -> ChatStream:
         """The reply as it is generated; a failure once text flows raises ModelServerError from the iteration."""
 

@@ -128,6 +128,7 @@ class HttpEngine(Engine):
         json_schema: dict[str, Any] | None = None,
         return_token_ids: bool = False,
         seed: int | None = 0,
+        min_tokens: int = 0,
     ) -> ChatResult:
         payload: dict[str, Any] = {
             "model": self.model,  # each server is asked for the name it serves (see _model_for)
@@ -137,6 +138,8 @@ class HttpEngine(Engine):
         }
         if seed is not None:
             payload["seed"] = seed
+        if min_tokens:
+            payload["min_tokens"] = min_tokens  # vLLM's sampling parameter: no end (EOS) before it
         if regex and json_schema:
             raise ValueError("one output constraint per request: regex or json_schema")
         if regex:
@@ -153,6 +156,7 @@ class HttpEngine(Engine):
             finish_reason=choice.get("finish_reason"),
             prompt_token_ids=body.get("prompt_token_ids"),
             server=server,
+            completion_tokens=(body.get("usage") or {}).get("completion_tokens"),
         )
 
     def chat_many(self, requests_: list[ChatRequest], *, concurrency: int = 8) -> list[ChatResult | Exception]:
@@ -169,7 +173,13 @@ class HttpEngine(Engine):
             return list(pool.map(one, requests_))
 
     def chat_stream(
-        self, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        min_tokens: int = 0,
     ) -> ChatStream:
         """A chat reply streamed as it is generated (OpenAI `stream: true`, server-sent events).
 
@@ -184,6 +194,8 @@ class HttpEngine(Engine):
         }
         if seed is not None:
             payload["seed"] = seed
+        if min_tokens:
+            payload["min_tokens"] = min_tokens
         server, response, model = self._send("POST", "/v1/chat/completions", payload, stream=True)
         return ChatStream(
             pieces=self._stream_pieces(server, response), model=self._answered_by(server, model), server=server

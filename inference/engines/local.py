@@ -66,13 +66,15 @@ class LocalEngine(Engine):
         return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
 
     def _generate_kwargs(
-        self, tokenizer: Any, *, max_tokens: int, temperature: float, seed: int | None
+        self, tokenizer: Any, *, max_tokens: int, temperature: float, seed: int | None, min_tokens: int = 0
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "max_new_tokens": max_tokens,
             "pad_token_id": tokenizer.pad_token_id,
             "eos_token_id": tokenizer.eos_token_id,
         }
+        if min_tokens:
+            kwargs["min_new_tokens"] = min_tokens
         if temperature and temperature > 0:
             import torch
 
@@ -95,6 +97,7 @@ class LocalEngine(Engine):
         json_schema: dict[str, Any] | None = None,
         return_token_ids: bool = False,
         seed: int | None = 0,
+        min_tokens: int = 0,
     ) -> ChatResult:
         return self._generate_batch(
             [messages],
@@ -104,6 +107,7 @@ class LocalEngine(Engine):
             json_schema=json_schema,
             return_token_ids=return_token_ids,
             seed=seed,
+            min_tokens=min_tokens,
         )[0]
 
     def chat_many(self, requests_: list[ChatRequest], *, concurrency: int = 8) -> list[ChatResult | Exception]:
@@ -128,7 +132,13 @@ class LocalEngine(Engine):
         return results  # type: ignore[return-value]
 
     def chat_stream(
-        self, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        min_tokens: int = 0,
     ) -> ChatStream:
         """The reply as it is generated: generate runs in a thread and a TextIteratorStreamer hands
         over the text piece by piece."""
@@ -138,7 +148,9 @@ class LocalEngine(Engine):
         tokenizer, model, device = self._load()
         ids = torch.tensor([self._prompt_ids(tokenizer, messages)], device=device)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = self._generate_kwargs(tokenizer, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        kwargs = self._generate_kwargs(
+            tokenizer, max_tokens=max_tokens, temperature=temperature, seed=seed, min_tokens=min_tokens
+        )
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -185,6 +197,7 @@ class LocalEngine(Engine):
         json_schema: dict[str, Any] | None = None,
         return_token_ids: bool = False,
         seed: int | None = 0,
+        min_tokens: int = 0,
     ) -> list[ChatResult]:
         if regex and json_schema:
             raise ValueError("one output constraint per request: regex or json_schema")
@@ -198,7 +211,9 @@ class LocalEngine(Engine):
             [[tokenizer.pad_token_id] * (width - len(ids)) + ids for ids in prompts], device=device
         )
         attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompts], device=device)
-        kwargs = self._generate_kwargs(tokenizer, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        kwargs = self._generate_kwargs(
+            tokenizer, max_tokens=max_tokens, temperature=temperature, seed=seed, min_tokens=min_tokens
+        )
         if regex:
             from transformers import LogitsProcessorList
 
@@ -218,6 +233,7 @@ class LocalEngine(Engine):
                     finish_reason=finish,
                     prompt_token_ids=ids if return_token_ids else None,
                     server=LOCAL_SERVER,
+                    completion_tokens=len(generated),
                 )
             )
         return results

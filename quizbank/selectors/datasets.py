@@ -24,6 +24,22 @@ def dataset_alpaca(
 ) -> list[dict]:
     """The bank as the seed's instruction records, for training: evaluation-only sources and the questions
     of exams still open left out."""
+    return [
+        record
+        for _, record in dataset_questions(
+            subject=subject, split=split, allow_non_commercial=allow_non_commercial, created_after=created_after
+        )
+    ]
+
+
+def dataset_questions(
+    *,
+    subject: str = "",
+    split: str = "all",
+    allow_non_commercial: bool = False,
+    created_after: datetime | None = None,
+) -> list[tuple[int, dict]]:
+    """dataset_alpaca's records with the id of the question (version) each was made from."""
     questions = questions_iter(
         subject=subject,
         split=split,
@@ -31,7 +47,8 @@ def dataset_alpaca(
         created_after=created_after,
         exclude_locked=True,
     )
-    return [record for record in map(question_record, questions) if record is not None]
+    pairs = ((question.pk, question_record(question)) for question in questions)
+    return [(question_id, record) for question_id, record in pairs if record is not None]
 
 
 def teacher_graded_answers(

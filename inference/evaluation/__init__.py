@@ -1,0 +1,202 @@
+"""How well a model version knows the bank and grades like its teachers, measured on evaluation
+suites (suites.py) through the path students use (scoring.py), and compared before a promotion
+(gate.py).
+
+`version_evaluate` is what a newly trained version goes through before it may be promoted (tuning
+announces it; receivers.py starts this): it is scored on every current suite, in this process since no
+server serves it yet, and so is the active version on any suite it lacks, so that the gate compares
+the two on the same items. `version_score` scores a registered version (a base model) the same way.
+`grading_agreement` is the grader's agreement with the teachers on a list of answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+
+from core.exceptions import ApplicationError
+from inference.engines import get_engine
+from inference.engines.base import Engine, ModelServerError
+from inference.evaluation.scoring import GRADE_STEPS, grade_steps, score_version
+from inference.evaluation.suites import current_suites
+from inference.grading import GradingOutputError, decoding_schema, grade_parse
+from inference.models import EvalRun
+from quizbank import prompts
+from quizbank.models import Answer, answer_worth
+from quizbank.prompt_inputs import grading_prompt_parts
+from tuning.metrics import quadratic_weighted_kappa
+from tuning.models import ModelVersion, RunEvent
+from tuning.services import (
+    version_evaluation_fail,
+    version_evaluation_finish,
+    version_evaluation_start,
+    version_event_add,
+    version_metrics_merge,
+    version_promote,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def grading_agreement(
+    answers: Iterable[Answer], *, client, concurrency: int = 8, max_tokens: int | None = None
+) -> dict:
+    """The model's grades of teacher-graded answers beside the teachers': QWK on a 0..10 scale of each
+    item's worth, exact agreement on that scale and the mean difference in points.
+
+    The prompt is the live grader's; its examples are the teacher's own sample answers, so no held-out
+    grade is shown to the model. Output that is not a grade, and requests that failed,
+    count as 0 marks (as the live grader would not give the answer a grade either)."""
+    answers = list(answers)
+    max_tokens = max_tokens or settings.GRADING_MAX_TOKENS
+    started = time.monotonic()
+    requests_, rubrics = [], []
+    for answer in answers:
+        parts = grading_prompt_parts(answer, examples=settings.GRADING_EXAMPLES)
+        rubrics.append(parts["rubric"])
+        requests_.append(
+            {
+                "messages": prompts.grading_messages(**parts),
+                "max_tokens": max_tokens,
+                "json_schema": decoding_schema(parts["rubric"], max_tokens),
+            }
+        )
+    results = client.chat_many(requests_, concurrency=concurrency) if requests_ else []
+    teacher_steps, model_steps = [], []
+    unparsable = failed = 0
+    difference = Decimal(0)
+    for answer, rubric, result in zip(answers, rubrics, results, strict=True):
+        worth = answer_worth(answer)
+        model_score = Decimal(0)
+        if isinstance(result, Exception):
+            failed += 1
+        else:
+            try:
+                model_score = grade_parse(result.text, rubric=rubric, worth=worth).score
+            except GradingOutputError:
+                unparsable += 1
+        teacher_score = answer.score or Decimal(0)
+        teacher_steps.append(grade_steps(teacher_score, worth))
+        model_steps.append(grade_steps(model_score, worth))
+        difference += abs(model_score - teacher_score)
+    n = len(answers)
+    return {
+        "n": n,
+        "qwk": round(quadratic_weighted_kappa(teacher_steps, model_steps, min_score=0, max_score=GRADE_STEPS), 4),
+        "exact_agreement": round(sum(a == b for a, b in zip(teacher_steps, model_steps, strict=True)) / n, 4)
+        if n
+        else 0.0,
+        "mean_abs_error": round(float(difference) / n, 4) if n else 0.0,
+        "unparsable": unparsable,
+        "failed_requests": failed,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+# --- the checks a new version goes through ---------------------------------------------------------
+
+
+def version_evaluate(*, version_id: int, promote: bool = False, again: bool = False) -> ModelVersion | None:
+    """Evaluate a trained version (trained -> evaluating -> evaluated), then promote it if its run asked
+    for that and the gate finds no significant regression against the active version. Nothing is lost
+    when a check fails: the version stays registered, marked evaluation_failed, and is not promoted.
+    None when the version is gone or already taken by another evaluation (`again` retries a failed or
+    interrupted one)."""
+    version = version_evaluation_start(version_id=version_id, again=again)
+    if version is None:
+        logger.info("version %s is not waiting for evaluation; nothing to do", version_id)
+        return None
+    try:
+        scores = version_score(version=version)
+    except Exception as exc:  # whatever broke, the trained version stays and says why it is not promotable
+        logger.exception("version %s: evaluation failed", version.name)
+        return version_evaluation_fail(version=version, error=f"{type(exc).__name__}: {exc}")
+    version = version_evaluation_finish(version=version, metrics={"suites": scores})
+    if promote:
+        try:
+            version_promote(version=version)
+        except ApplicationError as exc:
+            version_event_add(version=version, level=RunEvent.Level.WARN, message=f"not promoted: {exc.message}")
+        else:
+            version_event_add(version=version, message=f"promoted: {version.name} is the active version")
+    return version
+
+
+def version_score(*, version: ModelVersion, again: bool = False) -> dict:
+    """Score `version` on every current suite, and the active version on any of them it lacks (so the
+    gate has pairs); each through the server where it serves that version, else in this process.
+    Returns the version's summary per suite (also kept in both versions' metrics)."""
+    active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+    engines: dict[int, tuple[Engine, str]] = {}
+    for suite in current_suites(version):
+        for one in (version, active):
+            if one is None:
+                continue
+            if one.pk not in engines:
+                engines[one.pk] = engine_for(one)
+            engine, kind = engines[one.pk]
+            score_version(version=one, suite=suite, engine=engine, engine_kind=kind, again=again and one == version)
+    if active is not None:
+        version_metrics_merge(version=active, metrics={"suites": suite_summaries(active)})
+    return suite_summaries(version)
+
+
+def version_score_by_id(*, version_id: int) -> dict | None:
+    """version_score for a version that may be gone (a queued task): None then. A failure is logged,
+    never raised: the version stays registered, without scores until scored again."""
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        return None
+    try:
+        scores = version_score(version=version)
+    except Exception:
+        logger.exception("version %s could not be scored", version.name)
+        return None
+    version_metrics_merge(version=version, metrics={"suites": scores})
+    return scores
+
+
+def suite_summaries(version: ModelVersion) -> dict:
+    """{suite name: the headline figures of the newest revision it was scored on}."""
+    summaries: dict = {}
+    runs = EvalRun.objects.filter(version=version, status=EvalRun.Status.DONE).select_related("suite")
+    for run in runs.order_by("suite__name", "-suite__revision"):
+        if run.suite.name in summaries:
+            continue
+        summaries[run.suite.name] = {"revision": run.suite.revision} | {
+            key: run.metrics[key] for key in SUMMARY_KEYS if key in run.metrics
+        }
+    return summaries
+
+
+SUMMARY_KEYS = ("n", "answer_accuracy", "ci95", "explanation_fidelity", "grading_qwk", "parse_failures")
+
+
+def engine_for(version: ModelVersion) -> tuple[Engine, str]:
+    """The model server when it serves `version` (the path students use), else the version in this process."""
+    engine = get_engine()
+    if engine.model == version.name or _serves(engine, version.name):
+        return engine, SERVER
+    return local_engine(version.path, version.name), IN_PROCESS
+
+
+SERVER, IN_PROCESS = "server", "in-process"
+
+
+def _serves(engine: Engine, name: str) -> bool:
+    try:
+        return name in engine.served_models()
+    except ModelServerError:
+        return False
+
+
+def local_engine(model_dir: Path | str, name: str) -> Engine:
+    """The version loaded in this process (torch is imported when it first answers)."""
+    from inference.engines.local import LocalEngine
+
+    return LocalEngine(model_dir, name)
