@@ -1,16 +1,18 @@
 """The training code on a CUDA machine, without Django: the tiny model is bootstrapped from the demo
 bank, then tuned with LoRA, freeze and full fine-tuning using the settings `preset` chooses for the
 hardware it finds (bf16 where supported, larger batches on big GPUs), and each merged result is
-checked to answer the bank. Prints one JSON line per method.
+checked to answer the bank. Prints one JSON line per method, then the verdict: exit status 1, with
+each failed check named beside its threshold, when any result falls below the floors in `FLOORS`.
 
     python tests/gpu_check.py [OUT_DIR]
 
-Run where `torch.cuda.is_available()`; on a CPU machine it stops at once.
+Run where `torch.cuda.is_available()`; on a CPU machine it stops at once (exit status 2).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import tempfile
 import time
@@ -18,6 +20,48 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+METHODS = ("full", "lora", "freeze")
+# Floors, not targets: what a working run clears with room to spare on the tiny model and the 100-question
+# demo bank (memorise preset: trained until its loss is 0.01), and what a broken one (nothing learnt, a bad
+# merge, the model left on the CPU, a stalled loop) falls under.
+FLOORS = {
+    # the last logged training loss at most this fraction of the first
+    "loss_fall": 0.5,
+    # greedy answers of the merged model starting with the trained output's first line, of 20
+    "answers_right_of_20": {"full": 16, "lora": 12, "freeze": 8},
+    # trained tokens per second over the whole run (training, merge and held-out evaluation)
+    "tokens_per_s": 1000,
+}
+
+
+def verdict(results: list[dict]) -> list[str]:
+    """Each check a method's result fails, as `<method>: <check> <value> <comparison> <threshold>`;
+    empty when every method ran and cleared every floor."""
+    failures = []
+    by_method = {result.get("method"): result for result in results}
+    for method in METHODS:
+        result = by_method.get(method)
+        if result is None:
+            failures.append(f"{method}: no result")
+            continue
+        first, last = result.get("first_loss"), result.get("final_loss")
+        if first is None or last is None or result.get("logged_losses", 0) < 2:
+            failures.append(f"{method}: loss logged {result.get('logged_losses', 0)} times, at least 2 needed")
+        elif not (math.isfinite(first) and math.isfinite(last)) or last > FLOORS["loss_fall"] * first:
+            failures.append(
+                f"{method}: final loss {last:.4g} above {FLOORS['loss_fall']} x first loss {first:.4g} "
+                f"(= {FLOORS['loss_fall'] * first:.4g}): the loss did not fall"
+            )
+        right, floor = result.get("answers_right_of_20", 0), FLOORS["answers_right_of_20"][method]
+        if right < floor:
+            failures.append(f"{method}: answers_right_of_20 {right} below {floor}")
+        speed = result.get("tokens_per_s", 0)
+        if speed < FLOORS["tokens_per_s"]:
+            failures.append(f"{method}: tokens_per_s {speed} below {FLOORS['tokens_per_s']}")
+        if not result.get("max_memory_gib"):
+            failures.append(f"{method}: max_memory_gib {result.get('max_memory_gib')}: nothing was trained on the GPU")
+    return failures
 
 
 def main() -> int:
@@ -48,7 +92,8 @@ def main() -> int:
 
     base = out / "base"
     bootstrap_tiny_model([text for record in records for text in record.values() if text], base)
-    for method in ("full", "lora", "freeze"):
+    results = []
+    for method in METHODS:
         values = preset(method, dataset_size=len(records), hardware=hardware, memorise=True)
         config = TuningConfig(
             model_name_or_path=str(base), dataset_path=str(data), output_dir=str(out / method), **values
@@ -57,25 +102,29 @@ def main() -> int:
         result = run_training(config, hardware=hardware)
         seconds = time.monotonic() - started
         answered = _answered(result.model_dir, records[:20])
-        print(
-            json.dumps(
-                {
-                    "method": method,
-                    "bf16": config.bf16,
-                    "batch": config.per_device_train_batch_size,
-                    "seconds": round(seconds, 1),
-                    "train_loss": result.metrics.get("train_loss"),
-                    "steps": result.metrics.get("steps"),
-                    "tokens_per_s": round(
-                        result.metrics["train_tokens_per_epoch"] * result.metrics["epochs"] / seconds
-                    ),
-                    "answers_right_of_20": answered,
-                    "max_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-                }
-            ),
-            flush=True,
+        losses = [loss for _, loss in result.metrics.get("loss_history") or []]
+        results.append(
+            {
+                "method": method,
+                "bf16": config.bf16,
+                "batch": config.per_device_train_batch_size,
+                "seconds": round(seconds, 1),
+                "train_loss": result.metrics.get("train_loss"),
+                "first_loss": losses[0] if losses else None,
+                "final_loss": losses[-1] if losses else None,
+                "logged_losses": len(losses),
+                "steps": result.metrics.get("steps"),
+                "tokens_per_s": round(result.metrics["train_tokens_per_epoch"] * result.metrics["epochs"] / seconds),
+                "answers_right_of_20": answered,
+                "max_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+            }
         )
-    return 0
+        print(json.dumps(results[-1]), flush=True)
+    failures = verdict(results)
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    print(json.dumps({"passed": not failures, "failures": failures, "floors": FLOORS}), flush=True)
+    return 1 if failures else 0
 
 
 def _answered(model_dir: Path, records: list[dict]) -> int:
