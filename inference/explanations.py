@@ -281,7 +281,7 @@ def key_shown(answer: Answer, *, now: datetime | None = None) -> bool:
     return review_visibility(session, now=now).answer
 
 
-def wrong_answer_request(answer: Answer, *, max_tokens: int) -> dict:
+def wrong_answer_request(answer: Answer, *, max_tokens: int, min_tokens: int = 0) -> dict:
     """The chat asking why this answer is wrong (a cloze text is asked about as a plain question)."""
     question = answer.question
     record = question_record(question) or {
@@ -292,7 +292,10 @@ def wrong_answer_request(answer: Answer, *, max_tokens: int) -> dict:
     response = answer.response
     if question.qtype == QuestionType.TRUE_FALSE and parse_bool(response) is not None:
         response = "对" if parse_bool(response) else "错"  # as the trained prompt writes it
-    return {"messages": prompts.wrong_answer_messages(record, response=response), "max_tokens": max_tokens}
+    request = {"messages": prompts.wrong_answer_messages(record, response=response), "max_tokens": max_tokens}
+    if min_tokens:
+        request["min_tokens"] = min_tokens
+    return request
 
 
 def answer_explanation_stream(
@@ -316,7 +319,11 @@ def answer_explanation_stream(
         return
     client = client or get_engine()
     try:
-        stream = client.chat_stream(**wrong_answer_request(answer, max_tokens=settings.INFERENCE_MAX_TOKENS))
+        stream = client.chat_stream(
+            **wrong_answer_request(
+                answer, max_tokens=settings.INFERENCE_MAX_TOKENS, min_tokens=settings.EXPLAIN_MIN_TOKENS
+            )
+        )
     except ModelServerError as exc:
         logger.warning("no model server for answer %s: %s", answer.pk, exc.message)
         yield ExplanationEvent("note", {"code": "model_unavailable", "message": exc.message})

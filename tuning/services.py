@@ -222,14 +222,7 @@ def run_create(
     if base_version is None:
         raise ApplicationError("no base model: run `manage.py bootstrap_model` first")
     since = base_version.created_at if new_data_only else None
-    pairs = dataset_questions(subject=subject, split=split, created_after=since)
-    records = [record for _, record in pairs]
-    records += teacher_grading_records(subject=subject, split=split, graded_after=since)
-    if not records:
-        raise ApplicationError("no questions to train on", extra={"subject": subject, "split": split})
-    problems = dataset_problems(records)
-    if problems:
-        raise ApplicationError("the dataset is not valid", extra={"errors": problems[:20]})
+    records, question_ids = _run_dataset(subject=subject, split=split, since=since)
 
     with transaction.atomic():
         run = TuningRun.objects.create(
@@ -239,7 +232,7 @@ def run_create(
             config={},
             dataset_path="",
             dataset_size=len(records),
-            question_ids=[question_id for question_id, _ in pairs],
+            question_ids=question_ids,
             promote=promote,
             created_by=created_by,
         )
@@ -273,6 +266,20 @@ def run_create(
         if enqueue:
             transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
     return run
+
+
+def _run_dataset(*, subject: str, split: str, since: datetime | None) -> tuple[list[dict], list[int]]:
+    """A run's instruction records (the bank's questions, then teachers' grades), validated, and the ids
+    of the question versions among them."""
+    pairs = dataset_questions(subject=subject, split=split, created_after=since)
+    records = [record for _, record in pairs]
+    records += teacher_grading_records(subject=subject, split=split, graded_after=since)
+    if not records:
+        raise ApplicationError("no questions to train on", extra={"subject": subject, "split": split})
+    problems = dataset_problems(records)
+    if problems:
+        raise ApplicationError("the dataset is not valid", extra={"errors": problems[:20]})
+    return records, [question_id for question_id, _ in pairs]
 
 
 NOT_QUEUED = "not queued: the broker did not answer; the recovery sweep queues it again"

@@ -141,8 +141,9 @@ def version_score(*, version: ModelVersion, again: bool = False) -> dict:
                 engines[one.pk] = engine_for(one)
             engine, kind = engines[one.pk]
             score_version(version=one, suite=suite, engine=engine, engine_kind=kind, again=again and one == version)
-    if active is not None:
-        version_metrics_merge(version=active, metrics={"suites": suite_summaries(active)})
+    for one in (version, active):
+        if one is not None:
+            version_metrics_merge(version=one, metrics={"suites": suite_summaries(one)})
     return suite_summaries(version)
 
 
@@ -153,12 +154,10 @@ def version_score_by_id(*, version_id: int) -> dict | None:
     if version is None:
         return None
     try:
-        scores = version_score(version=version)
+        return version_score(version=version)
     except Exception:
         logger.exception("version %s could not be scored", version.name)
         return None
-    version_metrics_merge(version=version, metrics={"suites": scores})
-    return scores
 
 
 def suite_summaries(version: ModelVersion) -> dict:

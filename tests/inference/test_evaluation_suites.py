@@ -205,7 +205,9 @@ def test_a_candidate_no_worse_passes_the_gate(demo_bank, base_version, tiny_base
     version_evaluate(version_id=candidate.pk, promote=True)
     candidate.refresh_from_db()
     assert candidate.is_active  # the same weights: the same answers, nothing to refuse
-    assert PromotionLog.objects.get(action=PromotionAction.PROMOTE).to_version == "ft-same"
+    assert PromotionLog.objects.filter(
+        action=PromotionAction.PROMOTE, to_version="ft-same", from_version="base"
+    ).exists()
     pairs = EvalResult.objects.filter(run__version=candidate).count()
     assert pairs == EvalResult.objects.filter(run__version=base_version, run__suite__in=EvalSuite.objects.all()).count()
 

@@ -173,11 +173,10 @@ def test_a_tuning_runs_version_is_evaluated_on_held_out_grades_before_promotion(
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.output_version.state == VersionState.EVALUATED
-    grading = run.metrics["grading"]
+    grading = run.metrics["suites"]["grading-heldout"]
     assert grading["n"] == held_out == 3
-    assert isinstance(grading["qwk"], float) and -1.0 <= grading["qwk"] <= 1.0
-    assert run.output_version.metrics["grading"] == grading
-    assert Decimal(str(grading["mean_abs_error"])) >= 0
+    assert isinstance(grading["grading_qwk"], float) and -1.0 <= grading["grading_qwk"] <= 1.0
+    assert run.output_version.metrics["suites"]["grading-heldout"] == grading
 
 
 def test_the_tuning_pages_show_grading_agreement(client, dave, tiny_base_model):
@@ -187,8 +186,9 @@ def test_the_tuning_pages_show_grading_agreement(client, dave, tiny_base_model):
     from tuning.services import version_register
 
     grading = {"n": 7, "qwk": 0.8123, "exact_agreement": 0.5, "mean_abs_error": 1.2, "unparsable": 1}
+    suites = {"grading-heldout": {"revision": 1, "n": 7, "grading_qwk": 0.8123}}
     base = version_register(name="base", path=tiny_base_model, method="bootstrap")
-    version = version_register(name="ft-9", path=tiny_base_model, method="lora", metrics={"grading": grading})
+    version = version_register(name="ft-9", path=tiny_base_model, method="lora", metrics={"suites": suites})
     run = TuningRun.objects.create(
         method="lora",
         base_version=base,

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from tests.conftest import REPO
-from tuning.models import RunStatus, TuningRun
+from tuning.models import PromotionLog, RunStatus, TuningRun
 from tuning.services import run_create, run_execute, runs_recover_stale, version_promote, version_register
 from tuning.training.config import ConfigError, Hardware, TuningConfig, preset, validate
 from tuning.training.workflow import run_training
@@ -165,20 +165,24 @@ def test_a_run_whose_worker_died_is_resumed_then_failed_never_left_running(demo_
 
 
 @pytest.mark.django_db
-def test_promotion_refuses_a_worse_version_unless_forced(tiny_base_model):
-    good = version_register(
-        name="good", path=tiny_base_model, method="full", metrics={"eval": {"answer_accuracy": 0.9}}
-    )
-    worse = version_register(
-        name="worse", path=tiny_base_model, method="lora", metrics={"eval": {"answer_accuracy": 0.5}}
-    )
+def test_a_forced_promotion_needs_a_reason_and_a_rollback_is_logged(tiny_base_model):
+    good = version_register(name="good", path=tiny_base_model, method="full")
+    other = version_register(name="other", path=tiny_base_model, method="lora", state="trained")
     version_promote(version=good)
-    with pytest.raises(ApplicationError, match="worse than the active good"):
-        version_promote(version=worse)
-    version_promote(version=worse, force=True)
+    with pytest.raises(ApplicationError, match="not evaluated yet"):
+        version_promote(version=other)
+    with pytest.raises(ApplicationError, match="needs a reason"):
+        version_promote(version=other, force=True, reason="  ")
+    version_promote(version=other, force=True, reason="measured by hand")
     version_promote(version=good)  # rollback
     good.refresh_from_db()
     assert good.is_active and good.template_hash
+    log = list(PromotionLog.objects.order_by("id").values_list("action", "from_version", "to_version", "reason"))
+    assert log == [
+        ("promote", "", "good", ""),
+        ("forced", "good", "other", "measured by hand"),
+        ("rollback", "other", "good", ""),
+    ]
 
 
 @pytest.mark.django_db

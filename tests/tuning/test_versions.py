@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from core.exceptions import ApplicationError
-from tuning.models import ModelVersion, RunEvent, RunStatus, VersionState
+from tuning.models import ModelVersion, PromotionAction, PromotionLog, RunEvent, RunStatus, VersionState
 from tuning.services import (
     run_create,
     run_execute,
@@ -58,27 +58,47 @@ def test_a_trained_version_is_not_promoted_before_it_is_evaluated_unless_forced(
         version_promote(version=trained)
     base_version.refresh_from_db()
     assert base_version.is_active
-    assert version_promote(version=trained, force=True).is_active  # an admin may, knowingly
+    with pytest.raises(ApplicationError, match="needs a reason"):
+        version_promote(version=trained, force=True)
+    assert version_promote(version=trained, force=True, reason="checked by hand").is_active  # an admin may, knowingly
 
 
-def test_an_evaluated_version_is_promotable_and_keeps_the_accuracy_guard(base_version, tiny_base_model):
-    good = version_register(
-        name="good", path=tiny_base_model, method="full", metrics={"eval": {"answer_accuracy": 0.9}}
-    )
+@pytest.fixture
+def regression_gate():
+    """A promotion gate (as inference registers one) that finds the candidate worse on one suite."""
+    from tuning import gates
+
+    def gate(candidate, active):
+        if candidate.name != "ft-2":
+            return []
+        return [gates.Refusal("bank-heldout@1", "answer_accuracy", 0.5, 0.9, 0.0021, 40, "mcnemar-exact")]
+
+    gates.register("test-regression", gate)
+    yield
+    gates._gates.pop("test-regression")
+
+
+def test_an_evaluated_version_is_promotable_and_the_gate_refusal_is_logged(
+    base_version, tiny_base_model, regression_gate, dave
+):
+    good = version_register(name="good", path=tiny_base_model, method="full")
     version_promote(version=good)
-    worse = version_register(
-        name="ft-2", path=tiny_base_model, method="lora", metrics={"eval": {"answer_accuracy": 0.5}}, state="trained"
-    )
+    worse = version_register(name="ft-2", path=tiny_base_model, method="lora", state="trained")
     claimed = version_evaluation_start(version_id=worse.pk)
     assert version_evaluation_start(version_id=worse.pk) is None  # claimed once
-    evaluated = version_evaluation_finish(version=claimed, metrics={"grading": {"n": 0}})
-    assert evaluated.state == VersionState.EVALUATED and evaluated.metrics == {
-        "eval": {"answer_accuracy": 0.5},
-        "grading": {"n": 0},
-    }
-    with pytest.raises(ApplicationError, match="worse than the active good"):
-        version_promote(version=evaluated)
-    assert version_promote(version=evaluated, force=True).is_active
+    summary = {"bank-heldout": {"n": 40, "answer_accuracy": 0.5}}
+    evaluated = version_evaluation_finish(version=claimed, metrics={"suites": summary})
+    assert evaluated.state == VersionState.EVALUATED and evaluated.metrics == {"suites": summary}
+    with pytest.raises(ApplicationError, match=r"worse than the active good: on suite bank-heldout@1.*p=0.0021"):
+        version_promote(version=evaluated, actor=dave)
+    refused = PromotionLog.objects.get(action=PromotionAction.REFUSED)
+    assert (refused.from_version, refused.to_version, refused.actor) == ("good", "ft-2", dave)
+    assert refused.details["refusals"][0]["p_value"] == 0.0021 and "bank-heldout@1" in refused.reason
+    assert version_promote(version=evaluated, force=True, reason="the new bank matters more").is_active
+    forced = PromotionLog.objects.get(action=PromotionAction.FORCED)
+    assert forced.reason == "the new bank matters more" and forced.details["overridden"][0]["suite"] == "bank-heldout@1"
+    version_promote(version=good)  # back to the earlier version: a rollback, logged as one
+    assert PromotionLog.objects.get(action=PromotionAction.ROLLBACK).to_version == "good"
 
 
 def test_a_run_registers_its_version_trained_and_announces_it_after_commit(
@@ -121,5 +141,7 @@ def test_the_promote_command_lists_states_and_refuses_a_version_not_evaluated(ba
     assert "* base" in listing and "evaluated" in listing and "ft-3" in listing and "trained" in listing
     with pytest.raises(CommandError, match="ft-3 is not evaluated yet"):
         call_command("promote", "ft-3")
-    call_command("promote", "ft-3", "--force")
-    assert "ft-3 is now the active version (forced: it is trained" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="needs a reason"):
+        call_command("promote", "ft-3", "--force")
+    call_command("promote", "ft-3", "--force", "--reason", "an urgent fix")
+    assert "ft-3 is now the active version (forced: an urgent fix)" in capsys.readouterr().out
