@@ -1,12 +1,18 @@
-"""Reads for tuning: runs as the OpenAI fine-tuning API shows them, checkpoints, loss curves."""
+"""Reads for tuning: runs as the OpenAI fine-tuning API shows them, their progress, checkpoints, loss curves."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.translation import gettext as _
+
 from quizbank.selectors.explanations import explanation_progress
-from tuning.models import ModelVersion, TuningRun
+from tuning.models import ModelVersion, RunStatus, TuningRun
+from tuning.progress import seconds_left, tokens_per_second
 
 
 def run_checkpoints(run: TuningRun) -> list[dict]:
@@ -38,27 +44,41 @@ def run_checkpoints(run: TuningRun) -> list[dict]:
 
 
 def run_loss_points(run: TuningRun) -> dict[str, list[tuple[int, float]]]:
-    """Training and validation loss by step, from the final metrics or, while running, the events."""
-    if run.metrics.get("loss_history"):
-        return {
-            "train": [(int(step), float(loss)) for step, loss in run.metrics["loss_history"]],
-            "eval": [(int(step), float(loss)) for step, loss in run.metrics.get("eval_loss_history", [])],
-        }
-    train, evaluation = [], []
-    for event in run.events.filter(message="progress").only("data"):
-        metrics = event.data.get("metrics") or {}
-        if metrics.get("loss") is not None:
-            train.append((int(event.data["step"]), float(metrics["loss"])))
-        if metrics.get("eval_loss") is not None:
-            evaluation.append((int(event.data["step"]), float(metrics["eval_loss"])))
-    return {"train": train, "eval": evaluation}
+    """Training and validation loss by step: while the run trains (and when it failed) the points its
+    progress reports left, once it has ended the whole history the trainer logged."""
+    points = run.metrics.get("loss_points")
+    train = points["train"] if points else run.metrics.get("loss_history", [])
+    evaluation = points["eval"] if points else run.metrics.get("eval_loss_history", [])
+    return {
+        "train": [(int(step), float(loss)) for step, loss in train],
+        "eval": [(int(step), float(loss)) for step, loss in evaluation],
+    }
+
+
+def run_progress(run: TuningRun, *, now: datetime | None = None) -> dict:
+    """Where the run is: step of max_steps, tokens per second and seconds left at the recent rate,
+    the latest losses. A run that has ended has no rate and nothing left; its steps are the final ones."""
+    reported = run.metrics.get("progress") or {}
+    running = run.status == RunStatus.RUNNING
+    moment = (now or timezone.now()).timestamp()
+    return {
+        "step": reported.get("step", run.metrics.get("steps")),
+        "max_steps": reported.get("max_steps", run.metrics.get("max_steps")),
+        "epoch": reported.get("epoch", run.metrics.get("epochs")),
+        "loss": reported.get("loss", run.metrics.get("final_logged_loss")),
+        "eval_loss": reported.get("eval_loss", run.metrics.get("best_eval_loss")),
+        "tokens_per_second": tokens_per_second(reported) if running else None,
+        "seconds_left": seconds_left(reported, now=moment) if running else None,
+        "updated_at": reported.get("updated_at"),
+    }
 
 
 COLOURS = {"train": "#8250df", "eval": "#1a7f37"}
 
 
 def loss_curve_svg(series: dict[str, list[tuple[int, float]]], *, width: int = 480, height: int = 160) -> str:
-    """A server-rendered line chart of the losses (no script, no external library)."""
+    """A server-rendered line chart of the losses (no script, no external library), labelled in the
+    active language."""
     points = [point for values in series.values() for point in values]
     if len(series.get("train", [])) < 2:
         return ""
@@ -74,20 +94,22 @@ def loss_curve_svg(series: dict[str, list[tuple[int, float]]], *, width: int = 4
             for step, loss in values
         )
 
+    labels = {"train": escape(_("train")), "eval": escape(_("validation"))}
+    step, title = escape(_("step")), escape(_("Loss curves"))
     lines = "".join(
-        f'<polyline fill="none" stroke="{COLOURS[name]}" stroke-width="2" points="{coords(values)}"><title>{name} loss'
-        f"</title></polyline>"
+        f'<polyline fill="none" stroke="{COLOURS[name]}" stroke-width="2" points="{coords(values)}"><title>'
+        f"{labels[name]}</title></polyline>"
         for name, values in series.items()
         if values
     )
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="loss">'
-        f"{lines}"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{title}">{lines}'
         f'<text x="0" y="12" font-size="10">{y1:.3g}</text><text x="0" y="{height - 20}" font-size="10">{y0:.3g}</text>'
-        f'<text x="35" y="{height - 4}" font-size="10">step {x0}</text>'
-        f'<text x="{width - 60}" y="{height - 4}" font-size="10">step {x1}</text>'
-        f'<text x="{width - 120}" y="12" font-size="10" fill="{COLOURS["train"]}">train</text>'
-        f'<text x="{width - 80}" y="12" font-size="10" fill="{COLOURS["eval"]}">validation</text></svg>'
+        f'<text x="35" y="{height - 4}" font-size="10">{step} {x0}</text>'
+        f'<text x="{width - 60}" y="{height - 4}" font-size="10">{step} {x1}</text>'
+        f'<text x="{width - 120}" y="12" font-size="10" fill="{COLOURS["train"]}">{labels["train"]}</text>'
+        f'<text x="{width - 80}" y="12" font-size="10" fill="{COLOURS["eval"]}">{labels["eval"]}</text></svg>'
     )
 
 

@@ -68,13 +68,19 @@ def test_run_page_shows_progress_curve_checkpoints_and_versions(client, dave, ad
         },
         format="json",
     ).json()
-    run = run_execute(run_id=int(job["id"].removeprefix("ftjob-")))
+    reports = []
+    run = run_execute(run_id=int(job["id"].removeprefix("ftjob-")), on_progress=reports.append)
     assert run.status == RunStatus.SUCCEEDED, run.error
+    # progress ticks (with the tokens seen, for the speed) reach the run, not its events
+    assert any("num_input_tokens_seen" in report.get("metrics", {}) for report in reports)
+    assert not run.events.filter(data__has_key="epoch").exists()
+    assert run.events.filter(message__regex=r"^checkpoint-\d+ saved$").exists()
     assert run.output_version.metrics["eval"]["n"] == 10
     checkpoints = admin_api.get(reverse("api-v1-tuning-run-checkpoints", args=[job["id"]])).json()["data"]
     assert checkpoints and checkpoints[-1]["object"] == "fine_tuning.job.checkpoint"
     client.force_login(dave)
     page = client.get(reverse("tuning-run", args=[run.pk])).content.decode()
     assert "<svg" in page and "<polyline" in page and "留出集" in page
+    assert f"第 {run.metrics['max_steps']} / {run.metrics['max_steps']} 步" in page
     index = client.get(reverse("tuning-index")).content.decode()
-    assert run.output_version.name in index and "8 for simple tasks" in index
+    assert run.output_version.name in index and "简单任务用 8" in index

@@ -19,7 +19,8 @@ class ProgressCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         now = time.monotonic()
-        if now - self._last < self.min_interval:
+        # an evaluation is rare and is the only point of the validation curve: never thinned out
+        if now - self._last < self.min_interval and "eval_loss" not in (logs or {}):
             return
         self._last = now
         self.report(
@@ -30,6 +31,9 @@ class ProgressCallback(TrainerCallback):
                 "metrics": {k: v for k, v in (logs or {}).items() if isinstance(v, int | float)},
             }
         )
+
+    def on_save(self, args, state, control, **kwargs):
+        self.report({"message": f"checkpoint-{state.global_step} saved", "step": state.global_step})
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.should_cancel is not None and self.should_cancel():

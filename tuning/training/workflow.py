@@ -149,6 +149,9 @@ def training_arguments(
         max_grad_norm=config.max_grad_norm,
         lr_scheduler_type="cosine",
         logging_steps=config.logging_steps,
+        # the run page's tokens per second: every token through the model (padding-free batches have
+        # no attention mask to tell padding by)
+        include_num_input_tokens_seen="all",
         save_strategy=per_epoch,
         save_steps=config.save_steps or 500,
         save_total_limit=2,
