@@ -119,16 +119,19 @@ def version_comparison() -> list[dict]:
     explained = explanation_progress(version_names=[version.name for version in versions])
     rows = []
     for version in versions:
-        evaluation = version.metrics.get("eval") or {}
+        # the scores inference keeps on the version: its suites' headline figures (the model report has more)
+        suites = version.metrics.get("suites") or {}
+        heldout, grading = suites.get("bank-heldout") or {}, suites.get("grading-heldout") or {}
         rows.append(
             {
                 "version": version,
-                "accuracy": evaluation.get("answer_accuracy"),
-                "fidelity": evaluation.get("explanation_rouge_l"),
-                "n": evaluation.get("n"),
+                "accuracy": heldout.get("answer_accuracy"),
+                "fidelity": heldout.get("explanation_fidelity"),
+                "n": heldout.get("n"),
+                "trained_accuracy": (suites.get("bank-trained") or {}).get("answer_accuracy"),
                 # agreement with teachers' grades on held-out answers (grading QWK), when there were any
-                "grading_qwk": (version.metrics.get("grading") or {}).get("qwk"),
-                "grading_n": (version.metrics.get("grading") or {}).get("n") or 0,
+                "grading_qwk": grading.get("grading_qwk"),
+                "grading_n": grading.get("n") or 0,
                 "explanations": explained[version.name],
             }
         )
