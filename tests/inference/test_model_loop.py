@@ -53,29 +53,53 @@ def test_the_answer_page_shows_the_ai_explanation(served, client, alice, demo_ba
     assert question.explanation in html
 
 
-def test_evaluate_reports_the_tuned_models_accuracy_and_fidelity(served, demo_bank, capsys):
-    call_command("evaluate", "--json", "--version", "ft-test")
+def _suite_of_the_whole_bank() -> None:
+    from inference.evaluation.suites import bank_suite
+    from quizbank.models import Question
+
+    bank_suite(name="demo-bank", subject=Question.objects.values_list("subject__path", flat=True).first())
+
+
+def test_evaluate_scores_the_served_version_and_refuses_one_not_served(
+    served, demo_bank, trained_model, tiny_base_model, capsys
+):
+    from inference.models import EvalRun
+    from tuning.services import version_register
+
+    version_register(name="ft-test", path=trained_model, method="full")
+    version_register(name="base", path=tiny_base_model, method="bootstrap")
+    _suite_of_the_whole_bank()
+    call_command("evaluate", "--json", "--version", "ft-test", "--suite", "demo-bank")
     result = last_json_line(capsys.readouterr().out)
-    assert result["n"] == 100
-    assert result["answer_accuracy"] >= 0.9
+    assert result["version"] == result["answered_by"] == "ft-test" and result["engine"] == "server"
+    assert result["n"] == 100 and result["suite"] == "demo-bank"
+    assert result["answer_accuracy"] >= 0.9 and result["ci95"][0] <= result["answer_accuracy"] <= result["ci95"][1]
     assert result["explanation_fidelity"] >= 0.9
-    with pytest.raises(CommandError, match="not 'ft-99'"):
+    assert EvalRun.objects.get(version__name="ft-test").results.filter(answered_by="ft-test").count() == 100
+    with pytest.raises(CommandError, match=r"base is not being served \(the server serves .*ft-test"):
+        call_command("evaluate", "--json", "--version", "base", "--suite", "demo-bank")
+    assert not EvalRun.objects.filter(version__name="base").exists()  # nothing stored under a name that did not answer
+    with pytest.raises(CommandError, match="no model version named 'ft-99'"):
         call_command("evaluate", "--json", "--version", "ft-99")
 
 
 def test_before_tuning_evaluate_shows_chance_level(settings, tiny_base_model, demo_bank, tmp_path, capsys):
     from inference.engines import reset_engine
+    from tuning.services import version_register
 
+    settings.EVALUATION_MAX_TOKENS = 48
+    version_register(name="base", path=tiny_base_model, method="bootstrap")
+    _suite_of_the_whole_bank()
     server = VLLMServer(tiny_base_model, "base", tmp_path / "base-server.log")
     try:
         server.wait_ready()
         settings.INFERENCE_URLS = [server.url]
         reset_engine()
-        call_command("evaluate", "--json", "--max-tokens", "48")
+        call_command("evaluate", "--json", "--version", "base", "--suite", "demo-bank")
     finally:
         server.stop()
         reset_engine()
     result = last_json_line(capsys.readouterr().out)
-    assert result["n"] == 100
+    assert result["n"] == 100 and result["answered_by"] == "base"
     assert result["answer_accuracy"] <= 0.45  # four options: chance is 0.25
     assert result["explanation_fidelity"] < 0.5
