@@ -33,6 +33,13 @@ def _isolated_model_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _short_evaluations(settings):
+    """Every trained version is scored on the evaluation suites in process: the answer letter comes first,
+    so a short budget scores accuracy the same in far less time. Tests of explanation fidelity raise it."""
+    settings.EVALUATION_MAX_TOKENS = 16
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Rate-limit counts are kept in the cache by user id, and ids repeat from one test to the next."""
     from django.core.cache import cache

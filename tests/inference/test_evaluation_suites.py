@@ -24,12 +24,6 @@ from tuning.services import version_promote, version_register
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _short_answers(settings):
-    # the answer letter comes first: a short budget scores accuracy the same, in less time
-    settings.EVALUATION_MAX_TOKENS = 24
-
-
 # --- the statistics ----------------------------------------------------------------------------
 
 

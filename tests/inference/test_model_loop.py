@@ -61,9 +61,11 @@ def _suite_of_the_whole_bank() -> None:
 
 
 def test_evaluate_scores_the_served_version_and_refuses_one_not_served(
-    served, demo_bank, trained_model, tiny_base_model, capsys
+    served, demo_bank, trained_model, tiny_base_model, settings, capsys
 ):
     from inference.models import EvalRun
+
+    settings.EVALUATION_MAX_TOKENS = 192  # the whole 解析: its fidelity is measured
     from tuning.services import version_register
 
     version_register(name="ft-test", path=trained_model, method="full")
