@@ -654,8 +654,12 @@ def bench_explain_review_p99():
     )
 
 
-EXPLAIN_STUDENTS = 32
+EXPLAIN_STUDENTS = int(os.environ.get("BENCH_EXPLAIN_STUDENTS", "32"))
+# Every reply exactly this long (min_tokens = max_tokens): the memorised explanations end after a few
+# tokens, which would leave the server nothing to batch.
 EXPLAIN_TOKENS = 64
+# Below this gain straight against the server there is too little batching for the app's share to mean much.
+EXPLAIN_RAW_GOAL = 3.0
 EXPLAIN_WARMUP = 2
 
 
@@ -687,21 +691,54 @@ def streamed_explanation(status: int, body: bytes) -> str | None:
     return "".join(data.get("text", "") for name, data in events if name == "message") or None
 
 
-def vllm_requests_done(url: str) -> float:
-    """vLLM's count of finished requests (its Prometheus metrics)."""
+def vllm_counter(url: str, name: str, label: str = "") -> float:
+    """One of vLLM's Prometheus counters, summed over the series whose labels include `label`."""
     from inference.engines.http import auth_headers, model_server_api_key
 
     metrics = urllib.request.Request(f"{url}/metrics", headers=auth_headers(model_server_api_key()))
     with urllib.request.urlopen(metrics, timeout=10) as answer:
         text = answer.read().decode()
     return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:request_success_total")
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((f"{name}{{", f"{name} ")) and label in line
     )
+
+
+def vllm_requests_done(url: str) -> float:
+    """vLLM's count of finished requests."""
+    return vllm_counter(url, "vllm:request_success_total")
+
+
+def vllm_generated(url: str) -> tuple[float, float, float]:
+    """vLLM's finished requests, those of them that ended at max_tokens, and the tokens it generated,
+    once they stop moving (the server counts a request just after its last words are sent)."""
+
+    def read() -> tuple[float, float, float]:
+        return (
+            vllm_requests_done(url),
+            vllm_counter(url, "vllm:request_success_total", 'finished_reason="length"'),
+            vllm_counter(url, "vllm:generation_tokens_total"),
+        )
+
+    counts = read()
+    for _ in range(20):
+        time.sleep(0.25)
+        counts, before = read(), counts
+        if counts == before:
+            break
+    return counts
 
 
 def bench_explain_concurrency():
     """Students' wrong answers explained (streamed) through the app, 32 at once vs one at a time, beside
-    the same gain straight against the vLLM server: the app should keep most of the server's batching."""
+    the same gain straight against the vLLM server: the app should keep most of the server's batching.
+
+    Every reply is EXPLAIN_TOKENS long on both sides (min_tokens = max_tokens), checked on the server's
+    counters. The server is asked one at a time what the app sent together and together what it sent one
+    at a time: each text must be the same both ways, so batching changed no answer and the app streamed
+    what the server wrote. The ratio counts only when nothing failed, every text matched and every reply
+    had its full length; otherwise it is reported as 0."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.conf import settings
@@ -743,6 +780,7 @@ def bench_explain_concurrency():
                 "INFERENCE_URLS": server.url,
                 "VLLM_API_KEY": server.api_key,
                 "INFERENCE_MAX_TOKENS": str(EXPLAIN_TOKENS),
+                "EXPLAIN_MIN_TOKENS": str(EXPLAIN_TOKENS),
                 "INFERENCE_TIMEOUT": "300",
             }
             log = REPO_ROOT / "var" / "bench-gunicorn.log"
@@ -768,14 +806,16 @@ def bench_explain_concurrency():
                 if not all(warm_texts):
                     raise SystemExit(f"the app did not stream explanations: see {log} and {server.log_path}")
                 explained_again(port, streams[warm_app][0], server.url)
+                counted = [vllm_generated(server.url)]
                 app_seq_rps, app_seq_texts = app(streams[app_seq_part], together=False)
                 app_conc_rps, app_conc_texts = app(streams[app_conc_part], together=True)
+                counted.append(vllm_generated(server.url))
 
             client = HttpEngine(urls=[server.url], model=settings.INFERENCE_MODEL_NAME, timeout=300)
 
             def raw_one(chat: list[dict]) -> str:
                 try:
-                    return "".join(client.chat_stream(chat, max_tokens=EXPLAIN_TOKENS))
+                    return "".join(client.chat_stream(chat, max_tokens=EXPLAIN_TOKENS, min_tokens=EXPLAIN_TOKENS))
                 except ModelServerError:  # counted as a failure
                     return ""
 
@@ -789,21 +829,32 @@ def bench_explain_concurrency():
                 return len(chats) / (time.monotonic() - started), texts
 
             raw(messages[warm_raw], together=False)
-            # The very messages the app sent, in the same groups.
-            raw_seq_rps, raw_seq_texts = raw(messages[app_seq_part], together=False)
-            raw_conc_rps, raw_conc_texts = raw(messages[app_conc_part], together=True)
+            # The very messages the app sent, each group the other way round.
+            counted.append(vllm_generated(server.url))
+            raw_seq_rps, raw_seq_texts = raw(messages[app_conc_part], together=False)
+            raw_conc_rps, raw_conc_texts = raw(messages[app_seq_part], together=True)
+            counted.append(vllm_generated(server.url))
     finally:
         server.stop()
     app_gain, raw_gain = app_conc_rps / app_seq_rps, raw_conc_rps / raw_seq_rps
-    app_texts, raw_texts = app_seq_texts + app_conc_texts, raw_seq_texts + raw_conc_texts
+    app_texts, raw_texts = app_seq_texts + app_conc_texts, raw_conc_texts + raw_seq_texts
     failed = sum(not text for text in app_texts + raw_texts)
-    # Greedy decoding of the same messages: the app streamed what the server writes when asked directly.
+    # Greedy decoding of the same messages, alone and batched: the same text, and the app's the server's.
     same = sum(bool(a) and a == r for a, r in zip(app_texts, raw_texts, strict=True))
+    same_text = same == len(app_texts)
+    # The measured requests only (not the warm-ups): (finished, ended at max_tokens, tokens generated)
+    requests, at_length, generated = (
+        (counted[1][i] - counted[0][i]) + (counted[3][i] - counted[2][i]) for i in range(3)
+    )
+    full_length = requests == 4 * n and at_length == requests and generated == requests * EXPLAIN_TOKENS
+    valid = failed == 0 and same_text and full_length
     yield (
-        f"BENCH explain_concurrency ratio={app_gain:.2f} goal={0.8 * raw_gain:.2f} raw={raw_gain:.2f} "
-        f"app_seq_rps={app_seq_rps:.2f} app_conc_rps={app_conc_rps:.2f} raw_seq_rps={raw_seq_rps:.2f} "
-        f"raw_conc_rps={raw_conc_rps:.2f} students={n} tokens={EXPLAIN_TOKENS} failed={failed} "
-        f"same_text={same}/{len(app_texts)} "
+        f"BENCH explain_concurrency ratio={app_gain if valid else 0.0:.2f} goal={0.8 * raw_gain:.2f} "
+        f"raw={raw_gain:.2f} raw_goal={EXPLAIN_RAW_GOAL:.1f} failed={failed} same_text={same_text} "
+        f"same={same}/{len(app_texts)} tokens={EXPLAIN_TOKENS} "
+        f"generated_per_request={generated / max(requests, 1):.1f} at_length={at_length:.0f}/{requests:.0f} "
+        f"app_gain={app_gain:.2f} app_seq_rps={app_seq_rps:.2f} app_conc_rps={app_conc_rps:.2f} "
+        f"raw_seq_rps={raw_seq_rps:.2f} raw_conc_rps={raw_conc_rps:.2f} students={n} "
         f"server={BENCH_WORKER_CLASS}x2x{n // 2} cores={os.cpu_count()}"
     )
 

@@ -154,3 +154,41 @@ def test_each_server_is_asked_for_the_active_version_by_name_and_a_switch_is_fol
         assert SwitchingOpenAI.asked[-2:] == ["ft-2", "ft-3"]
     finally:
         server.shutdown()
+
+
+class RecordingOpenAI(FakeOpenAI):
+    """Keeps each request's body; answers a chat, or an empty stream when one is asked for."""
+
+    bodies: list[dict] = []
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).bodies.append(body)
+        if not body.get("stream"):
+            self._reply(200, "application/json", b'{"model": "quizsite", "choices": [{"message": {"content": "x"}}]}')
+            return
+        self._reply(200, "text/event-stream", b'data: {"choices": [{"delta": {"content": "x"}}]}\n\ndata: [DONE]\n\n')
+
+    def _reply(self, status, content_type, payload):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def test_min_tokens_is_sent_as_vllms_sampling_parameter_only_when_asked_for():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordingOpenAI)
+    RecordingOpenAI.bodies = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = HttpEngine(urls=[f"http://127.0.0.1:{server.server_address[1]}"], model="quizsite", timeout=2)
+    messages = [{"role": "user", "content": "x"}]
+    try:
+        client.chat(messages, max_tokens=64, min_tokens=64)
+        assert "".join(client.chat_stream(messages, max_tokens=64, min_tokens=64)) == "x"
+        client.chat(messages, max_tokens=64)
+        client.chat_stream(messages, max_tokens=64)
+    finally:
+        server.shutdown()
+    sent = [(body["max_tokens"], body.get("min_tokens"), body.get("stream", False)) for body in RecordingOpenAI.bodies]
+    assert sent == [(64, 64, False), (64, 64, True), (64, None, False), (64, None, True)]
