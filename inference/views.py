@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required, user_passes_test
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.exceptions import ApplicationError
 from core.throttling import request_ident, throttle_hit, throttled_message
@@ -79,6 +79,7 @@ def _two_versions(request) -> tuple[ModelVersion | None, ModelVersion | None]:
 
 @login_required
 @user_passes_test(is_admin)
+@require_GET
 def models_report(request):
     """The versions side by side per suite; for two of them, per subject, the items that changed and
     explanations beside each other."""
@@ -98,6 +99,7 @@ def models_report(request):
 
 @login_required
 @user_passes_test(is_admin)
+@require_GET
 def models_report_csv(request):
     first, second = _two_versions(request)
     response = HttpResponse(content_type="text/csv; charset=utf-8")

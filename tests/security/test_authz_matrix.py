@@ -176,6 +176,8 @@ ACCESS: dict[str, Access] = {
     "tuning-run": access(every_method(ADMINS)),
     "tuning-run-action": access({"post": ADMINS}),
     "tuning-promote": access({"post": ADMINS}),
+    "models-report": access({"get": ADMINS}),
+    "models-report-csv": access({"get": ADMINS}),
     # --- the admin site: its own login page, and everything else behind its staff gate
     "admin:login": access({"get": EVERYONE, "post": EVERYONE, "put": EVERYONE}),
 }
