@@ -1,8 +1,12 @@
 """Run with LLaMA-Factory's own interpreter: LoRA SFT for the side-by-side bench.
 
-    python tests/compat/llamafactory_train.py DATASET_DIR MODEL_DIR OUTPUT_DIR
+    python tests/compat/llamafactory_train.py DATASET_DIR MODEL_DIR OUTPUT_DIR [SETTINGS_JSON]
 
-Prints one JSON line with LLaMA-Factory's train results.
+SETTINGS_JSON (optional) holds LLaMA-Factory options laid over its defaults below, e.g.
+`{"disable_gradient_checkpointing": true}`. Prints one JSON line with LLaMA-Factory's train
+results, plus `real_tokens`: the tokens it trained on, padding left out, so that a packed run
+(whose sequences are padded to cutoff_len + 1 and counted whole by `effective_tokens_per_sec`)
+is measured on the same tokens as an unpacked one.
 """
 
 import importlib.machinery
@@ -14,12 +18,25 @@ from pathlib import Path
 
 def main() -> int:
     dataset_dir, model_dir, output_dir = sys.argv[1:4]
+    settings = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     # LLaMA-Factory imports torchaudio at start; PyPI's torchaudio does not load beside the CPU torch.
     stand_in = types.ModuleType("torchaudio")
     stand_in.__spec__ = importlib.machinery.ModuleSpec("torchaudio", None)
     sys.modules.setdefault("torchaudio", stand_in)
+    from llamafactory.train.sft import workflow
     from llamafactory.train.tuner import run_exp
+    from transformers import AutoTokenizer
 
+    pad = AutoTokenizer.from_pretrained(model_dir).pad_token_id
+    counted = {}
+
+    def real_tokens(dataset, metrics, stage):
+        # a packed sequence is filled with the pad id (never in the bank's text) up to cutoff_len + 1
+        tokens = sum(sum(1 for token in row["input_ids"] if token != pad) for row in dataset)
+        counted["real_tokens"] = tokens * metrics["epoch"]
+        return counted["real_tokens"] / metrics["train_runtime"]
+
+    workflow.calculate_tps = real_tokens  # the name its sft workflow calls
     run_exp(
         {
             "stage": "sft",
@@ -52,9 +69,10 @@ def main() -> int:
             "dataloader_num_workers": 0,
             "preprocessing_num_workers": 1,
         }
+        | settings
     )
     results = json.loads((Path(output_dir) / "train_results.json").read_text())
-    print(json.dumps(results))
+    print(json.dumps(results | counted))
     return 0
 
 

@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from quizbank import prompts
 from tests.conftest import demo_records
 from tuning.training.config import ConfigError, TuningConfig, preset, validate
-from tuning.training.data import IGNORE_INDEX, encode_sft, prompt_ids
+from tuning.training.data import IGNORE_INDEX, FlatCollator, PadCollator, encode_sft, prompt_ids
 from tuning.training.workflow import run_training
 
 
@@ -47,6 +47,26 @@ def test_sft_loss_is_on_the_answer_tokens_only(tiny_base_model):
     assert IGNORE_INDEX not in learnt
     assert learnt[-1] == tokenizer.eos_token_id
     assert tokenizer.decode(learnt, skip_special_tokens=True) == record["output"]
+
+
+def test_padding_free_batches_give_the_padded_batches_loss_and_gradients(tiny_base_model):
+    from tuning.training import attention
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base_model)
+    batch = [encode_sft(tokenizer, record, cutoff_len=1024) for record in demo_records()[:3]]
+    assert len({len(example["input_ids"]) for example in batch}) > 1  # the padded batch has padding
+    padded_model = AutoModelForCausalLM.from_pretrained(tiny_base_model)
+    flat_model = AutoModelForCausalLM.from_pretrained(tiny_base_model, attn_implementation=attention.register())
+    padded = padded_model(**PadCollator(tokenizer.pad_token_id)(batch))
+    flat = flat_model(**FlatCollator()(batch))
+    torch.testing.assert_close(flat.loss, padded.loss)
+    padded.loss.backward()
+    flat.loss.backward()
+    for (name, expected), found in zip(padded_model.named_parameters(), flat_model.parameters(), strict=True):
+        torch.testing.assert_close(found.grad, expected.grad, atol=1e-6, rtol=1e-4, msg=name)
+    # without the example boundaries the examples would see each other: refused
+    with pytest.raises(ValueError, match="cu_seq_lens_q"):
+        flat_model(input_ids=torch.tensor([batch[0]["input_ids"] + batch[1]["input_ids"]]))
 
 
 def test_config_validation_quotes_the_advice():

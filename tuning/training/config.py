@@ -80,7 +80,13 @@ class TuningConfig:
     fp16: bool = field(default=False, metadata={"help": ADVICE["precision"]})
     quantization_bit: int | None = field(default=None, metadata={"help": "4 for QLoRA (LoRA on CUDA only)"})
     packing: bool = field(default=False, metadata={"help": "pack several examples into one sequence (pt stage)"})
-    group_by_length: bool = field(default=True, metadata={"help": "batch examples of similar length together"})
+    padding_free: bool = field(
+        default=True,
+        metadata={"help": "flatten each batch into one sequence without padding; each example attends only to itself"},
+    )
+    group_by_length: bool = field(
+        default=True, metadata={"help": "batch examples of similar length together (less padding without padding_free)"}
+    )
     seed: int = 42
     logging_steps: int = 5
     save_steps: int = field(default=0, metadata={"help": "checkpoint every N optimiser steps (0: once per epoch)"})

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import torch
+from transformers import DataCollatorWithFlattening
 
 from quizbank import prompts
 
@@ -83,6 +84,27 @@ class PadCollator:
             "labels": torch.tensor(labels),
             "attention_mask": torch.tensor(attention),
         }
+
+
+class FlatCollator:
+    """Padding-free batches: the batch as one row, positions restarting at each example, and the example
+    boundaries (`cu_seq_lens_q`) for the attention (`tuning.training.attention`), so no padding is computed.
+
+    The output layer and the loss run only where a learnt token is predicted (`logits_to_keep`, with the
+    targets as `shift_labels`): prompt positions are masked out of the loss, so their logits were wasted.
+    """
+
+    def __init__(self):
+        self.flatten = DataCollatorWithFlattening(return_flash_attn_kwargs=True)
+
+    def __call__(self, batch: list[dict]) -> dict:
+        features = self.flatten(batch)  # each example's first label is IGNORE_INDEX: never predicted across examples
+        labels = features["labels"][0]
+        targets = torch.cat([labels[1:], labels.new_full((1,), IGNORE_INDEX)])
+        predicting = (targets != IGNORE_INDEX).nonzero().squeeze(1)
+        features["logits_to_keep"] = predicting
+        features["shift_labels"] = targets[predicting].unsqueeze(0)
+        return features
 
 
 def pack_examples(examples: list[dict], *, cutoff_len: int) -> list[dict]:

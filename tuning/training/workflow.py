@@ -22,9 +22,11 @@ from transformers import (
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 
+from tuning.training import attention
 from tuning.training.callbacks import ProgressCallback, StopAtLossCallback
 from tuning.training.config import Hardware, TuningConfig, downgrade_precision, validate
 from tuning.training.data import (
+    FlatCollator,
     PadCollator,
     encode_all,
     length_histogram,
@@ -95,7 +97,7 @@ def run_training(
         ),
         train_dataset=train_set,
         eval_dataset=val_set or None,
-        data_collator=PadCollator(tokenizer.pad_token_id),
+        data_collator=batch_collator(config, tokenizer),
         callbacks=callbacks(config, report, should_cancel),
     )
     trainer.remove_callback(PrinterCallback)
@@ -173,6 +175,10 @@ def training_arguments(
     )
 
 
+def batch_collator(config: TuningConfig, tokenizer):
+    return FlatCollator() if config.padding_free else PadCollator(tokenizer.pad_token_id)
+
+
 def callbacks(config: TuningConfig, report, should_cancel) -> list:
     found = [ProgressCallback(report, should_cancel=should_cancel), StopAtLossCallback(config.stop_at_loss)]
     if config.early_stopping_patience:
@@ -186,6 +192,7 @@ def warmup_steps(config: TuningConfig, n_examples: int) -> int:
 
 
 def load_model(config: TuningConfig, hardware: Hardware):
+    options = {"attn_implementation": attention.register()} if config.padding_free else {}
     if config.quantization_bit == 4:
         from transformers import BitsAndBytesConfig
 
@@ -196,10 +203,10 @@ def load_model(config: TuningConfig, hardware: Hardware):
             bnb_4bit_compute_dtype=torch.bfloat16 if hardware.bf16 else torch.float16,
         )
         model = AutoModelForCausalLM.from_pretrained(
-            config.model_name_or_path, quantization_config=quantization, device_map={"": 0}
+            config.model_name_or_path, quantization_config=quantization, device_map={"": 0}, **options
         )
         return prepare_model_for_kbit_training(model)
-    return AutoModelForCausalLM.from_pretrained(config.model_name_or_path, dtype=torch.float32)
+    return AutoModelForCausalLM.from_pretrained(config.model_name_or_path, dtype=torch.float32, **options)
 
 
 def prepare_model(model, config: TuningConfig):
