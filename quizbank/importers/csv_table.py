@@ -17,7 +17,7 @@ from quizbank.importers.table_rows import header_looks_like_ours, records_from_r
 DELIMITERS = (",", "\t", ";")
 
 
-def _delimiter(first_line: str) -> str:
+def csv_delimiter(first_line: str) -> str:
     counts = {delimiter: first_line.count(delimiter) for delimiter in DELIMITERS}
     best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
@@ -26,7 +26,7 @@ def _delimiter(first_line: str) -> str:
 def sniff(head: str, file_name: str) -> bool:
     first_line = head.lstrip("\ufeff").split("\n", 1)[0]
     try:
-        cells = next(csv.reader([first_line], delimiter=_delimiter(first_line)))
+        cells = next(csv.reader([first_line], delimiter=csv_delimiter(first_line)))
     except (csv.Error, StopIteration):
         return False
     return header_looks_like_ours(cells)
@@ -34,7 +34,7 @@ def sniff(head: str, file_name: str) -> bool:
 
 def parse(source: ImportSource) -> ParseStream:
     text = source.text().lstrip("\ufeff")
-    delimiter = _delimiter(text.split("\n", 1)[0])
+    delimiter = csv_delimiter(text.split("\n", 1)[0])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     yield from records_from_rows(enumerate(reader, start=1), file_name=source.file_name, subject=source.subject)
 

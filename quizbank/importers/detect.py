@@ -32,13 +32,16 @@ def detect_format(path: Path, *, file_name: str | None = None) -> Format:
     )
 
 
-def iter_file(path: Path, *, fmt: str = "", subject: str = "", file_name: str | None = None) -> ParseStream:
+def iter_file(path: Path, *, fmt: str | Format = "", subject: str = "", file_name: str | None = None) -> ParseStream:
     """Records (cleaned and validated) and errors of one file, streamed in file order.
 
+    `fmt` is a format's name, or a Format itself (a mapping's, quizbank/importers/mapped.py).
     A record that fails validation is replaced by its errors.
     """
     name = file_name or path.name
-    if fmt:
+    if isinstance(fmt, Format):
+        chosen = fmt
+    elif fmt:
         chosen = format_by_name(fmt)
         if chosen is None:
             names = ", ".join(f.name for f in formats())

@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from quizbank.importers import BankImportError, QuestionRecord, RowError, iter_file
-from quizbank.importers.registry import format_by_name
+from quizbank.importers.mapped import mapping_format
+from quizbank.importers.mapping import mapping_load
+from quizbank.importers.registry import Format, format_by_name
 from quizbank.models import ImportJob, ImportStatus, KnowledgePoint, Question, Subject, Tag
 from quizbank.normalize import record_hash
 from quizbank.signals import import_job_queued
@@ -155,17 +157,26 @@ def _question_row(record: QuestionRecord, digest: str, subject: Subject) -> Ques
 def bank_import(
     *,
     paths: list[Path],
-    fmt: str = "",
+    fmt: str | Format = "",
     subject: str = "",
     skip_invalid: bool = False,
     dry_run: bool = False,
     file_names: list[str] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    mapping: Path | None = None,
 ) -> ImportReport:
     """Import files in one transaction, streaming. With any bad row nothing is written, unless
-    `skip_invalid`, which writes the good rows and reports the rest. `dry_run` writes nothing."""
+    `skip_invalid`, which writes the good rows and reports the rest. `dry_run` writes nothing.
+    `mapping` (a mapping file, quizbank/importers/mapping.py) reads every file in the layout it
+    describes; a mapping that is wrong is reported before any file is read."""
     report = ImportReport(dry_run=dry_run)
     names = file_names or [path.name for path in paths]
+    if mapping is not None:
+        try:
+            fmt = _mapping_format(mapping, fmt)
+        except BankImportError as exc:
+            report.errors.extend(exc.errors)
+            return report
     try:
         with transaction.atomic():
             writer = _BankWriter(report)
@@ -195,6 +206,13 @@ def bank_import(
     except _DryRunRollback:
         pass
     return report
+
+
+def _mapping_format(path: Path, fmt: str | Format) -> Format:
+    if fmt:
+        message = "give either a format or a mapping: the mapping names the format"
+        raise BankImportError([RowError(path.name, None, "(format)", message)])
+    return mapping_format(mapping_load(path))
 
 
 def bank_import_file(*, path: Path, subject: str = "", fmt: str = "") -> ImportReport:

@@ -18,6 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", type=Path)
         parser.add_argument("--format", default="", choices=[""] + [fmt.name for fmt in formats()])
         parser.add_argument("--subject", default="", help="subject path for questions without one, e.g. 数学/函数")
+        parser.add_argument(
+            "--map", type=Path, default=None, metavar="MAPPING.json", help="read a layout no importer knows (README)"
+        )
         parser.add_argument("--skip-invalid", action="store_true")
         parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
         parser.add_argument("--json", action="store_true", help="print the report as JSON on the last line")
@@ -34,6 +37,7 @@ class Command(BaseCommand):
             skip_invalid=skip_invalid,
             dry_run=dry_run,
             on_progress=self._progress if show_progress else None,
+            mapping=options["map"],
         )
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False))
