@@ -14,6 +14,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import exceptions, status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -52,3 +54,21 @@ def token_rotate(*, user: User) -> Token:
         except IntegrityError:  # another request for the same user made its token in between
             continue
     raise IntegrityError(f"could not issue a token for user {user.pk}")
+
+
+class ExpiringBearerAuthentication(ExpiringTokenAuthentication):
+    """The same expiring token sent as `Authorization: Bearer <key>`, as OpenAI's clients send their API
+    key (`openai.OpenAI(api_key=<key>)`)."""
+
+    keyword = "Bearer"
+
+
+class BearerScheme(OpenApiAuthenticationExtension):
+    """The bearer token in the API schema, apart from DRF's `Token` scheme."""
+
+    target_class = ExpiringBearerAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict:
+        prefix = ExpiringBearerAuthentication.keyword
+        return build_bearer_security_scheme_object(header_name="AUTHORIZATION", token_prefix=prefix)

@@ -14,6 +14,7 @@ from quizbank.roles import is_admin
 from tuning.models import ModelVersion, TuningRun
 from tuning.selectors import run_checkpoints, run_progress
 from tuning.services import run_cancel, run_create, run_resume, version_promote
+from tuning.training.config import TuningConfig
 
 
 class IsTuningAdmin(BasePermission):
@@ -34,7 +35,7 @@ class RunSerializer(serializers.ModelSerializer):
     id = serializers.SerializerMethodField()
     model = serializers.CharField(source="base_version.name")
     fine_tuned_model = serializers.SerializerMethodField()
-    hyperparameters = serializers.JSONField(source="config")
+    hyperparameters = serializers.SerializerMethodField()
     created_at = serializers.SerializerMethodField()
     finished_at = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
@@ -70,6 +71,11 @@ class RunSerializer(serializers.ModelSerializer):
 
     def get_fine_tuned_model(self, run) -> str | None:
         return run.output_version.name if run.output_version_id else None
+
+    def get_hyperparameters(self, run) -> dict:
+        """The run's training knobs; its paths (model, dataset, output) stay on the server."""
+        settable = TuningConfig.settable()
+        return {key: value for key, value in run.config.items() if key in settable}
 
     def get_created_at(self, run) -> int:
         return _unix(run.created_at)
@@ -169,7 +175,11 @@ class RunCheckpointsApi(APIView):
 
     @extend_schema(responses=None)
     def get(self, request, run_id: str):
-        return Response({"object": "list", "data": run_checkpoints(_run(run_id)), "has_more": False})
+        checkpoints = [
+            {key: value for key, value in checkpoint.items() if key != "path"}
+            for checkpoint in run_checkpoints(_run(run_id))
+        ]
+        return Response({"object": "list", "data": checkpoints, "has_more": False})
 
 
 class RunCancelApi(APIView):

@@ -83,6 +83,9 @@ class TuningRun(models.Model):
     # the bank questions (the versions it read) the run trains on: what its version is scored on as
     # "bank-trained", to tell memorising from generalising
     question_ids = models.JSONField(default=list, blank=True)
+    # what it was asked to train on: the bank's questions of this split, under this subject ("" for all)
+    subject = models.CharField(max_length=500, blank=True, default="")
+    split = models.CharField(max_length=8, default="train")
     cancel_requested = models.BooleanField(default=False)
     resume = models.BooleanField(default=False, help_text="continue from the last checkpoint when it runs")
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -10,9 +10,32 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
+from quizbank.models import Subject
 from quizbank.selectors.explanations import explanation_progress
-from tuning.models import ModelVersion, RunStatus, TuningRun
+from tuning.models import ModelVersion, RunEvent, RunStatus, TuningRun
 from tuning.progress import seconds_left, tokens_per_second
+
+
+def runs_page(*, after: int | None = None, limit: int = 20) -> tuple[list[TuningRun], bool]:
+    """The newest runs older than run `after` (all when None), at most `limit`, and whether more follow."""
+    runs = TuningRun.objects.select_related("base_version", "output_version").order_by("-id")
+    if after is not None:
+        runs = runs.filter(pk__lt=after)
+    found = list(runs[: limit + 1])
+    return found[:limit], len(found) > limit
+
+
+def run_events_page(run: TuningRun, *, after: int | None = None, limit: int = 20) -> tuple[list[RunEvent], bool]:
+    """A run's events, newest first, older than event `after`, at most `limit`, and whether more follow."""
+    events = run.events.order_by("-id")
+    if after is not None:
+        events = events.filter(pk__lt=after)
+    found = list(events[: limit + 1])
+    return found[:limit], len(found) > limit
+
+
+def subject_exists(path: str) -> bool:
+    return Subject.objects.filter(path=path.strip().strip("/")).exists()
 
 
 def run_checkpoints(run: TuningRun) -> list[dict]:
@@ -38,6 +61,7 @@ def run_checkpoints(run: TuningRun) -> list[dict]:
                     "epoch": state.get("epoch"),
                 },
                 "path": str(path),
+                "created_at": int(state_file.stat().st_mtime),
             }
         )
     return found

@@ -233,6 +233,8 @@ def run_create(
             dataset_path="",
             dataset_size=len(records),
             question_ids=question_ids,
+            subject=subject,
+            split=split,
             promote=promote,
             created_by=created_by,
         )

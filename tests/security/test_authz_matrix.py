@@ -172,6 +172,14 @@ ACCESS: dict[str, Access] = {
     "api-v1-tuning-run-cancel": access({"post": ADMINS}),
     "api-v1-tuning-run-resume": access({"post": ADMINS}),
     "api-v1-tuning-version-promote": access({"post": ADMINS}),
+    "v1-fine-tuning-jobs": access(
+        {"get": ADMINS, "post": ADMINS}, body={"post": {"model": "base", "training_file": "bank:all"}}
+    ),
+    "v1-fine-tuning-job": access({"get": ADMINS}),
+    "v1-fine-tuning-job-events": access({"get": ADMINS}),
+    "v1-fine-tuning-job-checkpoints": access({"get": ADMINS}),
+    "v1-fine-tuning-job-cancel": access({"post": ADMINS}),
+    "v1-fine-tuning-job-resume": access({"post": ADMINS}),
     "tuning-index": access(every_method(ADMINS)),
     "tuning-run": access(every_method(ADMINS)),
     "tuning-run-action": access({"post": ADMINS}),
