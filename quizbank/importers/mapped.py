@@ -36,6 +36,7 @@ NAME_FIELDS = ("tags", "knowledge_points")
 # a letter before an option's text: (A) （A） A. A． A) A） A、 A: (and "A " where A is the expected letter)
 _LETTER_PREFIX = re.compile(r"^\s*(?:[(（]\s*([A-Za-z])\s*[)）]|([A-Za-z])\s*[.．)）、:：])\s*(.*)$", re.DOTALL)
 _LETTER_SPACE = re.compile(r"^\s*([A-Za-z])\s+(.*)$", re.DOTALL)
+_BRACKETS = re.compile(r"[()（）\[\]【】]")  # "(B)" as an answer is the letter B
 
 
 def mapping_format(mapping: Mapping) -> Format:
@@ -293,7 +294,13 @@ def _options(value, spec: FieldSpec, mapping: Mapping) -> list[tuple[str, str]]:
         if any(letter == seen for seen, _ in options):
             raise _FieldProblem("options", f"option {index + 1}: the letter {letter} is used twice")
         options.append((letter, text))
-    return sorted(options)
+    options.sort()
+    letters = "".join(letter for letter, _ in options)
+    if letters != "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(letters)]:
+        raise _FieldProblem(
+            "options", f"the option letters are {', '.join(letters)}; they must run A, B, C, … with no gap"
+        )
+    return options
 
 
 def _option_object(item, spec: FieldSpec, mapping: Mapping, index: int, expected: str) -> tuple[str, str]:
@@ -324,7 +331,7 @@ def _answer(value, spec: FieldSpec, options: list[tuple[str, str]]) -> str:
         return "|".join(_text(item, "answer") for item in _listed(value, spec, "answer"))
     parts = _listed(value, spec, "answer")
     if spec.answer_as == "letters":
-        return ",".join(_text(part, "answer").upper() for part in parts)
+        return ",".join(_BRACKETS.sub("", _text(part, "answer")).upper() for part in parts)
     if spec.answer_as == "index":
         return "".join(_index_letter(part, len(options)) for part in parts)
     texts = {text: letter for letter, text in options}

@@ -34,6 +34,7 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     dry_run: bool = False
+    refused: bool = False  # nothing was read (a wrong mapping): an error even with skip_invalid
 
     @property
     def written(self) -> bool:
@@ -176,6 +177,7 @@ def bank_import(
             fmt = _mapping_format(mapping, fmt)
         except BankImportError as exc:
             report.errors.extend(exc.errors)
+            report.refused = True
             return report
     try:
         with transaction.atomic():

@@ -96,7 +96,12 @@ def run_import(*args):
 def test_agieval_jsonl_imports_through_a_mapping(tmp_path):
     data = write_jsonl(tmp_path / "sat-math.jsonl", AGIEVAL_ROWS)
     report, error = run_import(data, "--map", write_mapping(tmp_path, AGIEVAL_MAPPING))
-    assert error is None and report == {"created": 2, "duplicates": 0, "skipped": 0, "errors": []}
+    assert error is None and (report["created"], report["duplicates"], report["skipped"], report["errors"]) == (
+        2,
+        0,
+        0,
+        [],
+    )
     single = Question.objects.get(source_row=1)
     assert single.subject.path == "数学/SAT" and single.qtype == QuestionType.SINGLE_CHOICE
     assert [(o["key"], o["text"]) for o in single.options] == [("A", "1"), ("B", "2"), ("C", "3"), ("D", "4")]
@@ -254,3 +259,45 @@ def test_map_and_format_together_are_refused(tmp_path):
     data = write_jsonl(tmp_path / "sat.jsonl", AGIEVAL_ROWS)
     report, error = run_import(data, "--map", write_mapping(tmp_path, AGIEVAL_MAPPING), "--format", "jsonl-bank")
     assert error is not None and report["errors"][0]["field"] == "(format)"
+
+
+def test_xlsx_with_options_in_one_cell(tmp_path):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Item", "Choices", "Key", "Level"])
+    sheet.append(["Largest planet?", "A. Mars|B. Jupiter|C. Venus", "(B)", 3])
+    sheet.append(["Smallest planet?", "A. Mercury|B. Jupiter", "A", "易"])
+    workbook.save(tmp_path / "planets.xlsx")
+    mapping = {
+        "format": "xlsx",
+        "fields": {
+            "stem": "Item",
+            "options": {"path": "Choices", "split": "|", "strip_letter": True},
+            "answer": {"path": "Key", "as": "letters"},
+            "difficulty": "Level",
+            "subject": {"const": "科学/天文"},
+        },
+    }
+    report, error = run_import(tmp_path / "planets.xlsx", "--map", write_mapping(tmp_path, mapping))
+    assert error is None and report["created"] == 2
+    largest = Question.objects.get(source_row=2)
+    assert largest.answer == "B" and largest.options[1]["text"] == "Jupiter" and largest.difficulty == 3
+    assert Question.objects.get(source_row=3).difficulty == 1
+
+
+def test_a_wrong_mapping_fails_even_with_skip_invalid(tmp_path):
+    data = write_jsonl(tmp_path / "sat.jsonl", AGIEVAL_ROWS)
+    mapping = dict(AGIEVAL_MAPPING, format="jsonlines")
+    report, error = run_import(data, "--map", write_mapping(tmp_path, mapping), "--skip-invalid")
+    assert error is not None and report["errors"][0]["field"] == "format" and Question.objects.count() == 0
+
+
+def test_option_letters_with_a_gap_are_reported(tmp_path):
+    row = tal_row("1 + 2 = ?", answer="A")
+    row["answer_option_list"] = [[{"aoVal": "A", "content": "3"}], [{"aoVal": "C", "content": "4"}]]
+    data = write_jsonl(tmp_path / "tal.jsonl", [row])
+    report, error = run_import(data, "--map", write_mapping(tmp_path, TAL_MAPPING))
+    [problem] = report["errors"]
+    assert problem["field"] == "options" and "A, C" in problem["message"] and "no gap" in problem["message"]

@@ -49,7 +49,7 @@ class Command(BaseCommand):
                 f"{verb} {report.created}, {report.duplicates} already in the bank, {report.skipped} rejected"
                 + ("" if not report.errors or skip_invalid else " — nothing written (fix the rows or --skip-invalid)")
             )
-        if report.errors and not skip_invalid:
+        if report.errors and (not skip_invalid or report.refused):
             raise CommandError(f"{len(report.errors)} error(s); nothing was written")
 
     def _progress(self, count: int) -> None:
