@@ -36,6 +36,7 @@ NAME_FIELDS = ("tags", "knowledge_points")
 # a letter before an option's text: (A) （A） A. A． A) A） A、 A: (and "A " where A is the expected letter)
 _LETTER_PREFIX = re.compile(r"^\s*(?:[(（]\s*([A-Za-z])\s*[)）]|([A-Za-z])\s*[.．)）、:：])\s*(.*)$", re.DOTALL)
 _LETTER_SPACE = re.compile(r"^\s*([A-Za-z])\s+(.*)$", re.DOTALL)
+_NO_SUBJECT = "quizsite-mapping/no-subject"
 _BRACKETS = re.compile(r"[()（）\[\]【】]")  # "(B)" as an answer is the letter B
 
 
@@ -178,7 +179,9 @@ def record_from_item(item, mapping: Mapping, *, file_name: str, row: int | None,
         return RowError(
             file_name, row, problem.field_name, _where(problem.message, problem.field_name, mapping, missing)
         )
-    result = row_to_record(cells, file_name=file_name, row_number=row or 0, subject=subject)
+    # a record that names no subject is left without one here, for iter_file to give it the import's
+    # default like any other format's (the table's rules would refuse it outright)
+    result = row_to_record(cells, file_name=file_name, row_number=row or 0, subject=subject or _NO_SUBJECT)
     if isinstance(result, RowError):
         name = "options" if result.field.startswith("option_") else result.field
         message = result.message
@@ -186,6 +189,8 @@ def record_from_item(item, mapping: Mapping, *, file_name: str, row: int | None,
             message = "a choice question needs its options, and this record has none"
         return RowError(file_name, row, name, _where(message, name, mapping, missing))
     result.source_row = row
+    if result.subject == _NO_SUBJECT:
+        result.subject = ""
     if values.get("licence") is not None:
         result.source_licence = _text(values["licence"], "licence")
     return result
