@@ -12,6 +12,7 @@ that is not empty).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -77,6 +78,8 @@ def _jsonl_items(source: ImportSource, mapping: Mapping) -> Items:
                     yield line_number, json.loads(line)
                 except json.JSONDecodeError as exc:
                     message = f"invalid JSON: {exc.msg} (column {exc.colno}); a jsonl file has one JSON object a line"
+                    if line_number == 1:
+                        message += " (a file that is one JSON document is format json)"
                     yield line_number, RowError(name, line_number, "(json)", message)
     except UnicodeDecodeError:
         yield None, RowError(name, line_number + 1, "(file)", f"is not {encoding} text from line {line_number + 1} on")
@@ -85,12 +88,16 @@ def _jsonl_items(source: ImportSource, mapping: Mapping) -> Items:
 def _json_items(source: ImportSource, mapping: Mapping) -> Items:
     data, error = source.json()
     if error:
+        if "Extra data" in error.message:
+            error = dataclasses.replace(
+                error, message=f"{error.message}; a file of one JSON value a line is format jsonl"
+            )
         yield None, error
         return
     records = data
     if mapping.records:
         try:
-            records = mapping.lookup(data, mapping.records)
+            records = resolve(data, mapping.steps[mapping.records], root="the file")
         except Missing as exc:
             yield None, RowError(source.file_name, None, "records", f"{mapping.records!r} leads nowhere: {exc}")
             return

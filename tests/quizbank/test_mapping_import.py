@@ -301,3 +301,19 @@ def test_option_letters_with_a_gap_are_reported(tmp_path):
     report, error = run_import(data, "--map", write_mapping(tmp_path, TAL_MAPPING))
     [problem] = report["errors"]
     assert problem["field"] == "options" and "A, C" in problem["message"] and "no gap" in problem["message"]
+
+
+def test_a_file_in_the_other_json_format_is_told_so(tmp_path):
+    pretty = tmp_path / "bank.jsonl"
+    pretty.write_text(json.dumps({"items": AGIEVAL_ROWS}, indent=2), encoding="utf-8")
+    report, error = run_import(pretty, "--map", write_mapping(tmp_path, AGIEVAL_MAPPING), "--skip-invalid")
+    assert report["created"] == 0 and "format json" in report["errors"][0]["message"]
+    lines = write_jsonl(tmp_path / "bank.json", AGIEVAL_ROWS)
+    mapping = dict(AGIEVAL_MAPPING, format="json")
+    report, error = run_import(lines, "--map", write_mapping(tmp_path, mapping))
+    assert error is not None and "format jsonl" in report["errors"][0]["message"]
+    nested = tmp_path / "nested.json"
+    nested.write_text(json.dumps({"data": AGIEVAL_ROWS}), encoding="utf-8")
+    report, error = run_import(nested, "--map", write_mapping(tmp_path, dict(mapping, records="items")))
+    [problem] = report["errors"]
+    assert problem["field"] == "records" and "the file has no 'items' (it has: data)" in problem["message"]
