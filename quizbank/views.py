@@ -24,7 +24,7 @@ class BankFilterForm(forms.Form):
 class ImportForm(forms.Form):
     file = forms.FileField(label="题库文件")
     format = forms.ChoiceField(required=False, label="格式", choices=[("", "自动识别")])
-    subject = forms.CharField(required=False, label="默认学科（如 数学/函数）")
+    subject = forms.CharField(required=False, label="默认学科（如 数学/函数；留空时未写学科的题目放入 未分类/文件名）")
     skip_invalid = forms.BooleanField(required=False, label="跳过有错误的行，导入其余")
     dry_run = forms.BooleanField(required=False, label="只检查，不写入")
 

@@ -178,6 +178,7 @@ class QuestionRecord:
     source_row: int | None = None
     source_dataset: str = ""
     source_licence: str = ""
+    source_subject_missing: bool = False  # the file named no subject: it went to the import's default
 
     def validate(self) -> list[RowError]:
         errors: list[RowError] = []
@@ -191,7 +192,7 @@ class QuestionRecord:
         if not self.stem.strip():
             bad("stem", "the question text is empty")
         if not self.subject.strip() or any(not part.strip() for part in self.subject.split("/")):
-            bad("subject", f"{self.subject!r} is not a subject path like '数学/函数' (give one with --subject)")
+            bad("subject", f"{self.subject!r} is not a subject path like '数学/函数'")
         _validate_score(self, bad)
         validator = _TYPE_VALIDATORS.get(self.qtype)
         if validator:

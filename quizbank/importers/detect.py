@@ -9,6 +9,7 @@ from quizbank.importers.registry import Format, format_by_name, formats
 from quizbank.sanitize import clean_record
 
 SNIFF_BYTES = 64 * 1024
+UNSORTED_SUBJECT = "未分类"
 
 
 def detect_format(path: Path, *, file_name: str | None = None) -> Format:
@@ -28,7 +29,7 @@ def detect_format(path: Path, *, file_name: str | None = None) -> Format:
         return claiming[0]
     known = sorted({ext for fmt in available for ext in fmt.extensions})
     raise BankImportError(
-        [RowError(name, None, "(file)", f"unrecognised file type; known: {', '.join(known)}, or pass --format")]
+        [RowError(name, None, "(file)", f"unrecognised file type; known: {', '.join(known)}, or choose a format")]
     )
 
 
@@ -52,14 +53,21 @@ def iter_file(path: Path, *, fmt: str | Format = "", subject: str = "", file_nam
         if isinstance(item, RowError):
             yield item
             continue
-        if subject and not item.subject:
-            item.subject = subject
+        if not item.subject:
+            item.subject = subject or default_subject(name)
+            item.source_subject_missing = not subject
         clean_record(item)
         errors = item.validate()
         if errors:
             yield from errors
         else:
             yield item
+
+
+def default_subject(file_name: str) -> str:
+    """Where questions of a file without subjects go when the teacher names none: 未分类/<file name>."""
+    stem = Path(file_name).stem.replace("/", " ").strip() or "导入"
+    return f"{UNSORTED_SUBJECT}/{stem}"
 
 
 def parse_file(path: Path, *, fmt: str = "", subject: str = "", file_name: str | None = None) -> list:

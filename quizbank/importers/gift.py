@@ -27,7 +27,6 @@ from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, R
 from quizbank.importers.registry import Format
 from quizbank.models import QuestionType
 
-DEFAULT_SUBJECT = "导入"
 GAP = "_____"
 TRUE_FALSE_WORDS = {"T": True, "TRUE": True, "F": False, "FALSE": False}
 # Moodle's names for text formats; "moodle" (its auto-format, the default) is plain text here.
@@ -211,10 +210,10 @@ def sniff(head: str, file_name: str) -> bool:
 
 
 def parse(source: ImportSource) -> ParseStream:
-    yield from parse_text(source.text(), file_name=source.file_name, subject=source.subject or DEFAULT_SUBJECT)
+    yield from parse_text(source.text(), file_name=source.file_name, subject=source.subject)
 
 
-def parse_text(text: str, *, file_name: str, subject: str = DEFAULT_SUBJECT) -> ParseStream:
+def parse_text(text: str, *, file_name: str, subject: str = "") -> ParseStream:
     default_subject = subject
     for paragraph in paragraphs(text):
         if paragraph.lines[0].startswith("$CATEGORY:"):

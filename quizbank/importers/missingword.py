@@ -17,7 +17,7 @@ content, so this format is never sniffed: choose it with `--format missingword`.
 from __future__ import annotations
 
 from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError
-from quizbank.importers.gift import DEFAULT_SUBJECT, GAP, GiftSyntaxError, Paragraph, paragraphs
+from quizbank.importers.gift import GAP, GiftSyntaxError, Paragraph, paragraphs
 from quizbank.importers.registry import Format
 from quizbank.models import QuestionType
 
@@ -29,7 +29,7 @@ def sniff(head: str, file_name: str) -> bool:
 
 
 def parse(source: ImportSource) -> ParseStream:
-    subject = source.subject or DEFAULT_SUBJECT
+    subject = source.subject
     for paragraph in paragraphs(source.text(), comments=False, escapes=False):
         try:
             yield read_question(paragraph, subject=subject, file_name=source.file_name)

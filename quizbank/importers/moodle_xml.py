@@ -45,7 +45,6 @@ from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, R
 from quizbank.importers.registry import Format
 from quizbank.models import QuestionType
 
-DEFAULT_SUBJECT = "导入"
 OPTION_KEYS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 TEXT_FORMATS = {"html": "html", "markdown": "markdown", "plain_text": "plain", "moodle_auto_format": "plain"}
 
@@ -288,7 +287,7 @@ def parse(source: ImportSource) -> ParseStream:
     if root.tag != "quiz":
         yield RowError(name, None, "(file)", f"not Moodle XML: the root element is <{root.tag}>, expected <quiz>")
         return
-    default_subject = source.subject or DEFAULT_SUBJECT
+    default_subject = source.subject
     subject = default_subject
     for position, element in enumerate(root.findall("question"), start=1):
         row = document.lines.get(element, position)

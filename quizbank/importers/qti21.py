@@ -30,7 +30,6 @@ from xml.etree import ElementTree
 
 from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError
 from quizbank.importers.moodle_xml import (
-    DEFAULT_SUBJECT,
     cloze_answer,
     first_element,
     option_keys,
@@ -110,7 +109,7 @@ def parse(source: ImportSource) -> ParseStream:
         return
     _strip_namespaces(root)
     try:
-        yield _item(root, file_name=name, subject=source.subject or DEFAULT_SUBJECT)
+        yield _item(root, file_name=name, subject=source.subject)
     except _Unsupported as exc:
         yield RowError(name, 1, exc.field_name, str(exc))
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from quizbank.importers import BankImportError, QuestionRecord, RowError, iter_file
+from quizbank.importers.detect import default_subject
 from quizbank.importers.mapped import mapping_format
 from quizbank.importers.mapping import mapping_load
 from quizbank.importers.registry import Format, format_by_name
@@ -32,6 +33,7 @@ class ImportReport:
     duplicates: int = 0
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     dry_run: bool = False
     refused: bool = False  # nothing was read (a wrong mapping): an error even with skip_invalid
@@ -46,6 +48,7 @@ class ImportReport:
             "duplicates": self.duplicates,
             "skipped": self.skipped,
             "errors": [error.as_dict() for error in self.errors],
+            "warnings": list(self.warnings),
         }
 
 
@@ -185,18 +188,22 @@ def bank_import(
             seen = 0
             for path, name in zip(paths, names, strict=True):
                 report.files.append(name)
+                defaulted = 0
                 try:
                     for item in iter_file(path, fmt=fmt, subject=subject, file_name=name):
                         if isinstance(item, RowError):
                             report.errors.append(item)
                             continue
                         seen += 1
+                        defaulted += item.source_subject_missing
                         if not report.errors or skip_invalid:
                             writer.add(item)
                         if on_progress and seen % 500 == 0:
                             on_progress(seen)
                 except BankImportError as exc:
                     report.errors.extend(exc.errors)
+                if defaulted:
+                    report.warnings.append(_defaulted_warning(name, defaulted))
             if not report.errors or skip_invalid:
                 writer.flush()
             report.skipped = len({(error.file, error.row) for error in report.errors})
@@ -208,6 +215,13 @@ def bank_import(
     except _DryRunRollback:
         pass
     return report
+
+
+def _defaulted_warning(name: str, count: int) -> str:
+    return (
+        f"{name}: {count} question{'s' if count != 1 else ''} named no subject and went to "
+        f"{default_subject(name)}; choose a default subject to place them elsewhere"
+    )
 
 
 def _mapping_format(path: Path, fmt: str | Format) -> Format:

@@ -108,11 +108,12 @@ def test_alpaca_records_that_are_not_choice_questions_become_short_answers(tmp_p
     assert question.answer.startswith("只能被 1")
 
 
-def test_alpaca_without_subject_says_how_to_give_one(tmp_path):
+def test_alpaca_without_subject_goes_to_the_default_subject(tmp_path):
     path = tmp_path / "seed.json"
     path.write_text(json.dumps([{"instruction": "x", "input": "", "output": "y"}]), encoding="utf-8")
-    with pytest.raises(BankImportError, match="seed.json, item 1, field 'subject'"):
-        bank_import_file(path=path)
+    report = bank_import_file(path=path)
+    assert report.created == 1 and len(report.warnings) == 1
+    assert Question.objects.get().subject.path == "未分类/seed"
 
 
 def test_import_command_fails_loudly_on_a_bad_file(tmp_path):

@@ -44,6 +44,8 @@ class Command(BaseCommand):
         else:
             for error in report.errors:
                 self.stderr.write(f"  {error}")
+            for warning in report.warnings:
+                self.stderr.write(f"  warning: {warning}")
             verb = "would create" if dry_run else "created"
             self.stdout.write(
                 f"{verb} {report.created}, {report.duplicates} already in the bank, {report.skipped} rejected"

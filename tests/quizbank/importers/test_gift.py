@@ -56,7 +56,7 @@ def test_gift_questions_file_gives_nine_questions_of_the_right_types():
         (46, QuestionType.TRUE_FALSE),
         (49, QuestionType.TRUE_FALSE),
     ]
-    assert {record.subject for record in records} == {gift.DEFAULT_SUBJECT}
+    assert {record.subject for record in records} == {"未分类/gift_questions.gift"}  # no $CATEGORY
     assert all(record.source_file == "gift_questions.gift.txt" for record in records)
     assert by_row(records)[2].stem == "How are you?"
 
@@ -175,7 +175,11 @@ def test_bank_import_writes_the_file_and_skips_the_repeated_true_false():
     report = bank_import_file(path=GIFT_FILE)
     # {T} and {TRUE} on the same stem are one question.
     assert (report.created, report.duplicates) == (8, 1)
-    assert Question.objects.filter(subject__path=gift.DEFAULT_SUBJECT).count() == 8
+    assert Question.objects.filter(subject__path="未分类/gift_questions.gift").count() == 8
+    assert report.warnings == [
+        "gift_questions.gift.txt: 9 questions named no subject and went to 未分类/gift_questions.gift; "
+        "choose a default subject to place them elsewhere"
+    ]
 
 
 def test_sniff_claims_gift_and_not_aiken_or_pasted_text():

@@ -35,7 +35,7 @@ def test_missingword1_is_one_single_choice_with_the_gap_in_the_sentence():
         ("C", "science", 0.0),
         ("D", "experiment", 0.0),
     ]
-    assert (record.source_row, record.subject) == (1, "导入")
+    assert (record.source_row, record.subject) == (1, f"未分类/{record.source_file.rsplit('.', 1)[0]}")
 
 
 def test_missingword2_is_one_short_answer():

@@ -82,7 +82,7 @@ def test_choice():
     assert 'alt="NEVER LEAVE LUGGAGE UNATTENDED"' in record.stem
     assert record.stem.endswith("<p>What does it say?</p>")
     assert "choiceInteraction" not in record.stem and "simpleChoice" not in record.stem
-    assert (record.subject, record.source_row) == ("导入", 1)
+    assert (record.subject, record.source_row) == ("未分类/choice", 1)
 
 
 def test_choice_multiple_with_a_partial_credit_mapping():

@@ -209,13 +209,17 @@ def test_a_bad_row_names_file_row_and_column(tmp_path):
     assert "bad.csv, item 3, field '答案'" in str(caught.value)
 
 
-def test_english_header_names_appear_in_errors_and_missing_subject_is_reported(tmp_path):
+def test_english_header_names_appear_in_errors_and_missing_subject_is_left_for_the_default(tmp_path):
     path = write_csv(
         tmp_path / "bad.csv", [EN, ["Q?", "single", "Z", "", "a", "b", "", "", "", "", "", "", "", "", ""]]
     )
     (error,) = list(iter_file(path, subject="x"))
     assert (error.row, error.field) == (2, "answer")
-    error = row_to_record({"stem": "Q", "type": "essay"}, file_name="f.csv", row_number=2, subject="")
+    record = row_to_record({"stem": "Q", "type": "essay"}, file_name="f.csv", row_number=2, subject="")
+    assert not isinstance(record, RowError) and record.subject == ""
+    error = row_to_record(
+        {"stem": "Q", "type": "essay", "subject": "a//b"}, file_name="f.csv", row_number=2, subject=""
+    )
     assert isinstance(error, RowError) and error.field == "subject"
 
 
