@@ -191,7 +191,9 @@ def test_a_damaged_candidate_is_refused_naming_the_suite_and_p_value_then_forced
     rollback = PromotionLog.objects.get(action=PromotionAction.ROLLBACK)
     assert (rollback.from_version, rollback.to_version, rollback.actor) == ("ft-damaged", "ft-good", admin_user)
     assert rollback.reason == "the noisy weights answer nonsense"
-    assert PromotionLog.objects.count() == 4  # the refusal by the gate, the command's refusal, forced, rollback
+    actions = list(PromotionLog.objects.order_by("id").values_list("action", flat=True))
+    # ft-good made active, the gate's refusal after evaluation, the command's refusal, forced, rollback
+    assert actions == ["promote", "refused", "refused", "forced", "rollback"]
 
 
 def test_a_candidate_no_worse_passes_the_gate(demo_bank, base_version, tiny_base_model):
