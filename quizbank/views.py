@@ -10,7 +10,7 @@ from quizbank.importers.registry import formats
 from quizbank.models import ImportJob, QuestionType
 from quizbank.roles import is_teacher
 from quizbank.selectors import question_search
-from quizbank.services import import_job_create
+from quizbank.services import import_job_create, import_job_create_from_text
 
 teacher_required = user_passes_test(is_teacher)
 
@@ -22,7 +22,13 @@ class BankFilterForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label="题库文件")
+    file = forms.FileField(required=False, label="题库文件")
+    text = forms.CharField(
+        required=False,
+        label="或粘贴题目",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "placeholder": "1. 题干\nA. 选项\nB. 选项\n答案：A"}),
+    )
     format = forms.ChoiceField(required=False, label="格式", choices=[("", "自动识别")])
     subject = forms.CharField(required=False, label="默认学科（如 数学/函数；留空时未写学科的题目放入 未分类/文件名）")
     skip_invalid = forms.BooleanField(required=False, label="跳过有错误的行，导入其余")
@@ -31,6 +37,13 @@ class ImportForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["format"].choices = [("", "自动识别")] + [(fmt.name, fmt.label) for fmt in formats()]
+
+    def clean(self):
+        data = super().clean()
+        pasted = bool(data.get("text", "").strip())
+        if bool(data.get("file")) == pasted:
+            raise forms.ValidationError("请上传一个文件或粘贴题目（二选一）")
+        return data
 
 
 @login_required
@@ -51,17 +64,16 @@ def bank_import_page(request):
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        options = {key: data[key] for key in ("subject", "skip_invalid", "dry_run")}
         try:
-            job = import_job_create(
-                upload=data["file"],
-                created_by=request.user,
-                fmt=data["format"],
-                subject=data["subject"],
-                skip_invalid=data["skip_invalid"],
-                dry_run=data["dry_run"],
-            )
+            if data["file"]:
+                job = import_job_create(upload=data["file"], created_by=request.user, fmt=data["format"], **options)
+            else:
+                job = import_job_create_from_text(
+                    text=data["text"], created_by=request.user, fmt=data["format"], **options
+                )
         except ApplicationError as exc:
-            form.add_error("file", exc.message)
+            form.add_error("file" if data["file"] else "text", exc.message)
         else:
             return redirect("bank-import-status", job_id=job.pk)
     jobs = ImportJob.objects.filter(created_by=request.user)[:10]

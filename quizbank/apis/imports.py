@@ -6,13 +6,13 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quizbank.models import ImportJob
 from quizbank.roles import IsTeacher
-from quizbank.services import import_job_create
+from quizbank.services import import_job_create, import_job_create_from_text
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -35,30 +35,33 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 
 class ImportInputSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(required=False)
+    text = serializers.CharField(required=False, default="", allow_blank=True, trim_whitespace=False)
     format = serializers.CharField(required=False, default="", allow_blank=True)
     subject = serializers.CharField(required=False, default="", allow_blank=True)
     skip_invalid = serializers.BooleanField(required=False, default=False)
     dry_run = serializers.BooleanField(required=False, default=False)
 
+    def validate(self, attrs):
+        if bool(attrs.get("file")) == bool(attrs["text"].strip()):
+            raise serializers.ValidationError("send either a file or pasted text")
+        return attrs
+
 
 class ImportCreateApi(APIView):
     permission_classes = [IsTeacher]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request=ImportInputSerializer, responses={201: ImportJobSerializer, 202: ImportJobSerializer})
     def post(self, request):
         serializer = ImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        job = import_job_create(
-            upload=data["file"],
-            created_by=request.user,
-            fmt=data["format"],
-            subject=data["subject"],
-            skip_invalid=data["skip_invalid"],
-            dry_run=data["dry_run"],
-        )
+        options = {key: data[key] for key in ("subject", "skip_invalid", "dry_run")}
+        if data.get("file"):
+            job = import_job_create(upload=data["file"], created_by=request.user, fmt=data["format"], **options)
+        else:
+            job = import_job_create_from_text(text=data["text"], created_by=request.user, fmt=data["format"], **options)
         code = status.HTTP_201_CREATED if job.finished_at else status.HTTP_202_ACCEPTED
         return Response(ImportJobSerializer(job).data, status=code)
 

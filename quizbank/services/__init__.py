@@ -6,6 +6,7 @@ from quizbank.services.imports import (
     bank_import,
     bank_import_file,
     import_job_create,
+    import_job_create_from_text,
     import_job_run,
     subject_get_or_create,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "bank_import",
     "bank_import_file",
     "import_job_create",
+    "import_job_create_from_text",
     "import_job_run",
     "paper_create",
     "paper_create_random",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -288,6 +288,19 @@ def import_job_create(
         return import_job_run(job_id=job.pk)
     transaction.on_commit(lambda: import_job_queued.send(sender=ImportJob, job_id=job.pk))
     return job
+
+
+PASTED_FILE_NAME = "粘贴的题目.txt"  # its name decides the default subject: 未分类/粘贴的题目
+
+
+def import_job_create_from_text(*, text: str, created_by: User | None, **options) -> ImportJob:
+    """Import pasted text as import_job_create imports an uploaded file: the format chosen or detected
+    from the content, the same rows refused with the same errors."""
+    if not text.strip():
+        raise ApplicationError("paste the questions to import", extra={"field": "text"})
+    data = text.replace("\r\n", "\n").encode("utf-8")
+    upload = SimpleUploadedFile(PASTED_FILE_NAME, data, content_type="text/plain")
+    return import_job_create(upload=upload, created_by=created_by, **options)
 
 
 def import_job_run(*, job_id: int) -> ImportJob:
