@@ -143,5 +143,10 @@ def _finish(
 
 
 FORMAT = Format(
-    name="aiken", label="Aiken (Moodle)", extensions=(".txt", ".aiken", ".aiken.txt"), parse=parse, sniff=sniff
+    name="aiken",
+    label="Aiken (Moodle)",
+    extensions=(".txt", ".aiken", ".aiken.txt"),
+    parse=parse,
+    sniff=sniff,
+    rows_are_lines=True,
 )

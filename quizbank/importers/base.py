@@ -42,13 +42,20 @@ class RowError:
     row: int | None  # 1-based line, row or item number in the source file
     field: str
     message: str
+    excerpt: str = ""  # a short quote of the row (quizbank/importers/excerpts.py)
 
     def __str__(self) -> str:
         where = self.file if self.row is None else f"{self.file}, item {self.row}"
         return f"{where}, field '{self.field}': {self.message}"
 
     def as_dict(self) -> dict:
-        return {"source": self.file, "line": self.row, "field": self.field, "message": self.message}
+        return {
+            "source": self.file,
+            "line": self.row,
+            "field": self.field,
+            "message": self.message,
+            "excerpt": self.excerpt,
+        }
 
 
 class BankImportError(Exception):

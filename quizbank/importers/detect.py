@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from quizbank.importers.base import BankImportError, ImportSource, ParseStream, RowError, read_head
+from quizbank.importers.excerpts import LineQuoter, excerpt
 from quizbank.importers.registry import Format, format_by_name, formats
 from quizbank.sanitize import clean_record
 
@@ -49,8 +51,22 @@ def iter_file(path: Path, *, fmt: str | Format = "", subject: str = "", file_nam
             raise BankImportError([RowError(name, None, "(format)", f"unknown format {fmt!r}; known: {names}")])
     else:
         chosen = detect_format(path, file_name=name)
-    for item in chosen.parse(ImportSource(path=path, file_name=name, subject=subject)):
+    quoter = LineQuoter(path, file_name=name) if chosen.rows_are_lines else None
+    try:
+        items = chosen.parse(ImportSource(path=path, file_name=name, subject=subject))
+        yield from _checked(items, name=name, subject=subject, quoter=quoter)
+    finally:
+        if quoter is not None:
+            quoter.close()
+
+
+def _checked(items: ParseStream, *, name: str, subject: str, quoter: LineQuoter | None) -> ParseStream:
+    """Records cleaned and validated, errors quoting their row: the record's question text, or the
+    file's line where rows are lines."""
+    for item in items:
         if isinstance(item, RowError):
+            if quoter is not None and item.row is not None and not item.excerpt:
+                item = replace(item, excerpt=quoter.quote(item.row))
             yield item
             continue
         if not item.subject:
@@ -59,7 +75,8 @@ def iter_file(path: Path, *, fmt: str | Format = "", subject: str = "", file_nam
         clean_record(item)
         errors = item.validate()
         if errors:
-            yield from errors
+            quote = excerpt(item.stem)
+            yield from (error if error.excerpt else replace(error, excerpt=quote) for error in errors)
         else:
             yield item
 

@@ -438,4 +438,11 @@ def _numerical(record: QuestionRecord, answer_text: str, offset: int, paragraph:
         record.answer_data["wrong_feedback"] = wrong_feedback
 
 
-FORMAT = Format(name="gift", label="Moodle GIFT", extensions=(".gift", ".gift.txt", ".txt"), parse=parse, sniff=sniff)
+FORMAT = Format(
+    name="gift",
+    label="Moodle GIFT",
+    extensions=(".gift", ".gift.txt", ".txt"),
+    parse=parse,
+    sniff=sniff,
+    rows_are_lines=True,
+)

@@ -143,5 +143,10 @@ def _number(text: str) -> int | float | None:
 
 
 FORMAT = Format(
-    name="jsonl-bank", label="JSON Lines (AQuA-RAT, GSM8K)", extensions=(".jsonl", ".json"), parse=parse, sniff=sniff
+    name="jsonl-bank",
+    label="JSON Lines (AQuA-RAT, GSM8K)",
+    extensions=(".jsonl", ".json"),
+    parse=parse,
+    sniff=sniff,
+    rows_are_lines=True,
 )

@@ -94,4 +94,6 @@ def _option(answer: str) -> dict:
     return {"text": answer.removeprefix("=").strip(), "fraction": fraction, "feedback": feedback.strip()}
 
 
-FORMAT = Format(name="missingword", label="Moodle missing word", extensions=(".txt",), parse=parse, sniff=sniff)
+FORMAT = Format(
+    name="missingword", label="Moodle missing word", extensions=(".txt",), parse=parse, sniff=sniff, rows_are_lines=True
+)

@@ -284,5 +284,10 @@ def _fill_blank(
 
 
 FORMAT = Format(
-    name="pasted-text", label="Pasted text (1. 题干 / A. 选项 / [答案])", extensions=(".txt",), parse=parse, sniff=sniff
+    name="pasted-text",
+    label="Pasted text (1. 题干 / A. 选项 / [答案])",
+    extensions=(".txt",),
+    parse=parse,
+    sniff=sniff,
+    rows_are_lines=True,
 )

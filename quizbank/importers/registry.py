@@ -22,6 +22,7 @@ class Format:
     parse: Callable[[ImportSource], ParseStream]
     sniff: Callable[[str, str], bool] = lambda head, file_name: False
     binary: bool = False  # the sniffer gets no text (xlsx)
+    rows_are_lines: bool = False  # an error's row is a line of the file, quoted beside the error
 
 
 # Order matters for sniffing: the most specific formats first.

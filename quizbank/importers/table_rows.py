@@ -45,6 +45,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from quizbank.importers.base import ParseStream, QuestionRecord, RowError, parse_bool
+from quizbank.importers.excerpts import excerpt
 from quizbank.importers.table_cells import (
     ALLOWED_TYPE_TEXT,
     GRADING_DATA_TYPES,
@@ -87,13 +88,19 @@ def row_to_record(row: dict, *, file_name: str, row_number: int, subject: str) -
     try:
         record = _build_record(row, columns, file_name=file_name, row_number=row_number, subject=subject)
     except _RowProblem as problem:
-        return RowError(file_name, row_number, problem.header or columns.name(problem.field_name), problem.message)
+        where = problem.header or columns.name(problem.field_name)
+        return RowError(file_name, row_number, where, problem.message, excerpt=_row_excerpt(row))
     # a row without a subject is left for the import's default subject (quizbank/importers/detect.py)
     errors = [error for error in record.validate() if error.field != "subject" or record.subject]
     if errors:
         error = errors[0]
-        return RowError(file_name, row_number, columns.name(error.field), error.message)
+        return RowError(file_name, row_number, columns.name(error.field), error.message, excerpt=_row_excerpt(row))
     return record
+
+
+def _row_excerpt(row: dict) -> str:
+    """The row's filled cells in order, as the teacher sees them in the sheet."""
+    return excerpt(" | ".join(str(value) for value in row.values() if str(value or "").strip()))
 
 
 class _Cells:

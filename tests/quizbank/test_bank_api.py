@@ -89,7 +89,13 @@ def test_upload_import_reports_every_bad_row_and_writes_nothing(teacher_api, tmp
     body = response.json()
     assert body["status"] == "failed" and body["report"]["created"] == 0
     assert body["report"]["errors"] == [
-        {"source": "bad.json", "line": 2, "field": "answer", "message": "the answer 'C' is not one of the options A, B"}
+        {
+            "source": "bad.json",
+            "line": 2,
+            "field": "answer",
+            "message": "the answer 'C' is not one of the options A, B",
+            "excerpt": "2+2=?",
+        }
     ]
     assert Question.objects.count() == 0
     upload = SimpleUploadedFile("bad.json", json.dumps(bank).encode())
