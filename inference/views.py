@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.exceptions import ApplicationError
 from core.throttling import request_ident, throttle_hit, throttled_message
+from inference.engines import active_version
 from inference.practice import practice_answer as practice_answer_submit
 from inference.selectors import comparison_rows, shared_suites, suite_comparison, versions_table
 from quizbank.roles import is_admin
@@ -71,7 +72,7 @@ def _two_versions(request) -> tuple[ModelVersion | None, ModelVersion | None]:
     versions = ModelVersion.objects.order_by("-created_at", "-id")
     first = versions.filter(name=request.GET.get("a", "")).first()
     second = versions.filter(name=request.GET.get("b", "")).first()
-    active = versions.filter(is_active=True).first()
+    active = active_version()
     first = first or active or versions.first()
     second = second or versions.exclude(pk=first.pk if first else None).first()
     return first, second

@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 
 from core.exceptions import ApplicationError
-from inference.engines import get_engine
+from inference.engines import active_version, get_engine
 from inference.engines.base import Engine, ModelServerError
 from inference.evaluation.scoring import GRADE_STEPS, grade_steps, score_version
 from inference.evaluation.suites import current_suites
@@ -131,7 +131,9 @@ def version_score(*, version: ModelVersion, again: bool = False) -> dict:
     """Score `version` on every current suite, and the active version on any of them it lacks (so the
     gate has pairs); each through the server where it serves that version, else in this process.
     Returns the version's summary per suite (also kept in both versions' metrics)."""
-    active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+    active = active_version()
+    if active is not None and active.pk == version.pk:
+        active = None
     engines: dict[int, tuple[Engine, str]] = {}
     for suite in current_suites(version):
         for one in (version, active):

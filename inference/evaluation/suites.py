@@ -184,7 +184,7 @@ def current_suites(version: ModelVersion) -> list[EvalSuite]:
     training set, and every other active suite (refreshed from its subject or source)."""
     suites = [heldout_suite(), grading_suite(), trained_suite(version)]
     for name in (
-        EvalSuite.objects.filter(is_active=True).exclude(name__in=BUILT_IN).values_list("name", flat=True).distinct()
+        EvalSuite.objects.exclude(is_active=False).exclude(name__in=BUILT_IN).values_list("name", flat=True).distinct()
     ):
         latest = EvalSuite.objects.filter(name=name).order_by("-revision").first()
         if latest is None or not latest.is_active:
