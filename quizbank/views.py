@@ -10,6 +10,7 @@ from quizbank.importers.registry import formats
 from quizbank.models import ImportJob, QuestionType
 from quizbank.roles import is_teacher
 from quizbank.selectors import question_search
+from quizbank.selectors.imports import import_job_rows_read
 from quizbank.services import import_job_create, import_job_create_from_text
 
 teacher_required = user_passes_test(is_teacher)
@@ -84,4 +85,5 @@ def bank_import_page(request):
 @teacher_required
 def bank_import_status(request, job_id: int):
     job = get_object_or_404(ImportJob, pk=job_id)
+    job.rows_read = import_job_rows_read(job=job)  # shown, not saved
     return render(request, "quizbank/bank_import_status.html", {"job": job})

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from quizbank.models import ImportJob
 from quizbank.roles import IsTeacher
+from quizbank.selectors.imports import import_job_rows_read
 from quizbank.services import import_job_create, import_job_create_from_text
 
 
@@ -71,7 +72,9 @@ class ImportDetailApi(APIView):
 
     @extend_schema(responses=ImportJobSerializer)
     def get(self, request, job_id: int):
-        return Response(ImportJobSerializer(get_object_or_404(ImportJob, pk=job_id)).data)
+        job = get_object_or_404(ImportJob, pk=job_id)
+        job.rows_read = import_job_rows_read(job=job)  # while it runs, read beside the upload; not saved
+        return Response(ImportJobSerializer(job).data)
 
 
 class ImportTemplateApi(APIView):

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from quizbank.import_progress import PROGRESS_FILE_NAME, progress_write
 from quizbank.importers import BankImportError, QuestionRecord, RowError, iter_file
 from quizbank.importers.detect import default_subject
 from quizbank.importers.mapped import mapping_format
@@ -36,6 +37,7 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     dry_run: bool = False
+    rows_read: int = 0  # records read, good and bad rows' errors aside
     refused: bool = False  # nothing was read (a wrong mapping): an error even with skip_invalid
 
     @property
@@ -204,6 +206,7 @@ def bank_import(
                     report.errors.extend(exc.errors)
                 if defaulted:
                     report.warnings.append(_defaulted_warning(name, defaulted))
+            report.rows_read = seen
             if not report.errors or skip_invalid:
                 writer.flush()
             report.skipped = len({(error.file, error.row) for error in report.errors})
@@ -258,6 +261,8 @@ def import_job_create(
 ) -> ImportJob:
     """Store an uploaded file and import it: now if small, else on a worker (progress on the job)."""
     name, size = Path(upload.name or "").name, upload.size
+    if name.startswith(PROGRESS_FILE_NAME):  # the progress file lives beside the upload
+        name = f"_{name}"
     if not name or size is None:  # a multipart upload always has both
         raise ApplicationError("send the bank as a file with a name", extra={"field": "file"})
     if size > settings.IMPORT_MAX_UPLOAD_BYTES:
@@ -293,14 +298,24 @@ def import_job_create(
 PASTED_FILE_NAME = "粘贴的题目.txt"  # its name decides the default subject: 未分类/粘贴的题目
 
 
-def import_job_create_from_text(*, text: str, created_by: User | None, **options) -> ImportJob:
+def import_job_create_from_text(
+    *,
+    text: str,
+    created_by: User | None,
+    fmt: str = "",
+    subject: str = "",
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+) -> ImportJob:
     """Import pasted text as import_job_create imports an uploaded file: the format chosen or detected
     from the content, the same rows refused with the same errors."""
     if not text.strip():
         raise ApplicationError("paste the questions to import", extra={"field": "text"})
     data = text.replace("\r\n", "\n").encode("utf-8")
     upload = SimpleUploadedFile(PASTED_FILE_NAME, data, content_type="text/plain")
-    return import_job_create(upload=upload, created_by=created_by, **options)
+    return import_job_create(
+        upload=upload, created_by=created_by, fmt=fmt, subject=subject, skip_invalid=skip_invalid, dry_run=dry_run
+    )
 
 
 def import_job_run(*, job_id: int) -> ImportJob:
@@ -311,7 +326,9 @@ def import_job_run(*, job_id: int) -> ImportJob:
         return job
 
     def progress(rows: int) -> None:
-        ImportJob.objects.filter(pk=job_id).update(rows_read=rows)
+        # beside the upload, not on the job row: the import's transaction would hide it until the end
+        if _upload_folder(job.file_path) is not None:
+            progress_write(job.file_path, rows)
 
     try:
         report = bank_import(
@@ -336,9 +353,10 @@ def import_job_run(*, job_id: int) -> ImportJob:
         job.status = ImportStatus.FAILED
     else:
         job.report = report.as_dict()
+        job.rows_read = report.rows_read
         job.status = ImportStatus.FAILED if report.errors and not job.skip_invalid else ImportStatus.SUCCEEDED
     job.finished_at = timezone.now()
-    job.save(update_fields=["report", "status", "finished_at"])
+    job.save(update_fields=["report", "status", "finished_at", "rows_read"])
     import_file_delete(path=job.file_path)
     return job
 
