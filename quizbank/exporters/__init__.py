@@ -1,4 +1,4 @@
-"""Exporters: the bank as training data (alpaca, sharegpt, llamafactory) or exchange files
+"""Exporters: the bank as training data (alpaca, sharegpt, openai, llamafactory) or exchange files
 (gift, moodle-xml, xlsx). Each module has `export(questions, out: Path) -> int` (count written)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 EXPORTER_MODULES = {
     "alpaca": "quizbank.exporters.training",
     "sharegpt": "quizbank.exporters.training",
+    "openai": "quizbank.exporters.training",
     "llamafactory": "quizbank.exporters.training",
     "gift": "quizbank.exporters.gift",
     "moodle-xml": "quizbank.exporters.moodle_xml",

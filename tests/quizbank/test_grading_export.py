@@ -113,9 +113,20 @@ def test_without_a_rubric_the_record_has_one_overall_criterion(tmp_path, alice, 
     assert json.loads(record["output"])["criteria"] == [{"id": "overall", "awarded": 1.0, "max": 2.0, "evidence": ""}]
 
 
-def test_sharegpt_grading_export_is_messages_jsonl(tmp_path, graded):
+def test_sharegpt_grading_export_is_conversations_jsonl(tmp_path, graded):
     out = tmp_path / "grade.jsonl"
     call_command("export_dataset", "--task", "grade", "--format", "sharegpt", "--out", str(out))
+    (line,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    human, gpt = line["conversations"]
+    assert (human["from"], gpt["from"]) == ("human", "gpt")
+    assert human["value"].startswith(prompts.GRADING_INSTRUCTION)
+    jsonschema.validate(json.loads(gpt["value"]), prompts.GRADING_SCHEMA)
+    assert json.loads((tmp_path / "dataset_info.json").read_text(encoding="utf-8"))["grade"]["formatting"] == "sharegpt"
+
+
+def test_openai_grading_export_is_messages_jsonl(tmp_path, graded):
+    out = tmp_path / "grade.jsonl"
+    call_command("export_dataset", "--task", "grade", "--format", "openai", "--out", str(out))
     (line,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     user, assistant = line["messages"]
     assert (user["role"], assistant["role"]) == ("user", "assistant")

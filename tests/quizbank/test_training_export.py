@@ -33,14 +33,50 @@ def nc_bank(tmp_path):
     return path
 
 
-def test_sharegpt_export_is_messages_jsonl(tmp_path):
+def test_sharegpt_export_is_conversations_jsonl_with_its_dataset_info(tmp_path):
     bank_import_file(path=DEMO_BANK)
     out = tmp_path / "data.jsonl"
     call_command("export_dataset", "--format", "sharegpt", "--out", str(out))
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 100 and set(lines[0]) == {"conversations"}  # no system prompt: no "system" field
+    human, gpt = lines[0]["conversations"]
+    assert (human["from"], gpt["from"]) == ("human", "gpt")
+    assert gpt["value"].startswith("答案：") and human["value"]
+    info = json.loads((tmp_path / "dataset_info.json").read_text(encoding="utf-8"))
+    assert info == {
+        "data": {
+            "file_name": "data.jsonl",
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations", "system": "system"},
+            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        }
+    }
+
+
+def test_a_system_prompt_goes_in_the_sharegpt_system_field(monkeypatch):
+    from quizbank import prompts
+    from quizbank.exporters.training import sharegpt_record
+
+    monkeypatch.setattr(
+        prompts,
+        "prompt_messages",
+        lambda record: [{"role": "system", "content": "你是老师"}, {"role": "user", "content": "Q"}],
+    )
+    assert sharegpt_record({"instruction": "Q", "input": "", "output": "A"}) == {
+        "conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}],
+        "system": "你是老师",
+    }
+
+
+def test_openai_export_is_messages_jsonl(tmp_path):
+    bank_import_file(path=DEMO_BANK)
+    out = tmp_path / "data.jsonl"
+    call_command("export_dataset", "--format", "openai", "--out", str(out))
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 100
     assert [m["role"] for m in lines[0]["messages"]] == ["user", "assistant"]
     assert lines[0]["messages"][1]["content"].startswith("答案：")
+    assert not (tmp_path / "dataset_info.json").exists()
 
 
 def test_llamafactory_folder_has_dataset_info_and_alpaca_file(tmp_path):

@@ -7,13 +7,14 @@ from quizbank.exporters import EXPORT_FORMATS, exporter
 from quizbank.exporters.training import export_grading
 from quizbank.selectors import SPLITS, questions_iter, teacher_graded_answers
 
-TRAINING_FORMATS = ("alpaca", "sharegpt", "llamafactory")
+TRAINING_FORMATS = ("alpaca", "sharegpt", "openai", "llamafactory")
 
 
 class Command(BaseCommand):
     help = (
         "Export the bank: training data (alpaca: a JSON list of {instruction, input, output}; sharegpt: "
-        "messages JSONL; llamafactory: a dataset folder) or exchange files (gift, moodle-xml, xlsx)."
+        "conversations JSONL with its dataset_info.json beside it; openai: messages JSONL; llamafactory: a "
+        "dataset folder) or exchange files (gift, moodle-xml, xlsx)."
     )
 
     def add_arguments(self, parser):
