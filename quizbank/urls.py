@@ -12,6 +12,8 @@ urlpatterns = [
     path("bank/", views.bank_index, name="bank-index"),
     path("bank/import/", views.bank_import_page, name="bank-import"),
     path("bank/imports/<int:job_id>/", views.bank_import_status, name="bank-import-status"),
+    path("bank/export/", views.bank_export_page, name="bank-export"),
+    path("bank/export/<str:fmt>/", views.bank_export_download, name="bank-export-download"),
     path("", include("quizbank.exam_api_urls")),
     path("", include("quizbank.exam_web_urls")),
     path("", include("quizbank.teacher_urls")),

@@ -1,17 +1,19 @@
-"""Teacher pages for the bank: browse and filter, upload a file, follow an import."""
+"""Teacher pages for the bank: browse and filter, upload a file, follow an import, download an export."""
 
 from django import forms
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET
 
 from core.exceptions import ApplicationError
 from quizbank.importers.registry import formats
 from quizbank.models import ImportJob, QuestionType
 from quizbank.roles import is_teacher
-from quizbank.selectors import question_search
+from quizbank.selectors import SPLITS, question_search
 from quizbank.selectors.imports import import_job_rows_read
-from quizbank.services import import_job_create, import_job_create_from_text
+from quizbank.services import exports, import_job_create, import_job_create_from_text
 
 teacher_required = user_passes_test(is_teacher)
 
@@ -87,3 +89,47 @@ def bank_import_status(request, job_id: int):
     job = get_object_or_404(ImportJob, pk=job_id)
     job.rows_read = import_job_rows_read(job=job)  # shown, not saved
     return render(request, "quizbank/bank_import_status.html", {"job": job})
+
+
+EXPORT_CHOICES = [
+    ("alpaca", "Alpaca JSON（训练数据）"),
+    ("sharegpt", "ShareGPT JSONL + dataset_info.json（训练数据，zip）"),
+    ("openai", "OpenAI messages JSONL（训练数据）"),
+    ("llamafactory", "LLaMA-Factory 数据集文件夹（训练数据，zip）"),
+    ("gift", "Moodle GIFT"),
+    ("moodle-xml", "Moodle XML"),
+    ("xlsx", "Excel（.xlsx）"),
+]
+
+
+class ExportForm(forms.Form):
+    subject = forms.CharField(required=False, label="学科（留空为全部，含下级学科）")
+    split = forms.ChoiceField(required=False, label="划分", choices=[(split, split) for split in SPLITS])
+
+
+@login_required
+@teacher_required
+@require_GET
+def bank_export_page(request):
+    """The export form: a subject, a split, and one download button per format."""
+    return render(request, "quizbank/bank_export.html", {"form": ExportForm(), "formats": EXPORT_CHOICES})
+
+
+@login_required
+@teacher_required
+@require_GET
+def bank_export_download(request, fmt: str):
+    """The bank in one export format, as export_dataset writes it, as a download."""
+    if fmt not in dict(EXPORT_CHOICES):
+        raise Http404("no such export format")
+    form = ExportForm(request.GET)
+    if form.is_valid():
+        data = form.cleaned_data
+        download, name, count = exports.bank_export_download(
+            fmt=fmt, subject=data["subject"], split=data["split"] or "all"
+        )
+        if count:
+            return FileResponse(download, as_attachment=True, filename=name)
+        download.close()
+        form.add_error(None, "没有符合条件的题目（训练数据不含进行中考试的题目和仅供评测的来源）")
+    return render(request, "quizbank/bank_export.html", {"form": form, "formats": EXPORT_CHOICES}, status=400)

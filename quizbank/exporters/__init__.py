@@ -17,6 +17,7 @@ EXPORTER_MODULES = {
     "xlsx": "quizbank.exporters.xlsx",
 }
 EXPORT_FORMATS = tuple(EXPORTER_MODULES)
+TRAINING_FORMATS = ("alpaca", "sharegpt", "openai", "llamafactory")
 
 
 def exporter(name: str) -> Callable[[Iterable, Path], int]:

@@ -157,6 +157,8 @@ ACCESS: dict[str, Access] = {
     "bank-index": access(every_method(TEACHERS)),
     "bank-import": access(every_method(TEACHERS)),
     "bank-import-status": access(every_method(TEACHERS)),
+    "bank-export": access({"get": TEACHERS}),
+    "bank-export-download": access({"get": TEACHERS}, params={"fmt": "export_format"}),
     # --- practice and the model's explanations
     "practice-index": access(every_method(SIGNED_IN)),
     "practice-question": access({"get": SIGNED_IN, "post": SIGNED_IN}, body={"post": {"response": "A"}}),
@@ -329,6 +331,7 @@ def _build_scene() -> Scene:
         "question_id": str(drill.pk),
         "exam_question": exam.items.first().question_id,
         "job_id": str(job.pk),
+        "export_format": "gift",
         "run_id": str(run.pk),
         "name": candidate.name,
         "action": "cancel",

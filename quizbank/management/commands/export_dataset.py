@@ -3,11 +3,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from quizbank.exporters import EXPORT_FORMATS, exporter
+from quizbank.exporters import EXPORT_FORMATS, TRAINING_FORMATS
 from quizbank.exporters.training import export_grading
-from quizbank.selectors import SPLITS, questions_iter, teacher_graded_answers
-
-TRAINING_FORMATS = ("alpaca", "sharegpt", "openai", "llamafactory")
+from quizbank.selectors import SPLITS, teacher_graded_answers
+from quizbank.services.exports import bank_export
 
 
 class Command(BaseCommand):
@@ -47,14 +46,9 @@ class Command(BaseCommand):
         if task == "grade":
             self.export_grading(format, out, subject, split, allow_non_commercial, examples)
             return
-        # Training data leaves out the questions of exams still open: a model must not learn their keys.
-        questions = questions_iter(
-            subject=subject,
-            split=split,
-            allow_non_commercial=allow_non_commercial or not training,
-            exclude_locked=training,
+        count = bank_export(
+            fmt=format, out=out, subject=subject, split=split, allow_non_commercial=allow_non_commercial
         )
-        count = exporter(format)(questions, out)
         if not count:
             raise CommandError("no questions match; import a bank first (manage.py import_questions)")
         self.stdout.write(f"wrote {count} {'records' if training else 'questions'} to {out}")
