@@ -181,7 +181,7 @@ LF_SETTINGS = {
     "defaults": {},
     "no_checkpointing": LF_NO_CHECKPOINTING,
     "grouped": LF_GROUPED,
-    "grouped_eager": LF_GROUPED | {"flash_attn": "eager"},
+    "grouped_eager": LF_GROUPED | {"flash_attn": "disabled"},  # its name for eager attention
     "packing": LF_NO_CHECKPOINTING | {"packing": True},
     "neat_packing": LF_NO_CHECKPOINTING | {"neat_packing": True},
 }
