@@ -113,7 +113,7 @@ def test_promotion_switches_the_served_version_without_dropping_a_request(
     full = version_register(name="ft-full", path=trained_model, method="full")
     lora = version_register(name="ft-lora", path=lora_model, method="lora", parent=full)
     merged = version_register(name="ft-merged", path=lora_model, method="full", parent=full)
-    version_promote(version=full, force=True)
+    version_promote(version=full, force=True, reason="switching the served version under test")
     wait_for(served_ready, timeout=400, what="the first server is up")
     before = ask()
     assert (before.model, readable(before.text)) == ("ft-full", expected["base"])
@@ -134,14 +134,14 @@ def test_promotion_switches_the_served_version_without_dropping_a_request(
         thread.start()
     try:
         # A LoRA version over the served base: hot-loaded into the same server, asked for by name.
-        version_promote(version=lora, force=True)
+        version_promote(version=lora, force=True, reason="switching the served version under test")
         hot = wait_for(lambda: (r := ask()).model == "ft-lora" and r, timeout=60, what="the adapter answers")
         assert readable(hot.text) == expected["lora"]
         assert supervisor.current.process.pid == first_pid  # no restart
         assert "ft-lora" in get_engine().served_models()
 
         # Merged weights: a second server starts, takes the new connections, the first is drained.
-        version_promote(version=merged, force=True)
+        version_promote(version=merged, force=True, reason="switching the served version under test")
         switched = wait_for(lambda: (r := ask()).model == "ft-merged" and r, timeout=600, what="the new server")
         assert readable(switched.text) == expected["lora"]
         assert supervisor.current.process.pid != first_pid
@@ -174,7 +174,11 @@ def test_killing_the_server_mid_exam_loses_no_answer_and_pending_grades_complete
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.GRADING_SWEEP_EVERY_SECONDS = 0
-    version_promote(version=version_register(name="ft-full", path=trained_model, method="full"), force=True)
+    version_promote(
+        version=version_register(name="ft-full", path=trained_model, method="full"),
+        force=True,
+        reason="switching the served version under test",
+    )
     choice = next(question for question in demo_bank if question.qtype == QuestionType.SINGLE_CHOICE)
     essay = question_create(
         data={

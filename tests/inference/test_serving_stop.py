@@ -124,7 +124,11 @@ class Supervisor:
 def supervisor(tiny_base_model, tmp_path):
     """serve_model serving the (only, active) version of the tiny model."""
     name = f"stop-{uuid.uuid4().hex[:8]}"
-    version_promote(version=version_register(name=name, path=tiny_base_model, method="bootstrap"), force=True)
+    version_promote(
+        version=version_register(name=name, path=tiny_base_model, method="bootstrap"),
+        force=True,
+        reason="switching the served version under test",
+    )
     started = Supervisor(None, tmp_path / "serve_model.log")
     yield started
     started.clean_up()
@@ -158,6 +162,7 @@ def test_sigterm_once_serving_and_switching_stops_both_servers(supervisor, tiny_
     version_promote(
         version=version_register(name=f"promoted-{uuid.uuid4().hex[:8]}", path=tiny_base_model, method="full"),
         force=True,
+        reason="switching the served version under test",
     )
     supervisor.engine_started(supervisor.started(2))
     assert supervisor.serving()
