@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from inference.evaluation.scoring import SUMMARY_KEYS
 from inference.models import EvalResult, EvalRun, EvalSuite
 from tuning.models import ModelVersion
-
-HEADLINE = ("n", "answer_accuracy", "explanation_fidelity", "grading_qwk")
 
 
 def versions_table() -> list[dict]:
@@ -18,8 +17,7 @@ def versions_table() -> list[dict]:
     table = []
     for version in ModelVersion.objects.order_by("created_at", "id"):
         suites = {
-            name: {"revision": run.suite.revision, "ci95": run.metrics.get("ci95")}
-            | {key: run.metrics.get(key) for key in HEADLINE}
+            name: {"revision": run.suite.revision} | {key: run.metrics.get(key) for key in SUMMARY_KEYS}
             for name, run in sorted(runs.get(version.pk, {}).items())
         }
         table.append(

@@ -17,19 +17,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
-from django.conf import settings
-
 from core.exceptions import ApplicationError
 from inference.engines import active_version, get_engine
 from inference.engines.base import Engine, ModelServerError
-from inference.evaluation.scoring import GRADE_STEPS, grade_steps, score_version
+from inference.evaluation.scoring import SUMMARY_KEYS, grading_figures, grading_request, score_version
 from inference.evaluation.suites import current_suites
-from inference.grading import GradingOutputError, decoding_schema, grade_parse
+from inference.grading import GradingOutputError, grade_parse
 from inference.models import EvalRun
-from quizbank import prompts
 from quizbank.models import Answer, answer_worth
-from quizbank.prompt_inputs import grading_prompt_parts
-from tuning.metrics import quadratic_weighted_kappa
 from tuning.models import ModelVersion, RunEvent
 from tuning.services import (
     version_evaluation_fail,
@@ -53,24 +48,12 @@ def grading_agreement(
     grade is shown to the model. Output that is not a grade, and requests that failed,
     count as 0 marks (as the live grader would not give the answer a grade either)."""
     answers = list(answers)
-    max_tokens = max_tokens or settings.GRADING_MAX_TOKENS
     started = time.monotonic()
-    requests_, rubrics = [], []
-    for answer in answers:
-        parts = grading_prompt_parts(answer, examples=settings.GRADING_EXAMPLES)
-        rubrics.append(parts["rubric"])
-        requests_.append(
-            {
-                "messages": prompts.grading_messages(**parts),
-                "max_tokens": max_tokens,
-                "json_schema": decoding_schema(parts["rubric"], max_tokens),
-            }
-        )
-    results = client.chat_many(requests_, concurrency=concurrency) if requests_ else []
-    teacher_steps, model_steps = [], []
+    built = [grading_request(answer, max_tokens=max_tokens) for answer in answers]
+    results = client.chat_many([request for request, _ in built], concurrency=concurrency) if built else []
+    scores = []
     unparsable = failed = 0
-    difference = Decimal(0)
-    for answer, rubric, result in zip(answers, rubrics, results, strict=True):
+    for answer, (_, rubric), result in zip(answers, built, results, strict=True):
         worth = answer_worth(answer)
         model_score = Decimal(0)
         if isinstance(result, Exception):
@@ -80,18 +63,13 @@ def grading_agreement(
                 model_score = grade_parse(result.text, rubric=rubric, worth=worth).score
             except GradingOutputError:
                 unparsable += 1
-        teacher_score = answer.score or Decimal(0)
-        teacher_steps.append(grade_steps(teacher_score, worth))
-        model_steps.append(grade_steps(model_score, worth))
-        difference += abs(model_score - teacher_score)
-    n = len(answers)
+        scores.append((answer.score or Decimal(0), model_score, worth))
+    qwk, exact, mean_error = grading_figures(scores)
     return {
-        "n": n,
-        "qwk": round(quadratic_weighted_kappa(teacher_steps, model_steps, min_score=0, max_score=GRADE_STEPS), 4),
-        "exact_agreement": round(sum(a == b for a, b in zip(teacher_steps, model_steps, strict=True)) / n, 4)
-        if n
-        else 0.0,
-        "mean_abs_error": round(float(difference) / n, 4) if n else 0.0,
+        "n": len(answers),
+        "qwk": qwk,
+        "exact_agreement": exact,
+        "mean_abs_error": mean_error,
         "unparsable": unparsable,
         "failed_requests": failed,
         "seconds": round(time.monotonic() - started, 2),
@@ -173,9 +151,6 @@ def suite_summaries(version: ModelVersion) -> dict:
             key: run.metrics[key] for key in SUMMARY_KEYS if key in run.metrics
         }
     return summaries
-
-
-SUMMARY_KEYS = ("n", "answer_accuracy", "ci95", "explanation_fidelity", "grading_qwk", "parse_failures")
 
 
 def engine_for(version: ModelVersion) -> tuple[Engine, str]:

@@ -19,12 +19,15 @@ from inference.explanations import question_chat_request
 from inference.grading import GradingOutputError, decoding_schema, grade_parse
 from inference.models import EvalItem, EvalResult, EvalRun, EvalSuite
 from quizbank import prompts
+from quizbank.models import Answer
 from quizbank.normalize import normalize_text
 from quizbank.prompt_inputs import grading_prompt_parts
 from tuning.metrics import quadratic_weighted_kappa, rouge_l_chars
 from tuning.models import ModelVersion
 
 GRADE_STEPS = 10  # grades compared on a 0..10 scale of the item's worth
+# The headline figures of a version on a suite: versions --json, evaluate --json, the version's metrics.
+SUMMARY_KEYS = ("n", "answer_accuracy", "ci95", "explanation_fidelity", "grading_qwk", "parse_failures")
 
 
 class AnsweredByAnother(ApplicationError):
@@ -38,17 +41,39 @@ def grade_steps(score: Decimal, worth: Decimal) -> int:
     return min(max(int(steps), 0), GRADE_STEPS)
 
 
+def grading_request(answer: Answer, *, max_tokens: int | None = None) -> tuple[dict, list[dict]]:
+    """The live grader's request for a teacher-graded answer (its examples are the teacher's own sample
+    answers, so no held-out grade is shown to the model), and the rubric to read its output with."""
+    max_tokens = max_tokens or settings.GRADING_MAX_TOKENS
+    parts = grading_prompt_parts(answer, examples=settings.GRADING_EXAMPLES)
+    request = {
+        "messages": prompts.grading_messages(**parts),
+        "max_tokens": max_tokens,
+        "json_schema": decoding_schema(parts["rubric"], max_tokens),
+    }
+    return request, parts["rubric"]
+
+
+def grading_figures(scores: list[tuple[Decimal, Decimal, Decimal]]) -> tuple[float, float, float]:
+    """(QWK on a 0..10 scale of each item's worth, exact agreement on that scale, mean difference in
+    points) of (teacher's score, model's score, worth) triples; a missing grade counts as 0 marks."""
+    if not scores:
+        return (1.0, 0.0, 0.0)
+    teacher = [grade_steps(mine, worth) for mine, _, worth in scores]
+    model = [grade_steps(theirs, worth) for _, theirs, worth in scores]
+    difference = sum(abs(theirs - mine) for mine, theirs, _ in scores)
+    return (
+        round(quadratic_weighted_kappa(teacher, model, min_score=0, max_score=GRADE_STEPS), 4),
+        round(sum(a == b for a, b in zip(teacher, model, strict=True)) / len(scores), 4),
+        round(float(difference) / len(scores), 4),
+    )
+
+
 def item_request(item: EvalItem, *, max_tokens: int) -> dict:
     if item.kind == EvalItem.Kind.ANSWER:
         return question_chat_request(item.question, max_tokens=max_tokens)
-    parts = grading_prompt_parts(item.answer, examples=settings.GRADING_EXAMPLES)
-    grading_tokens = settings.GRADING_MAX_TOKENS
-    return {
-        "messages": prompts.grading_messages(**parts),
-        "max_tokens": grading_tokens,
-        "json_schema": decoding_schema(parts["rubric"], grading_tokens),
-        "_rubric": parts["rubric"],
-    }
+    request, rubric = grading_request(item.answer)
+    return request | {"_rubric": rubric}
 
 
 def _same_key(given: str | None, key: str) -> bool:
@@ -162,15 +187,12 @@ def aggregate(items: list[EvalItem], results: list[EvalResult]) -> dict:
             )
             metrics["explanation_chrf"] = round(sum(result.chrf or 0 for result in explained) / len(explained), 4)
     if grades:
-        teacher = [grade_steps(item.teacher_score or Decimal(0), item.worth or Decimal(0)) for item, _ in grades]
-        model = [grade_steps(result.model_score or Decimal(0), item.worth or Decimal(0)) for item, result in grades]
-        difference = sum(abs((result.model_score or 0) - (item.teacher_score or 0)) for item, result in grades)
+        scores = [
+            (item.teacher_score or Decimal(0), result.model_score or Decimal(0), item.worth or Decimal(0))
+            for item, result in grades
+        ]
         metrics["graded"] = len(grades)
-        metrics["grading_qwk"] = round(quadratic_weighted_kappa(teacher, model, min_score=0, max_score=GRADE_STEPS), 4)
-        metrics["grading_exact_agreement"] = round(
-            sum(a == b for a, b in zip(teacher, model, strict=True)) / len(grades), 4
-        )
-        metrics["grading_mae"] = round(float(difference) / len(grades), 4)
+        metrics["grading_qwk"], metrics["grading_exact_agreement"], metrics["grading_mae"] = grading_figures(scores)
     return metrics
 
 

@@ -7,11 +7,9 @@ from core.exceptions import ApplicationError
 from inference.engines import get_engine
 from inference.engines.base import ModelServerError
 from inference.evaluation import IN_PROCESS, SERVER, local_engine, version_evaluate
-from inference.evaluation.scoring import score_version
+from inference.evaluation.scoring import SUMMARY_KEYS, score_version
 from inference.evaluation.suites import suite_named
 from tuning.models import ModelVersion, VersionState
-
-SUMMARY = ("n", "answer_accuracy", "ci95", "explanation_fidelity", "grading_qwk")
 
 
 class Command(ModelVersionCommand):
@@ -69,7 +67,7 @@ class Command(ModelVersionCommand):
             "suite": chosen.name,
             "revision": chosen.revision,
             "engine": run.engine,
-        } | {key: run.metrics.get(key) for key in SUMMARY}
+        } | {key: run.metrics.get(key) for key in SUMMARY_KEYS}
         if not options["json"]:
             self.stdout.write(
                 f"{target.name} on {chosen} ({run.engine}): {result['n']} items, accuracy {result['answer_accuracy']}"
