@@ -91,21 +91,22 @@ def broker_of_this_process(url: str):
     """This process's Celery app sends to `url` meanwhile (the suite's own broker again after)."""
     from quizsite.celery import app
 
-    before = app.conf.broker_url
-    if url == before:
+    before = app.conf.broker_url, app.conf.broker_write_url
+    if url == before[0]:
         yield
         return
 
-    def switch(to: str) -> None:
-        app.conf.broker_url = to
+    def switch(to: str, write_to: str | None) -> None:
+        # the write URL too: a CELERY_BROKER_URL in the environment (a parallel worker's) outranks broker_url
+        app.conf.broker_url, app.conf.broker_write_url = to, write_to
         app._pool = None  # the connection pool and producers are built for a broker: build them again
         app.amqp._producer_pool = None
 
-    switch(url)
+    switch(url, url)
     try:
         yield
     finally:
-        switch(before)
+        switch(*before)
 
 
 def process_env(**extra: str) -> dict[str, str]:
