@@ -187,7 +187,7 @@ def _free_port() -> int:
 
 class VLLMServer:
     def __init__(self, model_dir: Path, version_name: str, log_path: Path):
-        from inference.serving.process import GUARD, STOP_GRACE, unpin, vllm_command
+        from inference.serving.process import GUARD, STOP_GRACE, pin, vllm_command
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -201,7 +201,7 @@ class VLLMServer:
         # under the serving supervisor's guard: when this test process ends however it ends (a SIGTERM
         # from `timeout` skips fixture teardown), the pipe closes and the guard stops the server's session
         lifeline, self._lifeline = os.pipe()
-        guarded = [sys.executable, "-c", GUARD, str(lifeline), str(STOP_GRACE), *argv]
+        guarded = [sys.executable, "-c", GUARD, str(lifeline), str(STOP_GRACE), "", *argv]
         try:
             self.process = subprocess.Popen(
                 guarded, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -209,7 +209,7 @@ class VLLMServer:
             )  # fmt: skip
         finally:
             os.close(lifeline)
-        unpin(self.process.pid)  # not the one core a thread that ran torch may be pinned to
+        pin(self.process.pid)  # every core, not the one core a thread that ran torch may be pinned to
 
     def wait_ready(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout

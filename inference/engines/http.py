@@ -25,6 +25,7 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError
 
 from inference.engines.base import (
     ChatRequest,
@@ -72,6 +73,11 @@ def model_server_api_key() -> str:
 
 def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
+
+
+def _closed_before_answering(exc: requests.RequestException) -> bool:
+    """The connection was closed before any answer came (urllib3's ProtocolError: "Connection aborted")."""
+    return isinstance(exc, requests.ConnectionError) and bool(exc.args) and isinstance(exc.args[0], ProtocolError)
 
 
 def _pooled_session() -> requests.Session:
@@ -299,7 +305,7 @@ class HttpEngine(Engine):
         errors: list[str] = []
         attempts = self.retries + 1
         attempt = 0
-        renamed = False
+        renamed = reconnected = False
         while attempt < attempts:
             url = self._pick()
             if url is None:
@@ -312,6 +318,11 @@ class HttpEngine(Engine):
             try:
                 response = self._session.request(method, f"{url}{path}", json=body, timeout=self.timeout, stream=stream)
             except requests.RequestException as exc:
+                if _closed_before_answering(exc) and not reconnected:
+                    # A pooled connection the server (or the public port, switching servers) had closed:
+                    # asked again at once on a new connection, and not held against the server.
+                    reconnected = True
+                    continue
                 self._failed(url)
                 errors.append(f"{url}: {type(exc).__name__}")
             else:

@@ -101,14 +101,35 @@ def vllm_command(
     return argv, env
 
 
-def unpin(pid: int) -> None:
-    """Let a new server use every core. A child inherits the CPU affinity of the thread that starts it,
-    and a thread that ran torch may have been pinned to one core (the one the running server's
-    worker holds), which would starve the new server's start."""
+def every_core() -> list[int]:
+    return list(range(os.cpu_count() or 1))
+
+
+def cores_beside(binding: str) -> list[int]:
+    """The cores for a CPU server started beside one whose OpenMP threads are bound by `binding` (a
+    VLLM_CPU_OMP_THREADS_BIND value): those it leaves free. vLLM's "auto" binding leaves the last core
+    to the server's own process."""
+    cores = every_core()
+    if binding in ("auto", "nobind"):
+        used = set(cores[:-1])
+    else:
+        used = {core for part in binding.split(",") for core in _core_range(part)}
+    return [core for core in cores if core not in used] or cores[-1:]
+
+
+def _core_range(part: str) -> range:
+    first, _, last = part.partition("-")
+    return range(int(first), int(last or first) + 1)
+
+
+def pin(pid: int, cores: list[int] | None = None) -> None:
+    """Let a server's process use `cores` (every core by default). A child inherits the CPU affinity
+    of the thread that starts it, and a thread that ran torch may have been pinned to one core (the one
+    the running server's worker holds), which would starve the new server's start."""
     try:
-        os.sched_setaffinity(pid, range(os.cpu_count() or 1))
+        os.sched_setaffinity(pid, cores or every_core())
     except OSError:
-        logger.warning("could not widen the CPU affinity of process %s", pid)
+        logger.warning("could not set the CPU affinity of process %s", pid)
 
 
 # The first process of each model server's session: it starts vLLM and waits for it. When the read end
@@ -117,14 +138,16 @@ def unpin(pid: int) -> None:
 # and the engine processes vLLM started. PR_SET_PDEATHSIG alone would not do: it fires when the thread
 # that forked exits, not the process, and reaches the direct child only, never vLLM's engine core. The
 # guard sets it on vLLM too (SIGTERM, so vLLM stops its engine), in case the guard itself is killed.
-# argv: the pipe's fd, the grace in seconds, then vLLM's argv.
+# vLLM starts on the cores given (every core if none): importing torch pins the process to each core
+# in turn to read it, and a process moved onto a core where another server's worker spins can wait
+# there for minutes. argv: the pipe's fd, the grace in seconds, the cores ("" for all), then vLLM's argv.
 GUARD = """
 import ctypes, os, signal, subprocess, sys, threading, time
-fd, grace, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+fd, grace, cores, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4:]
 for signum in (signal.SIGTERM, signal.SIGINT):  # meant for vLLM: this process waits for it to exit
     signal.signal(signum, lambda *_: None)
 try:
-    os.sched_setaffinity(0, range(os.cpu_count() or 1))  # vLLM gets every core (see unpin)
+    os.sched_setaffinity(0, [int(core) for core in cores.split(",")] if cores else range(os.cpu_count() or 1))
 except OSError:
     pass
 prctl, guard = ctypes.CDLL(None, use_errno=True).prctl, os.getpid()
@@ -149,6 +172,20 @@ os._exit(code if code >= 0 else 128 - code)
 """
 
 
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -165,6 +202,7 @@ class ModelProcess:
     process: subprocess.Popen | None = None
     adapters: set[str] = field(default_factory=set)
     extra_env: dict[str, str] = field(default_factory=dict)
+    cores: list[int] | None = None  # the cores its processes may use; None: every core
     api_key: str = ""
     stopped: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -187,13 +225,16 @@ class ModelProcess:
             enable_lora=self.plan.enable_lora or settings.SERVING_LORA,
         )
         env |= self.extra_env
+        if self.cores:
+            env["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, self.cores))
         self.api_key = env["VLLM_API_KEY"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             if self.stopped:  # the supervisor is stopping: start nothing more
                 return
             lifeline, self._lifeline = os.pipe()  # neither end is inherited by other children
-            guarded = [sys.executable, "-c", GUARD, str(lifeline), str(STOP_GRACE), *argv]
+            cores = ",".join(map(str, self.cores or []))
+            guarded = [sys.executable, "-c", GUARD, str(lifeline), str(STOP_GRACE), cores, *argv]
             try:
                 with self.log_path.open("ab") as log:
                     # its own session and process group, so stopping it stops vLLM's engine processes too
@@ -203,8 +244,26 @@ class ModelProcess:
                     )  # fmt: skip
             finally:
                 os.close(lifeline)
-        unpin(self.process.pid)
+        pin(self.process.pid, self.cores)
         logger.info("started vLLM (pid %s) for %s on port %s", self.process.pid, self.plan.name, self.port)
+
+    @property
+    def binding(self) -> str:
+        """Where its worker's OpenMP threads are bound (VLLM_CPU_OMP_THREADS_BIND)."""
+        return ",".join(map(str, self.cores)) if self.cores else "auto"
+
+    def spread(self) -> None:
+        """Once it serves alone: its processes other than the worker (bound where it was started) may
+        use every core again."""
+        if self.process is None or not self.cores:
+            return
+        for pid in _descendants(self.process.pid):
+            try:
+                name = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue
+            if not name.startswith("VLLM::Worker"):
+                pin(pid)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

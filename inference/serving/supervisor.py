@@ -17,7 +17,7 @@ from django.db import close_old_connections
 
 from inference.engines.http import model_server_api_key
 from inference.serving.plans import ServingPlan, active_serving_plan, serving_plan
-from inference.serving.process import STOP_GRACE, ModelProcess, free_port, serving_device
+from inference.serving.process import STOP_GRACE, ModelProcess, cores_beside, free_port, serving_device
 from inference.serving.public_port import Switchboard
 
 logger = logging.getLogger(__name__)
@@ -47,8 +47,9 @@ class ServingSupervisor:
     def new_process(self, plan: ServingPlan) -> ModelProcess:
         process = ModelProcess(plan=plan, port=free_port(), log_path=self.log_dir / f"vllm-{plan.name}.log")
         if serving_device() == "cpu" and self.current is not None and self.current.alive():
-            # vLLM pins its CPU worker to the first core by default; the server still answering holds it
-            process.extra_env["VLLM_CPU_OMP_THREADS_BIND"] = "nobind"
+            # The server still answering holds its cores with spinning OpenMP threads: a new one sharing
+            # them starts minutes late or not at all, so it gets the cores the other does not use.
+            process.cores = cores_beside(self.current.binding)
         self.children.add(process)
         if self.stopping.is_set():
             process.stopped = True  # the stop may already have gone through the children: start nothing
@@ -100,6 +101,7 @@ class ServingSupervisor:
         logger.info("now serving %s", plan.version)
         if current:
             self.drain_and_stop(current)
+            new.spread()
 
     def drain_and_stop(self, process: ModelProcess) -> None:
         """Stop a server once no request is running or waiting in it (or after SERVING_DRAIN_SECONDS)."""

@@ -84,6 +84,48 @@ def test_a_refused_request_is_not_retried_and_the_server_stays_healthy():
         server.shutdown()
 
 
+class ClosingOpenAI(FakeOpenAI):
+    """Answers the first request of each connection and keeps it open, then closes it on the next
+    request without answering: what a server being switched out does to a pooled connection."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802
+        self.answer({"data": [{"id": "quizsite"}]})  # the model listing
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.answer({"model": "quizsite", "choices": [{"message": {"content": "答案：A"}, "finish_reason": "stop"}]})
+
+    def answer(self, payload):
+        self.served = getattr(self, "served", 0) + 1
+        if self.served > 1:
+            self.close_connection = True
+            return
+        type(self).hits += 1
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_pooled_connection_closed_under_a_request_is_reopened_and_not_held_against_the_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ClosingOpenAI)
+    ClosingOpenAI.hits = 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    # no retries and a breaker that opens on one failure: only a reconnect can answer every request
+    client = HttpEngine(urls=[url], model="quizsite", timeout=2, retries=0, failure_threshold=1, cooldown=60)
+    try:
+        results = [client.chat([{"role": "user", "content": "x"}]).text for _ in range(4)]
+    finally:
+        server.shutdown()
+    assert results == ["答案：A"] * 4
+    assert ClosingOpenAI.hits >= 4
+
+
 def test_no_server_at_all_is_a_clear_error():
     client = HttpEngine(urls=[dead_url()], model="quizsite", timeout=1, retries=1)
     with pytest.raises(ModelServerError, match="not available") as caught:
