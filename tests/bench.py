@@ -463,7 +463,8 @@ class VirtualStudent:
         self.turns = itertools.cycle(self.items)
         self.choices = {position: itertools.cycle(keys) for position, keys in self.items}
 
-    def next_request(self):
+    def next_request(self, bare: bool = False):
+        """The next save; `bare`: to the bare upsert of tests.bench_site instead of the answer API."""
         from tests.loadgen import Request
 
         position, _ = next(self.turns)
@@ -471,27 +472,34 @@ class VirtualStudent:
         self.seq += 1
         return Request(
             "PUT",
-            f"/api/v1/sessions/{self.session}/answers/{position}",
+            f"/{'bench/bare' if bare else 'api/v1'}/sessions/{self.session}/answers/{position}",
             headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"},
             body=json.dumps({"response": response, "client_seq": self.seq}).encode(),
             tag=(self.session, position, response, self.seq),
         )
 
 
-def submissions(students: list[VirtualStudent]):
+def submissions(students: list[VirtualStudent], bare: bool = False):
     """One client's requests: its students take turns."""
     for student in itertools.cycle(students):
-        yield student.next_request()
+        yield student.next_request(bare)
 
 
-def answers_checked(acks, rows) -> tuple[int, int]:
-    """(lost, duplicated). acks: (session, position, response, client_seq) of every 200; rows: the same
-    for every stored answer. Lost: the item's last acknowledged save is not what the database holds
-    (a row with a higher client_seq is a later save whose answer never arrived, not a loss).
-    Duplicated: items with more than one row."""
+def answers_checked(sent, acks, rows) -> tuple[int, int]:
+    """(lost, duplicated), from what was stored against what was sent and acknowledged. sent and acks:
+    (session, position, response, client_seq) of every save sent and of every 200; rows: the same for
+    every stored answer.
+
+    Lost: an item whose last acknowledged save is not what the database holds (a stored row with a
+    higher client_seq is a later save whose answer never arrived, not a loss). Duplicated: an item
+    stored more than once, or whose stored row is not one save as sent (its content with another
+    save's client_seq: a save applied twice, over a later one, or mixed with another)."""
     stored: dict[tuple, list] = {}
     for session, position, response, seq in rows:
         stored.setdefault((session, position), []).append((seq, response))
+    saves: dict[tuple, dict] = {}
+    for session, position, response, seq in sent:
+        saves.setdefault((session, position), {})[seq] = response
     last: dict[tuple, tuple] = {}
     for session, position, response, seq in acks:
         if (session, position) not in last or seq > last[(session, position)][0]:
@@ -501,12 +509,19 @@ def answers_checked(acks, rows) -> tuple[int, int]:
         row = max(stored.get(key, [(-1, None)]), key=lambda pair: pair[0])
         if row[0] < seq or (row[0] == seq and row[1] != response):
             lost += 1
-    return lost, sum(len(found) > 1 for found in stored.values())
+    duplicated = sum(
+        len(found) > 1 or any(saves.get(key, {}).get(seq, ...) != response for seq, response in found)
+        for key, found in stored.items()
+    )
+    return lost, duplicated
 
 
 def bench_submit_vs_bare():
-    """Answer autosaves by many students at once against a bare Django JSON view, on the same gunicorn."""
-    from tests.loadgen import Request, run_load
+    """Answer autosaves by many students at once against a bare save on the same gunicorn, the same
+    table and the same students: a minimal Django view with the same token authentication and one
+    INSERT … ON CONFLICT … UPDATE (tests.bench_site). Every save of both phases is checked against
+    what the database holds (lost, duplicated)."""
+    from tests.loadgen import run_load
 
     with bench_database() as database_url:
         manage(database_url, "migrate", "--noinput")
@@ -514,13 +529,9 @@ def bench_submit_vs_bare():
         setup = SUBMIT_SETUP.format(students=BENCH_STUDENTS, questions=BENCH_QUESTIONS)
         made = json.loads(manage(database_url, "shell", "-c", setup).strip().splitlines()[-1])
         students = [VirtualStudent(**student) for student in made]
-        bare = Request("GET", "/livez")  # the process alone: no database, no cache
 
         def phase(port, *, submit: bool, seconds: float):
-            if submit:
-                sources = [submissions(students[index::BENCH_CLIENTS]) for index in range(BENCH_CLIENTS)]
-            else:
-                sources = [itertools.repeat(bare) for _ in range(BENCH_CLIENTS)]
+            sources = [submissions(students[index::BENCH_CLIENTS], bare=not submit) for index in range(BENCH_CLIENTS)]
             return run_load(host="127.0.0.1", port=port, sources=sources, seconds=seconds)
 
         def paced(port):
@@ -530,14 +541,16 @@ def bench_submit_vs_bare():
                 host="127.0.0.1", port=port, sources=sources, seconds=BENCH_SECONDS, every=BENCH_THINK_SECONDS
             )
 
-        with gunicorn_server(database_url, REPO_ROOT / "var" / "bench-gunicorn.log") as (port, master):
+        bench_site = {"DJANGO_SETTINGS_MODULE": "tests.bench_settings"}
+        with gunicorn_server(database_url, REPO_ROOT / "var" / "bench-gunicorn.log", env=bench_site) as (port, master):
             probe = run_load(host="127.0.0.1", port=port, sources=[[students[0].next_request()]], seconds=5)
-            first = probe.outcomes[0]
-            if first.status != 200:
-                raise SystemExit(
-                    f"PUT /api/v1/sessions/<id>/answers/<position> answered {first.status} "
-                    f"(404 with an HTML page: the answer API is not routed yet): {first.body[:300]!r}"
-                )
+            bare_probe = run_load(
+                host="127.0.0.1", port=port, sources=[[students[0].next_request(bare=True)]], seconds=5
+            )
+            for result in (probe, bare_probe):
+                first = result.outcomes[0]
+                if first.status != 200:
+                    raise SystemExit(f"{first.tag} answered {first.status}: {first.body[:300]!r}")
             warmups = [phase(port, submit=submit, seconds=BENCH_WARMUP_SECONDS) for submit in (False, True)]
             workers, database = child_pids(master), database_pids(database_url)
             bare_result, bare_cpu = measured_phase(
@@ -549,20 +562,21 @@ def bench_submit_vs_bare():
             steady = paced(port)
         dump = manage(database_url, "shell", "-c", SUBMIT_DUMP)
     rows = json.loads(dump.strip().splitlines()[-1])
-    acks = [
-        outcome.tag
-        for result in (probe, warmups[1], submit, steady)
-        for outcome in result.outcomes
-        if outcome.status == 200
-    ]
-    lost, duplicated = answers_checked(acks, rows)
+    # Both kinds of save write the same rows: every one is checked, in the order they were made.
+    results = (probe, bare_probe, *warmups, bare_result, submit, steady)
+    sent = [outcome.tag for result in results for outcome in result.outcomes]
+    acks = [outcome.tag for result in results for outcome in result.outcomes if outcome.status == 200]
+    lost, duplicated = answers_checked(sent, acks, rows)
+    failures = submit.errors + bare_result.errors + steady.errors
+    valid = lost == 0 and duplicated == 0 and failures == 0
     yield (
-        f"BENCH submit_vs_bare ratio={submit.rps / bare_result.rps:.2f} goal=0.5 rps={submit.rps:.0f} "
+        f"BENCH submit_vs_bare ratio={submit.rps / bare_result.rps if valid else 0.0:.2f} goal=0.5 bare=upsert "
+        f"rps={submit.rps:.0f} "
         f"bare_rps={bare_result.rps:.0f} p99_ms={submit.latency_ms(99):.1f} bare_p99_ms={bare_result.latency_ms(99):.1f} "
         f"p99_goal_ms=100 p50_ms={submit.latency_ms(50):.1f} bare_p50_ms={bare_result.latency_ms(50):.1f} "
         f"paced_rps={steady.rps:.0f} paced_p50_ms={steady.latency_ms(50):.1f} paced_p99_ms={steady.latency_ms(99):.1f} "
         f"think_s={BENCH_THINK_SECONDS:g} "
-        f"lost={lost} duplicated={duplicated} errors={submit.errors + bare_result.errors + steady.errors} "
+        f"lost={lost} duplicated={duplicated} errors={failures} "
         f"acked={len(acks)} "
         f"clients={BENCH_CLIENTS} students={len(students)} seconds={BENCH_SECONDS:g} "
         f"server={BENCH_WORKER_CLASS}x{BENCH_WORKERS}x{BENCH_THREADS} cores={os.cpu_count()} "
@@ -1131,8 +1145,9 @@ def bench_load_200_students():
             dump = json.loads(manage(database_url, "shell", "-c", LOAD_DUMP).strip().splitlines()[-1])
     finally:
         broker.flushdb()
+    sent = [tag for kind, tag, _, _ in out if kind == "save"]
     acks = [tag for kind, tag, status, _ in out if kind == "save" and status == 200]
-    lost, duplicated = answers_checked(acks, dump["rows"])
+    lost, duplicated = answers_checked(sent, acks, dump["rows"])
     states = {int(pk): state for pk, state in dump["sessions"].items()}
     unfinished = sum(states.get(session) != "finished" for session in finished)
     errors = sum(not 200 <= status < 300 for _, _, status, _ in out)

@@ -140,13 +140,17 @@ def test_only_this_machine_is_a_target():
 
 def test_answers_checked_finds_lost_and_duplicated_answers():
     acks = [(1, 1, "A", 1), (1, 1, "B", 3), (1, 2, "C", 2), (2, 1, "D", 5), (3, 1, "A", 1)]
+    sent = [*acks, (1, 2, "C", 4), (2, 1, "A", 4), (4, 1, "A", 1), (4, 1, "B", 2), (5, 1, "A", 1), (5, 1, "B", 2)]
     rows = [
         (1, 1, "B", 3),  # the last acknowledged save: kept
         (1, 2, "C", 4),  # a later save whose answer never came back: superseded, not lost
         (2, 1, "A", 4),  # an older save than the acknowledged one: lost
         (4, 1, "A", 1),
-        (4, 1, "B", 2),  # two rows for one item
+        (4, 1, "B", 2),  # two rows for one item: duplicated
+        (5, 1, "A", 2),  # one row, but the first save's content under the second's client_seq: duplicated
     ]  # (3, 1) was acknowledged but is not stored: lost
-    assert answers_checked(acks, rows) == (2, 1)
-    assert answers_checked(acks[:2], [(1, 1, "C", 3)]) == (1, 0)  # same client_seq, other response
-    assert answers_checked([], []) == (0, 0)
+    assert answers_checked(sent, acks, rows) == (2, 2)
+    # the same client_seq with another response: lost, and no save as sent (duplicated)
+    assert answers_checked(acks[:2], acks[:2], [(1, 1, "C", 3)]) == (1, 1)
+    assert answers_checked(sent, acks, [(1, 1, "B", 3), (9, 9, "Z", 1)])[1] == 1  # a row nobody sent
+    assert answers_checked([], [], []) == (0, 0)
