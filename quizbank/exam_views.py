@@ -36,7 +36,7 @@ from quizbank.selectors.exams import (
 )
 from quizbank.selectors.papers import papers_with_attempts
 from quizbank.services import session_finish, session_start, wrong_book_practice_start
-from quizbank.services.sessions import response_text
+from quizbank.services.answers import response_text
 
 QTYPE_LABELS = {
     "single_choice": gettext_lazy("Single choice"),

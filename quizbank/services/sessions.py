@@ -20,7 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
-from quizbank.grading import GradeResult, MultipleChoicePolicy, grade, is_empty_response
+from quizbank.grading import MultipleChoicePolicy, is_empty_response
 from quizbank.models import (
     OPEN_SESSION_STATES,
     UNGRADED,
@@ -39,7 +39,8 @@ from quizbank.models import (
     answer_worth,
 )
 from quizbank.selectors.exams import locked_question_ids, question_locked_for_practice
-from quizbank.services.answers import answer_length_check
+from quizbank.services.answers import answer_fields, answer_length_check
+from quizbank.services.autosave import answer_save_at_once, item_facts_keep
 from quizbank.services.papers import rule_candidates
 from quizbank.services.wrongbook import wrong_book_record
 from quizbank.signals import answers_need_grading
@@ -220,17 +221,6 @@ def _locked_open_session(session_id: int, user: User, now: datetime) -> QuizSess
     return session
 
 
-def response_text(response: Any) -> str:
-    """A readable form of a structured response, for lists of answers and the teacher's screens."""
-    if response is None:
-        return ""
-    if isinstance(response, dict):
-        return "；".join(f"{left} → {right}" for left, right in response.items())
-    if isinstance(response, list | tuple):
-        return "；".join("" if part is None else response_text(part) for part in response)
-    return str(response).strip()
-
-
 def session_answer_save(
     *, user: User, session_id: int, position: int, response: Any, client_seq: int = 0, now: datetime | None = None
 ) -> Answer:
@@ -238,6 +228,11 @@ def session_answer_save(
     stored as the item's only Answer. Refused after the deadline, outside sequential order, or, in
     practice mode, once the question was checked with another response."""
     now = now or timezone.now()
+    saved = answer_save_at_once(
+        user_id=user.pk, session_id=session_id, position=position, response=response, client_seq=client_seq, now=now
+    )
+    if saved is not None:
+        return saved
     with transaction.atomic():
         # Only the session row is locked (not its paper: every student of the paper would queue).
         session = (
@@ -292,22 +287,10 @@ def _answer_save_locked(
     if practice and is_empty_response(response):
         # In practice a save is a check that shows the key: an empty one would give it away for nothing.
         raise ApplicationError("give an answer to check", extra={"field": "response", "position": position})
-    try:
-        # the paper's policy is one of MULTIPLE_CHOICE_POLICIES (papers._check_settings); grade checks again
-        policy = cast(MultipleChoicePolicy, session.paper.multiple_choice_policy)
-        result = grade(item.question, response, policy=policy, max_score=item.score)
-    except ValueError as exc:
-        raise ApplicationError(str(exc), extra={"field": "response", "position": position}) from exc
-    fields = {
-        "response": response_text(response),
-        "response_data": response,
-        "client_seq": client_seq,
-        "is_correct": result.correct,
-        "score": result.score,
-        "max_score": result.max_score,
-        "grade_status": _grade_status(result),
-        "grade_detail": result.detail,
-    }
+    # the paper's policy is one of MULTIPLE_CHOICE_POLICIES (papers._check_settings); grade checks again
+    policy = cast(MultipleChoicePolicy, session.paper.multiple_choice_policy)
+    fields = answer_fields(item.question, response, policy=policy, max_score=item.score, position=position)
+    fields["client_seq"] = client_seq
     if answer is None:
         answer = Answer.objects.create(
             user_id=session.user_id, question=item.question, session=session, item=item, **fields
@@ -318,6 +301,8 @@ def _answer_save_locked(
         answer.save(update_fields=[*fields, "updated_at"])
     if practice:
         wrong_book_record(answer=answer, practice=True, now=now)
+    else:
+        item_facts_keep(session=session, item_id=item.pk, position=position, question=item.question, score=item.score)
     answer.session = session
     return answer
 
@@ -327,14 +312,6 @@ def _owned(session_id: int, user: User) -> QuizSession:
     if session is None:
         raise ApplicationError("no such session", extra={"code": "not_found"})
     return session
-
-
-def _grade_status(result: GradeResult) -> str:
-    if result.score is None:
-        return GradeStatus.PENDING
-    if result.detail.get("needs_review"):
-        return GradeStatus.NEEDS_REVIEW
-    return GradeStatus.AUTO
 
 
 @transaction.atomic
