@@ -41,6 +41,9 @@ def _upsert_sql() -> tuple[str, list]:
     return sql, values
 
 
+UPSERT = _upsert_sql()  # once: the URLconf is imported after the apps are ready
+
+
 @csrf_exempt  # token authentication, as the real save (a DRF view)
 def bare_save(request, session_id: int, position: int):
     try:
@@ -50,7 +53,7 @@ def bare_save(request, session_id: int, position: int):
     if authenticated is None:
         return HttpResponse(status=401)
     body = json.loads(request.body)
-    sql, defaults = _upsert_sql()
+    sql, defaults = UPSERT
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(

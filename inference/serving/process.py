@@ -110,7 +110,7 @@ def cores_beside(binding: str) -> list[int]:
     VLLM_CPU_OMP_THREADS_BIND value): those it leaves free. vLLM's "auto" binding leaves the last core
     to the server's own process."""
     cores = every_core()
-    if binding in ("auto", "nobind"):
+    if binding == "auto":
         used = set(cores[:-1])
     else:
         used = {core for part in binding.split(",") for core in _core_range(part)}
@@ -201,7 +201,6 @@ class ModelProcess:
     log_path: Path
     process: subprocess.Popen | None = None
     adapters: set[str] = field(default_factory=set)
-    extra_env: dict[str, str] = field(default_factory=dict)
     cores: list[int] | None = None  # the cores its processes may use; None: every core
     api_key: str = ""
     stopped: bool = False
@@ -224,16 +223,15 @@ class ModelProcess:
             host="127.0.0.1",
             enable_lora=self.plan.enable_lora or settings.SERVING_LORA,
         )
-        env |= self.extra_env
-        if self.cores:
-            env["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, self.cores))
+        cores = ",".join(map(str, self.cores or []))  # the guard starts vLLM there; "": every core
+        if cores:
+            env["VLLM_CPU_OMP_THREADS_BIND"] = cores
         self.api_key = env["VLLM_API_KEY"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             if self.stopped:  # the supervisor is stopping: start nothing more
                 return
             lifeline, self._lifeline = os.pipe()  # neither end is inherited by other children
-            cores = ",".join(map(str, self.cores or []))
             guarded = [sys.executable, "-c", GUARD, str(lifeline), str(STOP_GRACE), cores, *argv]
             try:
                 with self.log_path.open("ab") as log:

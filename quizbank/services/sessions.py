@@ -301,8 +301,7 @@ def _answer_save_locked(
         answer.save(update_fields=[*fields, "updated_at"])
     if practice:
         wrong_book_record(answer=answer, practice=True, now=now)
-    else:
-        item_facts_keep(session=session, item_id=item.pk, position=position, question=item.question, score=item.score)
+    item_facts_keep(session=session, item_id=item.pk, position=position, question=item.question, score=item.score)
     answer.session = session
     return answer
 
