@@ -10,6 +10,10 @@ class Subject(models.Model):
     name = models.CharField(max_length=100)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     path = models.CharField(max_length=500, unique=True)
+    # A top-level subject is a bank; its owner (None: the school's, every teacher's) shares it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="own_banks"
+    )
 
     class Meta:
         ordering = ["path"]
@@ -444,3 +448,29 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} {self.file_name} ({self.status})"
+
+
+# The school layer's tables (classes, assignments, ownership, images, mapping profiles), beside the bank's.
+from quizbank.models.school import (  # noqa: E402
+    AccessLevel,
+    BankShare,
+    Enrolment,
+    MappingProfile,
+    PaperAssignment,
+    PaperShare,
+    QuestionImage,
+    SchoolClass,
+    StudentAccount,
+)
+
+__all__ = [
+    "AccessLevel",
+    "BankShare",
+    "Enrolment",
+    "MappingProfile",
+    "PaperAssignment",
+    "PaperShare",
+    "QuestionImage",
+    "SchoolClass",
+    "StudentAccount",
+]
