@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -107,11 +108,17 @@ def _result(item: EvalItem, request: dict, outcome: ChatResult | Exception, late
 
 
 def score_version(
-    *, version: ModelVersion, suite: EvalSuite, engine: Engine, engine_kind: str, again: bool = False
+    *,
+    version: ModelVersion,
+    suite: EvalSuite,
+    engine: Engine,
+    engine_kind: str,
+    again: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> EvalRun:
     """Score `version` on `suite` with `engine` (unless already scored, or `again`). The suite is frozen
     from now on. Raises AnsweredByAnother, storing nothing as the version's score, when another
-    version answered."""
+    version answered. `on_progress` is told the items scored so far and the suite's size."""
     existing = EvalRun.objects.filter(suite=suite, version=version).first()
     if existing is not None and existing.status == EvalRun.Status.DONE and not again:
         return existing
@@ -122,6 +129,8 @@ def score_version(
     max_tokens = settings.EVALUATION_MAX_TOKENS
     concurrency = max(1, settings.EVALUATION_CONCURRENCY)
     results: list[EvalResult] = []
+    if on_progress:
+        on_progress(0, len(items))
     for start in range(0, len(items), concurrency):
         chunk = items[start : start + concurrency]
         requests_ = [item_request(item, max_tokens=max_tokens) for item in chunk]
@@ -135,6 +144,8 @@ def score_version(
             _result(item, request, outcome, latency_ms)
             for item, request, outcome in zip(chunk, requests_, outcomes, strict=True)
         ]
+        if on_progress:
+            on_progress(len(results), len(items))
     answered = Counter(result.answered_by for result in results if result.answered_by)
     others = sorted(name for name in answered if name != version.name)
     if others:

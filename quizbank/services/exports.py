@@ -6,9 +6,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from core.progress import counted
 from quizbank.exporters import EXPORT_FORMATS, TRAINING_FORMATS, exporter
 from quizbank.selectors import questions_iter
 
@@ -26,12 +28,19 @@ EXPORT_FILE_NAMES = {
 
 
 def bank_export(
-    *, fmt: str, out: Path, subject: str = "", split: str = "all", allow_non_commercial: bool = False
+    *,
+    fmt: str,
+    out: Path,
+    subject: str = "",
+    split: str = "all",
+    allow_non_commercial: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write the bank in `fmt` to `out` (a file, or a folder for llamafactory); the count written.
 
     Training data leaves out the questions of exams still open (a model must not learn their keys)
-    and, unless allowed, evaluation-only sources (CC BY-NC); exchange files hold every question."""
+    and, unless allowed, evaluation-only sources (CC BY-NC); exchange files hold every question.
+    `on_progress` is told how many questions the exporter has taken so far."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
     training = fmt in TRAINING_FORMATS
@@ -41,7 +50,7 @@ def bank_export(
         allow_non_commercial=allow_non_commercial or not training,
         exclude_locked=training,
     )
-    return exporter(fmt)(questions, out)
+    return exporter(fmt)(counted(questions, on_progress), out)
 
 
 def bank_export_download(*, fmt: str, subject: str = "", split: str = "all") -> tuple[IO[bytes], str, int]:

@@ -4,6 +4,7 @@ from django.core.management.base import CommandError
 
 from core.commands import ModelVersionCommand
 from core.exceptions import ApplicationError
+from core.progress import progress_bar
 from inference.engines import get_engine
 from inference.engines.base import ModelServerError
 from inference.evaluation import IN_PROCESS, SERVER, local_engine, version_evaluate
@@ -58,7 +59,12 @@ class Command(ModelVersionCommand):
                 )
         try:
             chosen = suite_named(suite, version=target)
-            run = score_version(version=target, suite=chosen, engine=engine, engine_kind=kind, again=again)
+            with progress_bar(
+                stream=self.stderr, unit="items", description="scoring", enabled=not options["json"]
+            ) as bar:
+                run = score_version(
+                    version=target, suite=chosen, engine=engine, engine_kind=kind, again=again, on_progress=bar
+                )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         result = {

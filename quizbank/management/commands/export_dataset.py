@@ -3,6 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core.progress import counted, progress_bar
 from quizbank.exporters import EXPORT_FORMATS, TRAINING_FORMATS
 from quizbank.exporters.training import export_grading
 from quizbank.selectors import SPLITS, teacher_graded_answers
@@ -46,9 +47,15 @@ class Command(BaseCommand):
         if task == "grade":
             self.export_grading(format, out, subject, split, allow_non_commercial, examples)
             return
-        count = bank_export(
-            fmt=format, out=out, subject=subject, split=split, allow_non_commercial=allow_non_commercial
-        )
+        with progress_bar(stream=self.stderr, unit="questions", description="writing") as bar:
+            count = bank_export(
+                fmt=format,
+                out=out,
+                subject=subject,
+                split=split,
+                allow_non_commercial=allow_non_commercial,
+                on_progress=bar,
+            )
         if not count:
             raise CommandError("no questions match; import a bank first (manage.py import_questions)")
         self.stdout.write(f"wrote {count} {'records' if training else 'questions'} to {out}")
@@ -61,7 +68,8 @@ class Command(BaseCommand):
         if examples < 0:
             raise CommandError("--examples must be 0 or more")
         answers = teacher_graded_answers(subject=subject, split=split, allow_non_commercial=allow_non_commercial)
-        count = export_grading(answers, out, format=format, examples=examples)
+        with progress_bar(stream=self.stderr, unit="answers", description="writing") as bar:
+            count = export_grading(counted(answers, bar), out, format=format, examples=examples)
         if not count:
             raise CommandError("no answers graded by a teacher match: grade some short answers or essays first")
         self.stdout.write(f"wrote {count} grading records to {out}")

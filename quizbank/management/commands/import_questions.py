@@ -1,9 +1,9 @@
 import json
-import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.progress import progress_bar
 from quizbank.importers.registry import formats
 from quizbank.services import bank_import
 
@@ -29,16 +29,19 @@ class Command(BaseCommand):
         missing = [str(path) for path in paths if not path.is_file()]
         if missing:
             raise CommandError(f"no such file: {', '.join(missing)}")
-        show_progress = not options["json"] and sys.stderr.isatty()
-        report = bank_import(
-            paths=paths,
-            fmt=format,
-            subject=subject,
-            skip_invalid=skip_invalid,
-            dry_run=dry_run,
-            on_progress=self._progress if show_progress else None,
-            mapping=options["map"],
-        )
+        # the rows are counted by the import's own progress reports, the same ones an upload's job shows
+        with progress_bar(stream=self.stderr, unit="rows", description="reading", enabled=not options["json"]) as bar:
+            report = bank_import(
+                paths=paths,
+                fmt=format,
+                subject=subject,
+                skip_invalid=skip_invalid,
+                dry_run=dry_run,
+                on_progress=bar,
+                mapping=options["map"],
+            )
+            if bar:
+                bar(report.rows_read)
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False))
         else:
@@ -53,6 +56,3 @@ class Command(BaseCommand):
             )
         if report.errors and (not skip_invalid or report.refused):
             raise CommandError(f"{len(report.errors)} error(s); nothing was written")
-
-    def _progress(self, count: int) -> None:
-        self.stderr.write(f"\r  {count} questions read", ending="")
