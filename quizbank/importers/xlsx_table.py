@@ -2,7 +2,7 @@
 
 The first sheet is read, streaming (expat over the sheet XML), so memory stays flat for 100,000 rows.
 Formulas are never evaluated: a cell holding `=HYPERLINK(...)` is read as that text. Before
-openpyxl sees the file it must be a zip archive whose members do not unpack to more than
+the sheet is read the file must be a zip archive whose members do not unpack to more than
 MAX_UNPACKED_BYTES, and no large member may be compressed more than MAX_RATIO times: a
 "decompression bomb" is refused with an error instead of filling memory.
 
@@ -86,7 +86,11 @@ def parse(source: ImportSource) -> ParseStream:
 # --- a streaming reader for the first worksheet -------------------------------------------------
 # openpyxl's read-only mode takes ~0.6 ms a row; reading the sheet XML with expat directly is
 # several times faster and just as flat in memory. Formula cells give their formula text
-# ("=HYPERLINK(...)"), never a computed value.
+# ("=HYPERLINK(...)"), never a computed value. python-calamine reads about 8 times faster still
+# (`make bench ONLY=import_100k` prints both) but does not stream: it builds the whole sheet as one
+# dense grid before the first row, so memory grows with the file, and a 1 KB file naming cell
+# ZZZZZZZ2 aborts the process asking for 259 GB before any of the limits below can refuse it. It
+# also gives a formula's cached value, not its text.
 
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
