@@ -24,6 +24,7 @@ from core.exceptions import ApplicationError
 from core.throttling import request_ident, throttle_hit, throttled_message
 from quizbank.importers.base import parse_bool
 from quizbank.models import Paper, PaperMode, QuizSession, SessionState
+from quizbank.selectors.access import Terms
 from quizbank.selectors.exams import (
     paper_for_student,
     review_visibility,
@@ -90,10 +91,10 @@ def _points(value) -> str:
     return f"{number:f}"
 
 
-def _paper_status(paper: Paper, now: datetime) -> tuple[str, str]:
-    if paper.open_at and now < paper.open_at:
+def _paper_status(terms: Terms, now: datetime) -> tuple[str, str]:
+    if terms.open_at and now < terms.open_at:
         return "not_open", _("Not open yet")
-    if paper.close_at and now >= paper.close_at:
+    if terms.close_at and now >= terms.close_at:
         return "closed", _("Closed")
     return "open", _("Open")
 
@@ -113,14 +114,16 @@ def _session_row(session: QuizSession, now: datetime) -> dict:
 def _paper_row(paper: Paper, now: datetime) -> dict:
     """A paper of `papers_with_attempts`: the student's attempts and the grade they may see are loaded."""
     sessions = paper.own_sessions
-    status, status_label = _paper_status(paper, now)
+    terms = paper.terms
+    status, status_label = _paper_status(terms, now)
     # The grade shows only where the review policy shows the score of the attempts it comes from.
     grade = paper.shown_grade
     return {
         "paper": paper,
         "status": status,
         "status_label": status_label,
-        "minutes": _points(Decimal(paper.time_limit_seconds) / 60) if paper.time_limit_seconds else None,
+        "terms": terms,
+        "minutes": _points(Decimal(terms.time_limit_seconds) / 60) if terms.time_limit_seconds else None,
         "attempts_used": len(sessions),
         "open_session": next((s for s in sessions if s.is_open), None),
         "grade": _points(grade) if grade is not None else None,

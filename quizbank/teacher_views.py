@@ -28,6 +28,7 @@ from quizbank.grading import MULTIPLE_CHOICE_POLICIES
 from quizbank.importers.table_cells import FORMULA_PREFIXES
 from quizbank.models import (
     GRADED_TYPES,
+    AccessLevel,
     Answer,
     GradeStatus,
     GradingMethod,
@@ -46,6 +47,7 @@ from quizbank.models import (
 from quizbank.prompt_inputs import answer_rubric
 from quizbank.roles import is_teacher
 from quizbank.selectors import question_search
+from quizbank.selectors.access import paper_allows, papers_reachable, subjects_reachable
 from quizbank.selectors.papers import class_papers, papers_overview
 from quizbank.selectors.questions import questions_by_ids
 from quizbank.selectors.results import (
@@ -59,6 +61,7 @@ from quizbank.selectors.results import (
 )
 from quizbank.services import RuleSpec, answer_grade, paper_create, paper_create_random, paper_update
 from quizbank.services.papers import PAPER_SETTINGS
+from quizbank.teacher_scope import class_chosen, paper_classes_context, paper_of_teacher_or_403
 
 # The most questions the search on the new-paper page lists at once.
 SEARCH_LIMIT = 100
@@ -286,7 +289,8 @@ def _rubric(answer: Answer) -> list[dict]:
 @teacher_required
 @require_GET
 def teacher_papers(request):
-    return render(request, "quizbank/teacher_papers.html", {"papers": papers_overview()})
+    papers = papers_reachable(papers_overview(), user=request.user)
+    return render(request, "quizbank/teacher_papers.html", {"papers": papers})
 
 
 @teacher_required
@@ -294,7 +298,9 @@ def teacher_papers(request):
 def teacher_paper_new(request):
     search = QuestionSearchForm(request.GET, auto_id="search_%s")
     filters = search.cleaned_data if search.is_valid() else {}
-    found = question_search(**{name: value for name, value in filters.items() if value not in ("", None)})
+    found = question_search(**{name: value for name, value in filters.items() if value not in ("", None)}).filter(
+        subject__in=subjects_reachable(user=request.user, level=AccessLevel.USE)
+    )
     form = PaperCreateForm(request.POST or None)
     rules = RuleFormSet(request.POST or None, prefix="rules")
     if request.method == "POST" and form.is_valid():
@@ -353,8 +359,10 @@ def _paper_create_from(form: PaperCreateForm, rules, *, user) -> Paper:
 @teacher_required
 @require_http_methods(["GET", "POST"])
 def teacher_paper(request, paper_id: int):
-    paper = get_object_or_404(Paper, pk=paper_id)
+    paper = paper_of_teacher_or_403(request, paper_id)
     form = PaperSettingsForm(request.POST or None, initial=PaperSettingsForm.initial_of(paper))
+    if request.method == "POST" and not paper_allows(user=request.user, paper=paper, level=AccessLevel.EDIT):
+        raise PermissionDenied
     if request.method == "POST" and form.is_valid():
         changes = form.settings(names=form.changed_data)
         if not changes:
@@ -368,12 +376,14 @@ def teacher_paper(request, paper_id: int):
         else:
             messages.success(request, _("Settings saved."))
             return redirect("teacher-paper", paper_id=paper.pk)
-    sessions = list(paper_sessions(paper=paper))
-    answers = answers_by_session(paper=paper)
+    school_class = class_chosen(request)
+    sessions = list(paper_sessions(paper=paper, school_class=school_class))
+    answers = answers_by_session(paper=paper, school_class=school_class)
     for session in sessions:
         session.answer_list = answers.get(session.pk, [])
     grades = student_grades(paper=paper, sessions=sessions)
     context = {
+        **paper_classes_context(request, paper, school_class),
         "paper": paper,
         "form": form,
         "sessions": sessions,
@@ -395,7 +405,7 @@ def _local(moment) -> str:
 @teacher_required
 @require_GET
 def teacher_paper_csv(request, paper_id: int):
-    paper = get_object_or_404(Paper, pk=paper_id)
+    paper = paper_of_teacher_or_403(request, paper_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="paper-{paper.pk}-results.csv"'
     response.write("\ufeff")  # Excel reads the file as UTF-8 only with a BOM
@@ -403,7 +413,7 @@ def teacher_paper_csv(request, paper_id: int):
     writer.writerow(
         ["paper", "student", "attempt", "state", "started_at", "finished_at", "score", "max_score", "pending", "grade"]
     )
-    sessions = list(paper_sessions(paper=paper))
+    sessions = list(paper_sessions(paper=paper, school_class=class_chosen(request)))
     grades = {entry["user"].pk: entry["grade"] for entry in student_grades(paper=paper, sessions=sessions)}
     for session in sessions:
         row = [
@@ -425,8 +435,9 @@ def teacher_paper_csv(request, paper_id: int):
 @teacher_required
 @require_GET
 def teacher_paper_statistics(request, paper_id: int):
-    paper = get_object_or_404(Paper, pk=paper_id)
-    rows = item_statistics(paper=paper)
+    paper = paper_of_teacher_or_403(request, paper_id)
+    school_class = class_chosen(request)
+    rows = item_statistics(paper=paper, school_class=school_class)
     context = {
         "paper": paper,
         "rows": [
@@ -437,7 +448,8 @@ def teacher_paper_statistics(request, paper_id: int):
             }
             for row in rows
         ],
-        "finished_count": finished_count(paper=paper),
+        "finished_count": finished_count(paper=paper, school_class=school_class),
+        "school_class": school_class,
     }
     return render(request, "quizbank/teacher_paper_statistics.html", context)
 

@@ -13,6 +13,7 @@ from core.exceptions import ApplicationError
 from quizbank.apis.common import ERROR, ChoiceSetField, TeacherWritesMixin
 from quizbank.grading import MULTIPLE_CHOICE_POLICIES
 from quizbank.models import (
+    AccessLevel,
     GradingMethod,
     Navigation,
     OverdueRule,
@@ -27,6 +28,7 @@ from quizbank.models import (
     Subject,
 )
 from quizbank.roles import is_teacher
+from quizbank.selectors.access import paper_for_teacher, papers_reachable, question_for_teacher
 from quizbank.selectors.papers import paper_of_teacher, papers_of_teacher, papers_with_attempts
 from quizbank.services import RuleSpec, paper_create, paper_create_random, paper_update
 
@@ -185,6 +187,10 @@ class PaperCardSerializer(serializers.ModelSerializer):
     attempts_used = serializers.SerializerMethodField()
     grade = serializers.SerializerMethodField()
     open_session = serializers.SerializerMethodField()
+    # the student's own window and limit: their class's where the paper is assigned to it
+    open_at = serializers.DateTimeField(source="terms.open_at", read_only=True, allow_null=True)
+    close_at = serializers.DateTimeField(source="terms.close_at", read_only=True, allow_null=True)
+    time_limit_seconds = serializers.IntegerField(source="terms.time_limit_seconds", read_only=True, allow_null=True)
 
     class Meta:
         model = Paper
@@ -242,7 +248,8 @@ class PaperListApi(TeacherWritesMixin, APIView):
     )
     def get(self, request):
         if is_teacher(request.user):
-            return Response(PaperSerializer(papers_of_teacher(), many=True).data)
+            papers = papers_reachable(papers_of_teacher(), user=request.user)
+            return Response(PaperSerializer(papers, many=True).data)
         return Response(PaperCardSerializer(papers_with_attempts(user=request.user), many=True).data)
 
     @extend_schema(
@@ -261,6 +268,8 @@ class PaperListApi(TeacherWritesMixin, APIView):
             rules = [RuleSpec(**rule) for rule in data.pop("rules")]
             paper = paper_create_random(rules=rules, **common, **data)
         else:
+            for question in data["question_ids"]:  # a paper uses questions of banks the teacher may use
+                question_for_teacher(user=request.user, question=question, level=AccessLevel.USE)
             paper = paper_create(questions=data.pop("question_ids"), scores=data.pop("scores", None), **common, **data)
         return Response(PaperDetailSerializer(paper).data, status=status.HTTP_201_CREATED)
 
@@ -274,7 +283,8 @@ class PaperDetailApi(TeacherWritesMixin, APIView):
     )
     def get(self, request, paper_id: int):
         if is_teacher(request.user):
-            return Response(PaperDetailSerializer(get_object_or_404(paper_of_teacher(), pk=paper_id)).data)
+            paper = paper_for_teacher(user=request.user, paper_id=paper_id)
+            return Response(PaperDetailSerializer(get_object_or_404(paper_of_teacher(), pk=paper.pk)).data)
         papers = papers_with_attempts(user=request.user, paper_id=paper_id)
         if not papers:
             raise ApplicationError("no such paper", extra={"code": "not_found"})
@@ -288,7 +298,7 @@ class PaperDetailApi(TeacherWritesMixin, APIView):
         responses={200: PaperDetailSerializer, 400: ERROR, 404: ERROR},
     )
     def patch(self, request, paper_id: int):
-        paper = get_object_or_404(Paper, pk=paper_id)
+        paper = paper_for_teacher(user=request.user, paper_id=paper_id, level=AccessLevel.EDIT)
         serializer = PaperSettingsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         paper = paper_update(paper=paper, **serializer.validated_data)

@@ -15,11 +15,13 @@ from rest_framework.views import APIView
 
 from core.exceptions import ApplicationError
 from quizbank.apis.common import ERROR, ListPagination, TeacherWritesMixin
-from quizbank.models import Question, QuestionType
+from quizbank.models import AccessLevel, Question, QuestionType
 from quizbank.roles import IsTeacher, is_teacher
 from quizbank.selectors import question_search
+from quizbank.selectors.access import question_for_teacher, subjects_reachable
 from quizbank.selectors.exams import question_locked_for_practice
 from quizbank.services import question_create, question_update
+from quizbank.services.imports import subject_get_or_create
 
 
 class QuestionSerializer(serializers.ModelSerializer):
@@ -129,13 +131,16 @@ class QuestionListApi(APIView):
         filters = QuestionFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = ListPagination()
-        page = paginator.paginate_queryset(question_search(**filters.validated_data), request, view=self)
+        found = question_search(**filters.validated_data).filter(subject__in=subjects_reachable(user=request.user))
+        page = paginator.paginate_queryset(found, request, view=self)
         return paginator.get_paginated_response(QuestionSerializer(page, many=True).data)
 
     @extend_schema(request=QuestionInputSerializer, responses={201: QuestionSerializer})
     def post(self, request):
         serializer = QuestionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        # a new bank is the teacher's; another teacher's bank needs their edit share
+        subject_get_or_create(path=serializer.validated_data["subject"], owner=request.user)
         question = question_create(data=serializer.validated_data)
         return Response(QuestionSerializer(question).data, status=status.HTTP_201_CREATED)
 
@@ -150,6 +155,7 @@ class QuestionDetailApi(TeacherWritesMixin, APIView):
     def get(self, request, question_id: int):
         question = get_object_or_404(Question, pk=question_id)
         if is_teacher(request.user):
+            question_for_teacher(user=request.user, question=question)
             return Response(QuestionSerializer(question).data)
         if question_locked_for_practice(question_id=question.pk, user=request.user):
             raise ApplicationError("this question is on an exam that is still open", extra={"code": "locked"})
@@ -158,7 +164,10 @@ class QuestionDetailApi(TeacherWritesMixin, APIView):
     @extend_schema(request=QuestionInputSerializer, responses=QuestionSerializer)
     def patch(self, request, question_id: int):
         question = get_object_or_404(Question, pk=question_id, is_current=True)
+        question_for_teacher(user=request.user, question=question, level=AccessLevel.EDIT)
         serializer = QuestionInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        if "subject" in serializer.validated_data:
+            subject_get_or_create(path=serializer.validated_data["subject"], owner=request.user)
         updated = question_update(question=question, data=serializer.validated_data)
         return Response(QuestionSerializer(updated).data)

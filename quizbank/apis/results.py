@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quizbank.apis.common import ERROR, ChoiceSetField, PaperRefSerializer, UserRefSerializer
-from quizbank.models import Paper, QuestionType, QuizSession
+from quizbank.models import QuestionType, QuizSession
 from quizbank.roles import IsTeacher
+from quizbank.selectors.access import paper_for_teacher
 from quizbank.selectors.results import item_statistics, paper_sessions, student_grades
 
 
@@ -56,7 +56,7 @@ class PaperResultsApi(APIView):
         responses={200: PaperResultsSerializer, 404: ERROR},
     )
     def get(self, request, paper_id: int):
-        paper = get_object_or_404(Paper, pk=paper_id)
+        paper = paper_for_teacher(user=request.user, paper_id=paper_id)
         sessions = list(paper_sessions(paper=paper))
         results = {"paper": paper, "sessions": sessions, "grades": student_grades(paper=paper, sessions=sessions)}
         return Response(PaperResultsSerializer(results).data)
@@ -92,5 +92,5 @@ class PaperStatisticsApi(APIView):
         responses={200: PaperStatisticsSerializer, 404: ERROR},
     )
     def get(self, request, paper_id: int):
-        paper = get_object_or_404(Paper, pk=paper_id)
+        paper = paper_for_teacher(user=request.user, paper_id=paper_id)
         return Response(PaperStatisticsSerializer({"paper": paper, "items": item_statistics(paper=paper)}).data)

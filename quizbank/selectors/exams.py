@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TypeGuard
 
 from django.contrib.auth.models import User
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from quizbank.models import (
     Answer,
     GradingMethod,
     Paper,
+    PaperAssignment,
     PaperMode,
     PaperQuestion,
     Question,
@@ -36,16 +37,14 @@ from quizbank.models import (
     WrongBookEntry,
 )
 from quizbank.normalize import normalize_text
+from quizbank.selectors.access import paper_terms, papers_visible_to_student
 
 
 def papers_for_student(*, user: User, now: datetime | None = None) -> QuerySet[Paper]:
-    """Published papers open to everyone, and the student's own practice papers."""
-    return (
-        Paper.objects.filter(published=True)
-        .filter(Q(owner__isnull=True) | Q(owner=user))
-        .select_related("subject")
-        .order_by("-created_at", "-id")
-    )
+    """Published papers for the student: those open to everyone, those assigned to a class of theirs,
+    and their own practice papers."""
+    papers = Paper.objects.filter(published=True).filter(Q(owner__isnull=True) | Q(owner=user))
+    return papers_visible_to_student(papers, user=user).select_related("subject").order_by("-created_at", "-id")
 
 
 def paper_for_student(*, user: User, paper_id: int) -> Paper | None:
@@ -98,7 +97,7 @@ def _allowed(when: str, session: QuizSession, now: datetime) -> bool:
         return False
     if when == ReviewWhen.IMMEDIATELY:
         return True
-    close_at = session.paper.close_at
+    close_at = paper_terms(paper=session.paper, user=session.user, now=now).close_at
     return close_at is not None and now >= close_at  # after_close: never while the paper has no close
 
 
@@ -365,8 +364,10 @@ def grade_shown(*, paper: Paper, sessions: Iterable[QuizSession], now: datetime 
 def open_exams(*, now: datetime | None = None) -> QuerySet[Paper]:
     """Class exams not closed yet: while they are open their questions' keys and verdicts are guarded."""
     now = now or timezone.now()
+    # a class whose own window closes later keeps the paper open for the lock too
+    later = PaperAssignment.objects.filter(paper=OuterRef("pk"), close_at__gt=now)
     return Paper.objects.filter(mode=PaperMode.EXAM, owner__isnull=True).filter(
-        Q(close_at__isnull=True) | Q(close_at__gt=now)
+        Q(close_at__isnull=True) | Q(close_at__gt=now) | Exists(later)
     )
 
 

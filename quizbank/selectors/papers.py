@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from quizbank.models import OPEN_SESSION_STATES, Paper, SessionState
+from quizbank.selectors.access import assignments_of_student, terms_of
 from quizbank.selectors.exams import grade_shown, papers_for_student, sessions_of_student
 
 
@@ -33,10 +34,14 @@ def papers_with_attempts(*, user: User, paper_id: int | None = None, now: dateti
     if paper_id is not None:
         papers = papers.filter(pk=paper_id)
     papers = papers.annotate(item_count=Count("items")).prefetch_related(
-        "rules", Prefetch("sessions", queryset=sessions_of_student(user=user), to_attr="own_sessions")
+        "rules",
+        Prefetch("sessions", queryset=sessions_of_student(user=user), to_attr="own_sessions"),
+        Prefetch("assignments", queryset=assignments_of_student(user=user), to_attr="own_assignments"),
     )
     loaded = list(papers)
     for paper in loaded:
+        # the student's window and time limit: their class's where the paper is assigned to it
+        paper.terms = terms_of(paper=paper, assignments=paper.own_assignments, now=now)  # type: ignore[attr-defined]
         # an attribute for the page and the serializer, like own_sessions; not a column
         paper.shown_grade = grade_shown(paper=paper, sessions=paper.own_sessions, now=now)  # type: ignore[attr-defined]
     return loaded

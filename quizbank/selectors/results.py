@@ -15,12 +15,16 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from quizbank.models import UNGRADED, Answer, Paper, QuizSession, SessionState
+from quizbank.models import UNGRADED, Answer, Paper, QuizSession, SchoolClass, SessionState
 from quizbank.selectors.exams import grade_of
 
 
-def paper_sessions(*, paper: Paper) -> QuerySet[QuizSession]:
-    return QuizSession.objects.filter(paper=paper).select_related("user").order_by("user__username", "number")
+def paper_sessions(*, paper: Paper, school_class: SchoolClass | None = None) -> QuerySet[QuizSession]:
+    """The paper's attempts (of one class's students, given the class)."""
+    sessions = QuizSession.objects.filter(paper=paper)
+    if school_class is not None:
+        sessions = sessions.filter(user__enrolments__school_class=school_class)
+    return sessions.select_related("user").order_by("user__username", "number")
 
 
 def student_grades(*, paper: Paper, sessions: Iterable[QuizSession]) -> list[dict]:
@@ -40,10 +44,10 @@ def student_grades(*, paper: Paper, sessions: Iterable[QuizSession]) -> list[dic
     ]
 
 
-def answers_by_session(*, paper: Paper) -> dict[int, list[Answer]]:
+def answers_by_session(*, paper: Paper, school_class: SchoolClass | None = None) -> dict[int, list[Answer]]:
     """The paper's answers with their questions and slots, grouped by attempt in question order."""
     answers = (
-        Answer.objects.filter(session__paper=paper)
+        _of_class(Answer.objects.filter(session__paper=paper), school_class)
         .select_related("question", "item")
         .order_by("session_id", "item__position")
     )
@@ -59,8 +63,13 @@ def answers_for_teacher() -> QuerySet[Answer]:
     return Answer.objects.select_related("question", "user", "item", "session__paper", "graded_by")
 
 
-def finished_count(*, paper: Paper) -> int:
-    return paper.sessions.filter(state=SessionState.FINISHED).count()
+def finished_count(*, paper: Paper, school_class: SchoolClass | None = None) -> int:
+    return _of_class(paper.sessions.filter(state=SessionState.FINISHED), school_class).count()
+
+
+def _of_class(queryset: QuerySet, school_class: SchoolClass | None) -> QuerySet:
+    """Rows with a `user` of this class's students (all rows without a class)."""
+    return queryset if school_class is None else queryset.filter(user__enrolments__school_class=school_class)
 
 
 def grading_queue(*, paper: Paper | None = None) -> QuerySet[Answer]:
@@ -101,11 +110,12 @@ def _pearson(xs: list[float], ys: list[float]) -> float | None:
     return sxy / math.sqrt(sxx * syy)
 
 
-def item_statistics(*, paper: Paper) -> list[ItemStatistics]:
-    """One row per question met in the paper's finished sessions (a random paper's whole pool).
-    Answers still waiting for a grade count in neither their question's row nor the totals."""
+def item_statistics(*, paper: Paper, school_class: SchoolClass | None = None) -> list[ItemStatistics]:
+    """One row per question met in the paper's finished sessions (a random paper's whole pool; one
+    class's students, given the class). Answers still waiting for a grade count in neither their
+    question's row nor the totals."""
     rows = (
-        Answer.objects.filter(session__paper=paper, session__state=SessionState.FINISHED)
+        _of_class(Answer.objects.filter(session__paper=paper, session__state=SessionState.FINISHED), school_class)
         .exclude(grade_status__in=UNGRADED)
         .order_by("session_id", "item__position")
         .values_list(

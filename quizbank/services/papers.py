@@ -29,6 +29,7 @@ from quizbank.models import (
     SessionState,
     Subject,
 )
+from quizbank.selectors.access import paper_terms
 from quizbank.selectors.questions import subject_filter
 
 # The settings a teacher may give a paper, with the choices each accepts (None: any value of its type).
@@ -235,18 +236,21 @@ def paper_update(*, paper: Paper, **settings: Any) -> Paper:
         raise ApplicationError("the paper must close after it opens", extra={"field": "close_at"})
     paper.save()
     if {"close_at", "time_limit_seconds"} & set(settings):
-        _deadlines_update(paper)
+        paper_deadlines_update(paper=paper)
     return paper
 
 
-def _deadlines_update(paper: Paper) -> None:
+def paper_deadlines_update(*, paper: Paper) -> None:
     """deadline = min(start + time limit, close) for the paper's attempts still in progress (an
     overdue one keeps its deadline: its grace period has begun)."""
     in_progress = QuizSession.objects.select_for_update().filter(paper=paper, state=SessionState.IN_PROGRESS)
+    assigned = paper.assignments.exists()
     for session in in_progress:
-        deadline = paper.close_at
-        if paper.time_limit_seconds:
-            limit = session.started_at + timedelta(seconds=paper.time_limit_seconds)
+        # a class's own window and limit, where the paper is assigned, else the paper's
+        terms = paper_terms(paper=paper, user=session.user) if assigned else paper
+        deadline = terms.close_at
+        if terms.time_limit_seconds:
+            limit = session.started_at + timedelta(seconds=terms.time_limit_seconds)
             deadline = limit if deadline is None else min(limit, deadline)
         if deadline != session.deadline:
             session.deadline = deadline

@@ -38,7 +38,8 @@ from quizbank.models import (
     SessionState,
     answer_worth,
 )
-from quizbank.selectors.exams import locked_question_ids, question_locked_for_practice
+from quizbank.selectors.access import paper_terms
+from quizbank.selectors.exams import locked_question_ids, paper_for_student, question_locked_for_practice
 from quizbank.services.answers import answer_fields, answer_length_check
 from quizbank.services.autosave import answer_save_at_once, item_facts_keep
 from quizbank.services.papers import rule_candidates
@@ -53,13 +54,14 @@ logger = logging.getLogger(__name__)
 
 def paper_check_open(*, paper: Paper, user: User, now: datetime) -> None:
     """Refuse a paper the user may not take now (unpublished, someone else's, before or after its window)."""
-    if not paper.published or (paper.owner_id and paper.owner_id != user.pk):
+    if paper_for_student(user=user, paper_id=paper.pk) is None:
         raise ApplicationError("this paper is not available", extra={"code": "not_available"})
-    if paper.open_at and now < paper.open_at:
+    terms = paper_terms(paper=paper, user=user, now=now)
+    if terms.open_at and now < terms.open_at:
         raise ApplicationError(
-            f"this paper opens at {timezone.localtime(paper.open_at):%Y-%m-%d %H:%M}", extra={"code": "not_open"}
+            f"this paper opens at {timezone.localtime(terms.open_at):%Y-%m-%d %H:%M}", extra={"code": "not_open"}
         )
-    if paper.close_at and now >= paper.close_at:
+    if terms.close_at and now >= terms.close_at:
         raise ApplicationError("this paper is closed", extra={"code": "closed"})
 
 
@@ -89,9 +91,10 @@ def _session_create(*, user: User, paper: Paper, now: datetime) -> QuizSession:
         raise ApplicationError(
             f"no attempts left: {paper.attempts_allowed} allowed, {taken} used", extra={"code": "no_attempts"}
         )
-    deadline = now + timedelta(seconds=paper.time_limit_seconds) if paper.time_limit_seconds else None
-    if paper.close_at and (deadline is None or deadline > paper.close_at):
-        deadline = paper.close_at
+    terms = paper_terms(paper=paper, user=user, now=now)
+    deadline = now + timedelta(seconds=terms.time_limit_seconds) if terms.time_limit_seconds else None
+    if terms.close_at and (deadline is None or deadline > terms.close_at):
+        deadline = terms.close_at
     seed = random.SystemRandom().randrange(1, 2**62)
     session = QuizSession.objects.create(
         paper=paper, user=user, number=taken + 1, started_at=now, deadline=deadline, seed=seed
