@@ -461,8 +461,11 @@ def teacher_paper_statistics(request, paper_id: int):
 @require_GET
 def teacher_grading(request):
     paper_id = request.GET.get("paper", "")
-    paper = get_object_or_404(Paper, pk=paper_id) if paper_id.isdigit() else None
-    page = Paginator(grading_queue(paper=paper), GRADING_PAGE_SIZE).get_page(request.GET.get("page"))
+    paper = paper_of_teacher_or_403(request, int(paper_id)) if paper_id.isdigit() else None
+    queue = grading_queue(paper=paper).filter(
+        session__paper__in=papers_reachable(Paper.objects.all(), user=request.user)
+    )
+    page = Paginator(queue, GRADING_PAGE_SIZE).get_page(request.GET.get("page"))
     entries = [
         {
             "answer": answer,
@@ -478,7 +481,7 @@ def teacher_grading(request):
     ]
     context = {
         "paper": paper,
-        "papers": class_papers(),
+        "papers": papers_reachable(class_papers(), user=request.user),
         "page": page,
         "entries": entries,
         "here": request.get_full_path(),
@@ -486,14 +489,19 @@ def teacher_grading(request):
     return render(request, "quizbank/teacher_grading.html", context)
 
 
-def _answer_for_teacher(answer_id: int) -> Answer:
-    return get_object_or_404(answers_for_teacher(), pk=answer_id)
+def _answer_for_teacher(request, answer_id: int, level: str = AccessLevel.VIEW) -> Answer:
+    """An answer on a paper the teacher reaches at `level` (a practice answer: any teacher's)."""
+    answer = get_object_or_404(answers_for_teacher(), pk=answer_id)
+    paper = answer.session.paper if answer.session_id else None
+    if paper is not None and paper.owner_id is None and not paper_allows(user=request.user, paper=paper, level=level):
+        raise PermissionDenied
+    return answer
 
 
 @teacher_required
 @require_GET
 def teacher_answer(request, answer_id: int):
-    answer = _answer_for_teacher(answer_id)
+    answer = _answer_for_teacher(request, answer_id)
     form = GradeForm(initial={"score": answer.score, "feedback": answer.feedback}, max_score=answer_worth(answer))
     return _render_answer(request, answer, form)
 
@@ -513,7 +521,7 @@ def _render_answer(request, answer: Answer, form: GradeForm, *, next_url: str = 
 @teacher_required
 @require_POST
 def teacher_answer_grade(request, answer_id: int):
-    answer = _answer_for_teacher(answer_id)
+    answer = _answer_for_teacher(request, answer_id, AccessLevel.USE)
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = ""

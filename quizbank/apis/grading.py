@@ -8,8 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quizbank.apis.common import ERROR, ChoiceSetField, ListPagination, PaperRefSerializer, UserRefSerializer
-from quizbank.models import Answer, Paper, Question, QuestionType, QuizSession
+from quizbank.models import AccessLevel, Answer, Paper, Question, QuestionType, QuizSession
 from quizbank.roles import IsTeacher
+from quizbank.selectors.access import paper_for_teacher, papers_reachable
 from quizbank.selectors.results import grading_queue
 from quizbank.services import answer_grade
 
@@ -87,7 +88,9 @@ class GradingQueueApi(APIView):
         filters = GradingFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = ListPagination()
-        page = paginator.paginate_queryset(grading_queue(**filters.validated_data), request, view=self)
+        reachable = papers_reachable(Paper.objects.all(), user=request.user)
+        queue = grading_queue(**filters.validated_data).filter(session__paper__in=reachable)
+        page = paginator.paginate_queryset(queue, request, view=self)
         return paginator.get_paginated_response(GradingItemSerializer(page, many=True).data)
 
 
@@ -135,6 +138,9 @@ class AnswerGradeApi(APIView):
     def post(self, request, answer_id: int):
         serializer = AnswerGradeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        paper = Paper.objects.filter(sessions__answers__pk=answer_id, owner__isnull=True).first()
+        if paper is not None:  # grading an answer on a paper takes the right to use that paper
+            paper_for_teacher(user=request.user, paper_id=paper.pk, level=AccessLevel.USE)
         answer = answer_grade(answer_id=answer_id, grader=request.user, **serializer.validated_data)
         if answer.session_id:
             answer.session.refresh_from_db()  # the service re-summed the attempt through another instance
