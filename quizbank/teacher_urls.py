@@ -1,6 +1,6 @@
 from django.urls import path
 
-from quizbank import class_views, teacher_views
+from quizbank import class_views, sharing_views, teacher_views
 
 urlpatterns = [
     path("teach/papers/", teacher_views.teacher_papers, name="teacher-papers"),
@@ -32,6 +32,9 @@ urlpatterns = [
         class_views.teacher_class_remove,
         name="teacher-class-remove",
     ),
+    path("teach/banks/", sharing_views.teacher_banks, name="teacher-banks"),
+    path("teach/banks/<int:subject_id>/share", sharing_views.teacher_bank_share, name="teacher-bank-share"),
+    path("teach/banks/<int:subject_id>/claim", sharing_views.teacher_bank_claim, name="teacher-bank-claim"),
     path("classes/join/", class_views.class_join_page, name="class-join"),
     path("accounts/password/first/", class_views.password_first, name="password-first"),
     path("teach/grading/", teacher_views.teacher_grading, name="teacher-grading"),

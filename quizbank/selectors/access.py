@@ -158,3 +158,21 @@ def terms_of(*, paper: Paper, assignments: Iterable[PaperAssignment], now: datet
     if upcoming:
         return min(upcoming, key=lambda t: t.open_at or now)
     return max(candidates, key=lambda t: t.close_at or now)
+
+
+def banks_of_teacher(*, user: User) -> list[Subject]:
+    """The banks (top-level subjects) the teacher reaches, each with their `level` on it, its owner
+    and its shares loaded."""
+    banks = list(
+        Subject.objects.filter(parent__isnull=True)
+        .select_related("owner")
+        .prefetch_related("shares__teacher")
+        .order_by("path")
+    )
+    reached = []
+    for bank in banks:
+        level = bank_level(user=user, subject=bank)
+        if level is not None:
+            bank.level = level  # type: ignore[attr-defined]
+            reached.append(bank)
+    return reached

@@ -303,3 +303,21 @@ def _bank_file(tmp_path: Path, stem: str = "卡罗尔的题") -> Path:
     bank = {"format": "quizsite-bank", "version": 1, "questions": [record]}
     path.write_text(json.dumps(bank, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def test_the_banks_page_shares_a_teachers_own_bank_and_a_school_bank_can_be_claimed(carol, erin, tmp_path):
+    bank_import(paths=[_bank_file(tmp_path)], owner=carol)
+    _question(subject="学校题库/语文")
+    mine = Subject.objects.get(path="卡罗尔题库")
+    school = Subject.objects.get(path="学校题库")
+    carols, erins = Client(), Client()
+    carols.force_login(carol)
+    erins.force_login(erin)
+    assert 'data-bank="卡罗尔题库"' not in erins.get("/teach/banks/").content.decode()
+    assert erins.post(f"/teach/banks/{mine.pk}/share", {"teacher": "erin", "level": "edit"}).status_code == 403
+    assert carols.post(f"/teach/banks/{mine.pk}/share", {"teacher": "erin", "level": "use"}).status_code == 302
+    assert 'data-bank="卡罗尔题库"' in erins.get("/teach/banks/").content.decode()
+    assert erins.post(f"/teach/banks/{school.pk}/claim").status_code == 302
+    school.refresh_from_db()
+    assert school.owner == erin
+    assert carols.post(f"/teach/banks/{school.pk}/claim").status_code == 403
