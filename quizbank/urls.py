@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from quizbank import views
+from quizbank import mapping_views, views
 from quizbank.apis import imports, questions
 
 urlpatterns = [
@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/imports/<int:job_id>", imports.ImportDetailApi.as_view(), name="api-v1-import"),
     path("bank/", views.bank_index, name="bank-index"),
     path("bank/import/", views.bank_import_page, name="bank-import"),
+    path("bank/import/mapping/", mapping_views.bank_import_mapping, name="bank-import-mapping"),
     path("bank/imports/<int:job_id>/", views.bank_import_status, name="bank-import-status"),
     path("bank/export/", views.bank_export_page, name="bank-export"),
     path("bank/export/<str:fmt>/", views.bank_export_download, name="bank-export-download"),

@@ -1,10 +1,14 @@
 """Teacher pages for the bank: browse and filter, upload a file, follow an import, download an export."""
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from core.exceptions import ApplicationError
@@ -13,9 +17,11 @@ from quizbank.models import ImportJob, QuestionType
 from quizbank.roles import is_teacher
 from quizbank.selectors import SPLITS, question_search
 from quizbank.selectors.imports import import_job_rows_read
-from quizbank.services import exports, import_job_create, import_job_create_from_text
+from quizbank.services import exports, import_job_create_from_text
+from quizbank.services.mapping_imports import StagedUpload, import_upload_receive
 
 teacher_required = user_passes_test(is_teacher)
+MAPPING_CHOICE = "mapping"  # the format choice that opens the mapping page (quizbank/mapping_views.py)
 
 
 class BankFilterForm(forms.Form):
@@ -39,13 +45,19 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["format"].choices = [("", "自动识别")] + [(fmt.name, fmt.label) for fmt in formats()]
+        self.fields["format"].choices = [
+            ("", "自动识别"),
+            *[(fmt.name, fmt.label) for fmt in formats()],
+            (MAPPING_CHOICE, gettext_lazy("Import with a mapping (a layout no importer knows)")),
+        ]
 
     def clean(self):
         data = super().clean()
         pasted = bool(data.get("text", "").strip())
         if bool(data.get("file")) == pasted:
             raise forms.ValidationError("请上传一个文件或粘贴题目（二选一）")
+        if pasted and data.get("format") == MAPPING_CHOICE:
+            self.add_error("format", gettext_lazy("A mapping reads an uploaded file: upload the file."))
         return data
 
 
@@ -70,7 +82,17 @@ def bank_import_page(request):
         options = {key: data[key] for key in ("subject", "skip_invalid", "dry_run")}
         try:
             if data["file"]:
-                job = import_job_create(upload=data["file"], created_by=request.user, fmt=data["format"], **options)
+                use_mapping = data["format"] == MAPPING_CHOICE
+                job = import_upload_receive(
+                    upload=data["file"],
+                    created_by=request.user,
+                    fmt="" if use_mapping else data["format"],
+                    use_mapping=use_mapping,
+                    **options,
+                )
+                if isinstance(job, StagedUpload):  # no importer knows it, or the teacher asked: the mapping page
+                    query = {"upload": job.token, **({"subject": data["subject"]} if data["subject"] else {})}
+                    return redirect(f"{reverse('bank-import-mapping')}?{urlencode(query)}")
             else:
                 job = import_job_create_from_text(
                     text=data["text"], created_by=request.user, fmt=data["format"], **options

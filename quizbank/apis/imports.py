@@ -14,6 +14,7 @@ from quizbank.models import ImportJob
 from quizbank.roles import IsTeacher
 from quizbank.selectors.imports import import_job_rows_read
 from quizbank.services import import_job_create, import_job_create_from_text
+from quizbank.services.mapping_imports import mapping_resolve
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -25,6 +26,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "file_name",
             "file_size",
             "format",
+            "mapping",
             "subject",
             "skip_invalid",
             "dry_run",
@@ -42,6 +44,9 @@ class ImportInputSerializer(serializers.Serializer):
     subject = serializers.CharField(required=False, default="", allow_blank=True)
     skip_invalid = serializers.BooleanField(required=False, default=False)
     dry_run = serializers.BooleanField(required=False, default=False)
+    # a layout no importer knows: a mapping (JSON, as `import_questions --map` reads) or a saved one's name
+    mapping = serializers.JSONField(required=False, default=None)
+    profile = serializers.CharField(required=False, default="", allow_blank=True)
 
     def validate(self, attrs):
         if bool(attrs.get("file")) == bool(attrs["text"].strip()):
@@ -59,6 +64,7 @@ class ImportCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         options = {key: data[key] for key in ("subject", "skip_invalid", "dry_run")}
+        options["mapping"] = mapping_resolve(mapping=data["mapping"], profile=data["profile"])
         if data.get("file"):
             job = import_job_create(upload=data["file"], created_by=request.user, fmt=data["format"], **options)
         else:

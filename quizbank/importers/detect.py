@@ -35,6 +35,14 @@ def detect_format(path: Path, *, file_name: str | None = None) -> Format:
     )
 
 
+def recognised_format(path: Path, *, file_name: str | None = None) -> Format | None:
+    """The text format whose sniffer claims the file by its content, or None where none does (a file
+    that detect_format would only hand to an importer by its extension)."""
+    name = file_name or path.name
+    head = read_head(path, SNIFF_BYTES) if path.stat().st_size else ""
+    return next((fmt for fmt in formats() if not fmt.binary and fmt.sniff(head, name)), None)
+
+
 def iter_file(path: Path, *, fmt: str | Format = "", subject: str = "", file_name: str | None = None) -> ParseStream:
     """Records (cleaned and validated) and errors of one file, streamed in file order.
 

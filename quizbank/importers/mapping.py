@@ -194,10 +194,16 @@ def mapping_load(path: Path, *, file_name: str | None = None) -> Mapping:
         raise BankImportError([RowError(name, None, "(mapping)", message)]) from exc
     except OSError as exc:
         raise BankImportError([RowError(name, None, "(mapping)", f"cannot be read: {exc.strerror}")]) from exc
+    return mapping_parse(data, file_name=name)
+
+
+def mapping_parse(data, *, file_name: str) -> Mapping:
+    """A mapping given as JSON data (a saved profile, a form's text), checked whole like a file's;
+    BankImportError with one RowError whose field is where it is wrong (`fields.answer`)."""
     try:
-        return mapping_from_dict(data, file_name=name)
+        return mapping_from_dict(data, file_name=file_name)
     except _Refused as refused:
-        raise BankImportError([RowError(name, None, refused.where, refused.message)]) from None
+        raise BankImportError([RowError(file_name, None, refused.where, refused.message)]) from None
 
 
 def mapping_from_dict(data, *, file_name: str) -> Mapping:

@@ -434,6 +434,8 @@ class ImportJob(models.Model):
     file_name = models.CharField(max_length=300)
     file_size = models.PositiveBigIntegerField(default=0)
     format = models.CharField(max_length=32, blank=True, default="")
+    # a layout no importer knows is read through a mapping (quizbank/importers/mapping.py), kept as sent
+    mapping = models.JSONField(null=True, blank=True)
     subject = models.CharField(max_length=500, blank=True, default="")
     skip_invalid = models.BooleanField(default=False)
     dry_run = models.BooleanField(default=False)

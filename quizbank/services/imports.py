@@ -21,7 +21,7 @@ from quizbank.import_progress import PROGRESS_FILE_NAME, progress_write
 from quizbank.importers import BankImportError, QuestionRecord, RowError, iter_file
 from quizbank.importers.detect import default_subject
 from quizbank.importers.mapped import mapping_format
-from quizbank.importers.mapping import mapping_load
+from quizbank.importers.mapping import mapping_load, mapping_parse
 from quizbank.importers.registry import Format, format_by_name
 from quizbank.models import ImportJob, ImportStatus, KnowledgePoint, Question, Subject, Tag
 from quizbank.normalize import record_hash
@@ -169,12 +169,12 @@ def bank_import(
     dry_run: bool = False,
     file_names: list[str] | None = None,
     on_progress: Callable[[int], None] | None = None,
-    mapping: Path | None = None,
+    mapping: Path | dict | None = None,
 ) -> ImportReport:
     """Import files in one transaction, streaming. With any bad row nothing is written, unless
     `skip_invalid`, which writes the good rows and reports the rest. `dry_run` writes nothing.
-    `mapping` (a mapping file, quizbank/importers/mapping.py) reads every file in the layout it
-    describes; a mapping that is wrong is reported before any file is read."""
+    `mapping` (a mapping file, or its JSON data: quizbank/importers/mapping.py) reads every file in
+    the layout it describes; a mapping that is wrong is reported before any file is read."""
     report = ImportReport(dry_run=dry_run)
     names = file_names or [path.name for path in paths]
     if mapping is not None:
@@ -227,11 +227,17 @@ def _defaulted_warning(name: str, count: int) -> str:
     )
 
 
-def _mapping_format(path: Path, fmt: str | Format) -> Format:
+MAPPING_NAME = "mapping"  # how a mapping given as data (not a file) is named in its errors
+
+
+def _mapping_format(mapping: Path | dict, fmt: str | Format) -> Format:
+    name = mapping.name if isinstance(mapping, Path) else MAPPING_NAME
     if fmt:
         message = "give either a format or a mapping: the mapping names the format"
-        raise BankImportError([RowError(path.name, None, "(format)", message)])
-    return mapping_format(mapping_load(path))
+        raise BankImportError([RowError(name, None, "(format)", message)])
+    if isinstance(mapping, Path):
+        return mapping_format(mapping_load(mapping))
+    return mapping_format(mapping_parse(mapping, file_name=name))
 
 
 def bank_import_file(*, path: Path, subject: str = "", fmt: str = "") -> ImportReport:
@@ -258,8 +264,29 @@ def import_job_create(
     subject: str = "",
     skip_invalid: bool = False,
     dry_run: bool = False,
+    mapping: dict | None = None,
 ) -> ImportJob:
-    """Store an uploaded file and import it: now if small, else on a worker (progress on the job)."""
+    """Store an uploaded file and import it: now if small, else on a worker (progress on the job).
+    `mapping` (checked by the caller: quizbank/services/mapping_imports.py) reads a layout no importer knows."""
+    if fmt and format_by_name(fmt) is None:
+        raise ApplicationError(f"unknown format {fmt!r}", extra={"field": "format"})
+    if fmt and mapping is not None:
+        raise ApplicationError("give either a format or a mapping: the mapping names the format", {"field": "format"})
+    path = import_upload_store(upload=upload)
+    return import_job_start(
+        path=path,
+        created_by=created_by,
+        fmt=fmt,
+        subject=subject,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+        mapping=mapping,
+    )
+
+
+def import_upload_store(*, upload: UploadedFile) -> Path:
+    """Write an upload into a folder of its own under IMPORT_ROOT (deleted when its job ends, or by
+    import_files_sweep a day later); refused, and nothing written, when it has no name or is too big."""
     name, size = Path(upload.name or "").name, upload.size
     if name.startswith(PROGRESS_FILE_NAME):  # the progress file lives beside the upload
         name = f"_{name}"
@@ -271,19 +298,33 @@ def import_job_create(
             f"{settings.IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
             extra={"field": "file"},
         )
-    if fmt and format_by_name(fmt) is None:
-        raise ApplicationError(f"unknown format {fmt!r}", extra={"field": "format"})
     folder = settings.IMPORT_ROOT / uuid.uuid4().hex
     folder.mkdir(parents=True)
     path = folder / name
     with path.open("wb") as handle:
         for chunk in upload.chunks():
             handle.write(chunk)
+    return path
+
+
+def import_job_start(
+    *,
+    path: Path,
+    created_by: User | None,
+    fmt: str = "",
+    subject: str = "",
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    mapping: dict | None = None,
+) -> ImportJob:
+    """The import job of a stored upload (import_upload_store), run now if small, else queued."""
+    size = path.stat().st_size
     job = ImportJob.objects.create(
         file_path=str(path),
-        file_name=name,
+        file_name=path.name,
         file_size=size,
         format=fmt,
+        mapping=mapping,
         subject=subject,
         skip_invalid=skip_invalid,
         dry_run=dry_run,
@@ -306,15 +347,22 @@ def import_job_create_from_text(
     subject: str = "",
     skip_invalid: bool = False,
     dry_run: bool = False,
+    mapping: dict | None = None,
 ) -> ImportJob:
     """Import pasted text as import_job_create imports an uploaded file: the format chosen or detected
-    from the content, the same rows refused with the same errors."""
+    from the content (or read through a mapping), the same rows refused with the same errors."""
     if not text.strip():
         raise ApplicationError("paste the questions to import", extra={"field": "text"})
     data = text.replace("\r\n", "\n").encode("utf-8")
     upload = SimpleUploadedFile(PASTED_FILE_NAME, data, content_type="text/plain")
     return import_job_create(
-        upload=upload, created_by=created_by, fmt=fmt, subject=subject, skip_invalid=skip_invalid, dry_run=dry_run
+        upload=upload,
+        created_by=created_by,
+        fmt=fmt,
+        subject=subject,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+        mapping=mapping,
     )
 
 
@@ -339,6 +387,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
             skip_invalid=job.skip_invalid,
             dry_run=job.dry_run,
             on_progress=progress,
+            mapping=job.mapping,
         )
     except Exception as exc:
         logger.exception("import %s failed", job_id)

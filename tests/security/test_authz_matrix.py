@@ -156,6 +156,8 @@ ACCESS: dict[str, Access] = {
     "api-v1-import": access({"get": TEACHERS}),
     "bank-index": access(every_method(TEACHERS)),
     "bank-import": access(every_method(TEACHERS)),
+    # without a kept upload (?upload=...), a teacher is sent back to the import page
+    "bank-import-mapping": access({"get": TEACHERS, "post": TEACHERS}),
     "bank-import-status": access(every_method(TEACHERS)),
     "bank-export": access({"get": TEACHERS}),
     "bank-export-download": access({"get": TEACHERS}, params={"fmt": "export_format"}),
