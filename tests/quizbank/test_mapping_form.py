@@ -36,9 +36,7 @@ def tal_row(n: int) -> dict:
         "difficulty": "2",
         "qtype": "单选",
         "problem": f"{n} + 1 = ?",
-        "answer_option_list": [
-            [{"aoVal": letter, "content": str(n + offset)}] for letter, offset in zip("ABCD", range(4))
-        ],
+        "answer_option_list": [[{"aoVal": letter, "content": str(n + offset)}] for offset, letter in enumerate("ABCD")],
         "knowledge_point_routes": ["Overseas Competition->Knowledge Point->Arithmetic"],
         "answer_analysis": [f"{n} + 1 = {n + 1}."],
         "answer_value": "B",
