@@ -16,6 +16,7 @@ from quizbank.importers.registry import formats
 from quizbank.models import ImportJob, QuestionType
 from quizbank.roles import is_teacher
 from quizbank.selectors import SPLITS, question_search
+from quizbank.selectors.access import subjects_reachable
 from quizbank.selectors.imports import import_job_rows_read
 from quizbank.services import exports, import_job_create_from_text
 from quizbank.services.mapping_imports import StagedUpload, import_upload_receive
@@ -68,7 +69,7 @@ def bank_index(request):
     filters = form.cleaned_data if form.is_valid() else {}
     questions = question_search(
         subject=filters.get("subject", ""), qtype=filters.get("qtype", ""), search=filters.get("search", "")
-    )
+    ).filter(subject__in=subjects_reachable(user=request.user))
     page = Paginator(questions, 50).get_page(request.GET.get("page"))
     return render(request, "quizbank/bank_index.html", {"form": form, "page": page})
 
