@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.urls import reverse
 
 from quizbank.models import Answer, ImportJob, KnowledgePoint, Paper, PaperQuestion, Question, Subject, Tag
 from quizbank.services import subject_get_or_create
@@ -23,6 +24,10 @@ class QuestionActionForm(ActionForm):
 
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
+    """Questions are read here and written in the question editor (/teach/questions/), where every edit
+    goes through question_update: a question in use is edited as a new version, never in place. Tags and
+    subjects, which no attempt shows, may still be changed in bulk by the actions below."""
+
     list_display = [
         "id",
         "subject",
@@ -45,6 +50,16 @@ class QuestionAdmin(admin.ModelAdmin):
     @admin.display(description="stem")
     def short_stem(self, question: Question) -> str:
         return question.stem[:60]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        editor = reverse("question-editor", args=[object_id]) if str(object_id).isdigit() else ""
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "editor_url": editor})
 
     @admin.action(description="Add the tag typed below")
     def add_tag(self, request, queryset):

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from quizbank.images import images_as_text
+
 # DeepSeek's special tokens (full-width bars and U+2581), as in DeepSeek-R1-Distill-Qwen.
 BOS_TOKEN = "<｜begin▁of▁sentence｜>"
 EOS_TOKEN = "<｜end▁of▁sentence｜>"
@@ -100,6 +102,8 @@ def instruction_record(
     None for what cannot be a training example (descriptions, cloze texts).
     """
     answer_data = answer_data or {}
+    stem = images_as_text(stem)  # a model reads `[图片: …]`, never an address or the bytes
+    options = [{**option, "text": images_as_text(str(option.get("text", "")))} for option in options]
     if qtype in ("single_choice", "multiple_choice"):
         instruction = SINGLE_CHOICE_INSTRUCTION if qtype == "single_choice" else MULTIPLE_CHOICE_INSTRUCTION
         return {
@@ -324,7 +328,7 @@ def grading_input(
 ) -> str:
     """The body of the grading prompt. examples: teacher-graded answers of the same question,
     [{"response": str, "criteria": [{"id", "awarded"}]}], marks in rubric points."""
-    parts = [f"题目：\n{stem.strip()}"]
+    parts = [f"题目：\n{images_as_text(stem).strip()}"]
     if reference.strip():
         parts.append(f"参考答案：\n{reference.strip()}")
     if instructions.strip():

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("quizbank.exam_api_urls")),
     path("", include("quizbank.exam_web_urls")),
     path("", include("quizbank.teacher_urls")),
+    path("", include("quizbank.editor_urls")),
 ]

@@ -291,6 +291,32 @@ IMPORT_ROOT = Path(env.str("IMPORT_ROOT", default=str(VAR_DIR / "imports")))
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# --- Question images ------------------------------------------------------------------------
+# Images in stems are stored through Django's storage API and served by the site (quizbank/editor_views.py,
+# /media/question-images/<name>) to signed-in users, whatever the storage. MEDIA_STORAGE=local: files under
+# MEDIA_ROOT; s3: an S3-compatible bucket (`pip install .[s3]`), S3_BUCKET required, S3_ENDPOINT_URL for
+# MinIO and the like; credentials come from the environment as boto3 reads them (AWS_ACCESS_KEY_ID, ...).
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_STORAGE = one_of("MEDIA_STORAGE", env.str("MEDIA_STORAGE", default="local"), ("local", "s3"))
+QUESTION_IMAGE_MAX_BYTES = env.int("QUESTION_IMAGE_MAX_BYTES", default=2 * 1024 * 1024)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("S3_BUCKET"),
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("S3_REGION", default=None),
+            "location": env.str("S3_PREFIX", default=""),
+            "default_acl": None,  # private: the site serves every image itself
+            "file_overwrite": False,
+        },
+    }
+
 # --- Tuning runs ----------------------------------------------------------------------------
 TUNING_STALE_SECONDS = env.int("TUNING_STALE_SECONDS", default=300)  # no heartbeat this long: worker lost
 TUNING_MAX_ATTEMPTS = env.int("TUNING_MAX_ATTEMPTS", default=3)

@@ -25,6 +25,7 @@ SHARED = REPO.parent / "shared"
 @pytest.fixture(autouse=True)
 def _isolated_model_root(settings, tmp_path):
     settings.MODEL_ROOT = tmp_path / "models"
+    settings.MEDIA_ROOT = tmp_path / "media"  # question images
     settings.BASE_MODEL_PATH = ""
     # Personas are created in most tests: a real password hash costs ~0.4 s each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -55,13 +55,15 @@ def _walk(resolver, prefix: str = "", params: tuple = (), namespace: str = ""):
 
 
 def urlconf_routes() -> list[Route]:
-    """Every route of the URL conf but the static and media files, each template once."""
+    """Every route of the URL conf but the static and media files that a development server's unnamed
+    `static()` routes serve (a named view under /media/, the question images, is a route like any), each
+    template once."""
     static = tuple(
         f"/{prefix.strip('/')}/" for prefix in (django_settings.STATIC_URL, django_settings.MEDIA_URL) if prefix
     )
     routes: dict[str, Route] = {}
     for route in _walk(get_resolver()):
-        if not route.template.startswith(static):
+        if route.url_name or not route.template.startswith(static):
             routes.setdefault(route.template, route)
     return list(routes.values())
 

@@ -6,7 +6,7 @@ of one subject. Types map back as the importer reads them: cloze becomes Moodle'
 becomes the aitext plugin's type (`<aiprompt>`, `<markscheme>`, `<sampleresponse>`), which
 core Moodle has no fields for, and a plain essay stays an essay. Two mappings are one-way:
 fill_blank becomes a cloze of SHORTANSWER gaps, and a numerical range min..max becomes its
-midpoint with a tolerance.
+midpoint with a tolerance. Images in a stem travel inside it as Moodle's `<file>`s.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from xml.etree import ElementTree
 
+from quizbank.exporters.moodle_files import files_embed
+from quizbank.images import images_as_text
 from quizbank.importers.moodle_xml import EMBEDDED_TYPES, format_number
 from quizbank.models import QuestionType
 
@@ -98,7 +100,7 @@ def _score(value) -> str:
 
 
 def _name(question) -> str:
-    plain = " ".join(html.unescape(_TAG.sub(" ", _MARKER.sub("___", question.stem))).split())
+    plain = " ".join(html.unescape(_TAG.sub(" ", _MARKER.sub("___", images_as_text(question.stem)))).split())
     return plain[:80] or f"{question.qtype} {getattr(question, 'pk', '') or ''}".strip()
 
 
@@ -109,12 +111,13 @@ def question_element(question) -> ElementTree.Element:
     fmt = FORMAT_NAMES.get(question.stem_format, "plain_text")
     element = ElementTree.Element("question", {"type": "description"})
     _text_field(element, "name", _name(question))
-    stem = _text_field(element, "questiontext", "", fmt).find("text")
+    questiontext = _text_field(element, "questiontext", "", fmt)
+    stem = questiontext.find("text")
     _text_field(element, "generalfeedback", question.general_feedback or question.explanation, fmt)
     _sub(element, "defaultgrade", _score(question.score))
     _sub(element, "penalty", "0.3333333")
     _sub(element, "hidden", "0")
-    stem.text = _clean(writer(question, element, fmt))
+    stem.text = files_embed(_clean(writer(question, element, fmt)), questiontext)
     names = _tag_names(question)
     if names:
         tags = _sub(element, "tags")

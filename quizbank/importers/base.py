@@ -186,6 +186,9 @@ class QuestionRecord:
     source_dataset: str = ""
     source_licence: str = ""
     source_subject_missing: bool = False  # the file named no subject: it went to the import's default
+    # Files the source embeds, by the name its text refers to them by (Moodle's @@PLUGINFILE@@/<name>):
+    # the import stores them as question images and points the text at them.
+    source_files: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def validate(self) -> list[RowError]:
         errors: list[RowError] = []

@@ -24,8 +24,9 @@ Types and how they land:
   SHORTANSWER_C → short_answer, NUMERICAL/NM → numerical.
 - description → description.
 `<category>` pseudo-questions set the subject of the questions after them (`$course$/top/`
-prefixes dropped; their `<info>` is not kept). `<file>` attachments are dropped; the
-`@@PLUGINFILE@@/...` references stay in the text. `source_row` is the line of `<question>`.
+prefixes dropped; their `<info>` is not kept). A question's base64 `<file>`s travel in its record
+(`source_files`) for the import to store; their `@@PLUGINFILE@@/...` references stay in the text until then.
+`source_row` is the line of `<question>`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReference
 from defusedxml.ElementTree import DefusedXMLParser
 
 from quizbank.importers.base import ImportSource, ParseStream, QuestionRecord, RowError, parse_bool
+from quizbank.importers.moodle_files import embedded_files
 from quizbank.importers.registry import Format
 from quizbank.models import QuestionType
 
@@ -353,6 +355,7 @@ def _question(element, *, qtype: str, subject: str, file_name: str, row: int) ->
         tags=[tag.strip() for tag in (t.findtext("text") or "" for t in element.iterfind("tags/tag")) if tag.strip()],
         source_file=file_name,
         source_row=row,
+        source_files=embedded_files(element),
     )
     try:
         record.score = _score(element, default=Decimal(0) if qtype == "description" else Decimal(1))

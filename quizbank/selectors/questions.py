@@ -98,3 +98,11 @@ def question_search(
 def questions_by_ids(ids: Iterable[int]) -> QuerySet[Question]:
     """These questions, with their subjects."""
     return Question.objects.filter(pk__in=ids).select_related("subject")
+
+
+def question_current_version(*, question: Question) -> Question | None:
+    """The current version of a question (itself, if it is current), or None when no version is."""
+    if question.is_current:
+        return question
+    root_id = question.root_id or question.pk
+    return Question.objects.filter(Q(pk=root_id) | Q(root_id=root_id), is_current=True).first()

@@ -25,6 +25,7 @@ from quizbank.importers.mapping import mapping_load, mapping_parse
 from quizbank.importers.registry import Format, format_by_name
 from quizbank.models import ImportJob, ImportStatus, KnowledgePoint, Question, Subject, Tag
 from quizbank.normalize import record_hash
+from quizbank.services.images import record_images_store
 from quizbank.signals import import_job_queued
 
 
@@ -86,6 +87,8 @@ class _BankWriter:
         self.points: dict[str, int] = {}
 
     def add(self, record: QuestionRecord) -> None:
+        if record.source_files:  # images the file embeds, stored now: the text then names them
+            record_images_store(record=record)
         self.pending.append(record)
         if len(self.pending) >= IMPORT_BATCH:
             self.flush()

@@ -56,6 +56,7 @@ from quizbank.services import (
     session_start,
     wrong_book_practice_create,
 )
+from quizbank.services.images import question_image_create
 from tests.routes import BRACED_PARAMETER, Route, schema_paths, urlconf_routes
 from tests.security.test_model_server_auth import KEY, Upstream, public_port  # noqa: F401  (a fixture)
 from tuning.models import ModelVersion, RunStatus, TuningRun
@@ -99,6 +100,10 @@ QUESTION_BODY = {
     "answer": "A",
 }
 PRACTICE_ANSWER = {"answer_id": "practice_answer"}
+TINY_PNG = bytes.fromhex(  # one red pixel
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c49444154789c63f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+)
 
 # route name (the URL conf's name, or the path template where it has none) → method → who may.
 ACCESS: dict[str, Access] = {
@@ -161,6 +166,12 @@ ACCESS: dict[str, Access] = {
     "bank-import-status": access(every_method(TEACHERS)),
     "bank-export": access({"get": TEACHERS}),
     "bank-export-download": access({"get": TEACHERS}, params={"fmt": "export_format"}),
+    "question-editor-new": access({"get": TEACHERS, "post": TEACHERS}),
+    "question-editor": access({"get": TEACHERS, "post": TEACHERS}),
+    "question-preview": access({"post": TEACHERS}, body={"post": {"text": "**题干** $x$", "format": "markdown"}}),
+    "question-image-upload": access({"post": TEACHERS}),
+    # Images in question text: anyone signed in (a student sees them in the papers she takes).
+    "question-image": access({"get": SIGNED_IN}, params={"name": "image_name"}),
     # --- practice and the model's explanations
     "practice-index": access(every_method(SIGNED_IN)),
     "practice-question": access({"get": SIGNED_IN, "post": SIGNED_IN}, body={"post": {"response": "A"}}),
@@ -232,6 +243,7 @@ class Scene:
     cookies: dict[str, str]
     users: dict[str, object]
     ids: dict[str, str]
+    media_root: str = ""  # where the scene's question image is stored
 
 
 def _build_scene() -> Scene:
@@ -300,6 +312,7 @@ def _build_scene() -> Scene:
     alices_own_paper = wrong_book_practice_create(user=alice)  # a personal practice paper: hers alone
     draft = paper_create(title="草稿试卷", questions=[choice], created_by=carol, published=False)
 
+    image = question_image_create(data=TINY_PNG, name="图.png", uploaded_by=carol)
     job = ImportJob.objects.create(file_path="/nonexistent/bank.json", file_name="bank.json", created_by=carol)
     base = ModelVersion.objects.create(name="base", path="/nonexistent/base", method="bootstrap", is_active=True)
     candidate = ModelVersion.objects.create(name="candidate", path="/nonexistent/candidate", method="lora")
@@ -334,6 +347,7 @@ def _build_scene() -> Scene:
         "exam_question": exam.items.first().question_id,
         "job_id": str(job.pk),
         "export_format": "gift",
+        "image_name": image.file.name.rsplit("/", 1)[-1],
         "run_id": str(run.pk),
         "name": candidate.name,
         "action": "cancel",
@@ -342,14 +356,19 @@ def _build_scene() -> Scene:
         "object_id": str(choice.pk),
         "content_type_id": str(ContentType.objects.get_for_model(type(choice)).pk),
     }
-    return Scene(clients=clients, cookies=cookies, users={ANON: None, **people}, ids=ids)
+    return Scene(
+        clients=clients, cookies=cookies, users={ANON: None, **people}, ids=ids, media_root=django_settings.MEDIA_ROOT
+    )
 
 
 @pytest.fixture(scope="module")
-def _scene(django_db_setup, django_db_blocker):
+def _scene(django_db_setup, django_db_blocker, tmp_path_factory):
     """Built once for the module, inside a transaction rolled back at its end; each test runs in a
     savepoint of it, and each request in a savepoint of its own."""
-    fast = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    fast = override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
+    )
     with django_db_blocker.unblock(), fast:
         atomic = transaction.atomic()
         atomic.__enter__()
@@ -361,7 +380,8 @@ def _scene(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def scene(_scene, db, no_model_server) -> Scene:
+def scene(_scene, db, no_model_server, settings) -> Scene:
+    settings.MEDIA_ROOT = _scene.media_root
     return _scene
 
 
