@@ -20,10 +20,11 @@ from core.exceptions import ApplicationError
 from quizbank.editor_forms import STEM_FORMATS, TYPE_FIELDS, TYPED_FIELDS, QuestionEditorForm, editor_initial
 from quizbank.images import image_url
 from quizbank.markup import text_html
-from quizbank.models import Question
+from quizbank.models import AccessLevel, Question
+from quizbank.selectors.access import question_for_teacher
 from quizbank.selectors.images import question_image_by_name
 from quizbank.selectors.questions import question_current_version
-from quizbank.services import question_create, question_update
+from quizbank.services import question_create, question_update, subject_get_or_create
 from quizbank.services.images import question_image_create
 from quizbank.teacher_views import teacher_required
 
@@ -64,8 +65,11 @@ def _editor_page(request, form: QuestionEditorForm, question: Question | None):
 def question_editor_new(request):
     form = QuestionEditorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        data = form.question_data()
         try:
-            question = question_create(data=form.question_data())
+            # a new bank is the teacher's; another teacher's bank needs their edit share
+            subject_get_or_create(path=data["subject"], owner=request.user)
+            question = question_create(data=data)
         except ApplicationError as exc:
             _form_errors(form, exc)
         else:
@@ -83,13 +87,16 @@ def question_editor(request, question_id: int):
         raise Http404("no version of this question is current")
     if current.pk != question.pk:
         return redirect("question-editor", question_id=current.pk)
+    question_for_teacher(user=request.user, question=question, level=AccessLevel.EDIT)
     if request.method == "POST":
         form = QuestionEditorForm(request.POST, base=question)
     else:
         form = QuestionEditorForm(initial=editor_initial(question), base=question)
     if request.method == "POST" and form.is_valid():
+        data = form.question_data()
         try:
-            saved = question_update(question=question, data=form.question_data())
+            subject_get_or_create(path=data["subject"], owner=request.user)
+            saved = question_update(question=question, data=data)
         except ApplicationError as exc:
             _form_errors(form, exc)
         else:

@@ -230,3 +230,21 @@ def test_the_admin_site_shows_questions_but_does_not_change_them(admin_client):
     assert admin_client.get(reverse("admin:quizbank_question_add")).status_code == 403
     question.refresh_from_db()
     assert question.stem == "对吗？"
+
+
+def test_another_teachers_bank_is_not_edited_without_her_share(client, carol, django_user_model):
+    """Banks belong to their teacher: erin neither opens carol's question in the editor nor writes into
+    carol's bank; in a bank of her own (new) she writes."""
+    question = question_create(
+        data={"subject": "卡罗的题库/一", "qtype": QuestionType.TRUE_FALSE, "stem": "对吗？", "answer": "true"}
+    )
+    question.subject.parent.__class__.objects.filter(path="卡罗的题库").update(owner=carol)
+    erin = django_user_model.objects.create_user("erin", password="erin-pass-123")
+    erin.groups.add(Group.objects.get_or_create(name="teacher")[0])
+    client.force_login(erin)
+    assert client.get(reverse("question-editor", args=[question.pk])).status_code == 403
+    fields = {**COMMON, "qtype": "true_false", "stem": "新题", "truth": "true"}
+    refused = client.post(reverse("question-editor-new"), {**fields, "subject": "卡罗的题库/二"})
+    assert refused.status_code == 400 and "another teacher" in str(refused.context["form"].errors)
+    assert client.post(reverse("question-editor-new"), {**fields, "subject": "埃琳的题库"}).status_code == 302
+    assert Question.objects.count() == 2
