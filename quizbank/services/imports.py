@@ -25,6 +25,7 @@ from quizbank.importers.mapping import mapping_load, mapping_parse
 from quizbank.importers.registry import Format, format_by_name
 from quizbank.models import ImportJob, ImportStatus, KnowledgePoint, Question, Subject, Tag
 from quizbank.normalize import record_hash
+from quizbank.selectors.access import bank_allows
 from quizbank.services.images import record_images_store
 from quizbank.signals import import_job_queued
 
@@ -63,13 +64,19 @@ IMPORT_BATCH = 1000
 logger = logging.getLogger(__name__)
 
 
-def subject_get_or_create(*, path: str) -> Subject:
+def subject_get_or_create(*, path: str, owner: User | None = None) -> Subject:
+    """The subject at `path`, made with its parents where missing. With an `owner`, a new bank (a new
+    top-level subject) is theirs, and writing into an existing bank needs their edit right on it."""
     parent = None
     parts = [part.strip() for part in path.split("/") if part.strip()]
     for depth in range(1, len(parts) + 1):
-        parent, _ = Subject.objects.get_or_create(
-            path="/".join(parts[:depth]), defaults={"name": parts[depth - 1], "parent": parent}
-        )
+        defaults = {"name": parts[depth - 1], "parent": parent, "owner": owner if depth == 1 else None}
+        parent, made = Subject.objects.get_or_create(path="/".join(parts[:depth]), defaults=defaults)
+        if depth == 1 and owner is not None and not made and not bank_allows(user=owner, subject=parent, level="edit"):
+            raise ApplicationError(
+                f"the bank {parent.path!r} is another teacher's: ask them to share it with you to edit",
+                extra={"field": "subject", "code": "not_allowed"},
+            )
     if parent is None:
         raise ApplicationError(f"{path!r} is not a subject path")
     return parent
@@ -78,8 +85,9 @@ def subject_get_or_create(*, path: str) -> Subject:
 class _BankWriter:
     """Writes validated records in batches: duplicates skipped, subjects/tags created as met."""
 
-    def __init__(self, report: ImportReport):
+    def __init__(self, report: ImportReport, owner: User | None = None):
         self.report = report
+        self.owner = owner
         self.pending: list[QuestionRecord] = []
         self.seen: set[str] = set()
         self.subjects: dict[str, Subject] = {}
@@ -115,7 +123,7 @@ class _BankWriter:
 
     def _subject(self, path: str) -> Subject:
         if path not in self.subjects:
-            self.subjects[path] = subject_get_or_create(path=path)
+            self.subjects[path] = subject_get_or_create(path=path, owner=self.owner)
         return self.subjects[path]
 
     def _link(self, questions: list[Question], records: list[QuestionRecord]) -> None:
@@ -173,6 +181,7 @@ def bank_import(
     file_names: list[str] | None = None,
     on_progress: Callable[[int], None] | None = None,
     mapping: Path | dict | None = None,
+    owner: User | None = None,
 ) -> ImportReport:
     """Import files in one transaction, streaming. With any bad row nothing is written, unless
     `skip_invalid`, which writes the good rows and reports the rest. `dry_run` writes nothing.
@@ -189,7 +198,7 @@ def bank_import(
             return report
     try:
         with transaction.atomic():
-            writer = _BankWriter(report)
+            writer = _BankWriter(report, owner)
             seen = 0
             for path, name in zip(paths, names, strict=True):
                 report.files.append(name)
@@ -220,6 +229,12 @@ def bank_import(
                 raise _DryRunRollback
     except _DryRunRollback:
         pass
+    except ApplicationError as exc:  # a bank the importing teacher may not write into: nothing written
+        report.errors.append(
+            RowError(", ".join(report.files), None, str(exc.extra.get("field", "(file)")), exc.message)
+        )
+        report.created = report.duplicates = 0
+        report.refused = True
     return report
 
 
@@ -390,6 +405,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
             skip_invalid=job.skip_invalid,
             dry_run=job.dry_run,
             on_progress=progress,
+            owner=job.created_by,
             mapping=job.mapping,
         )
     except Exception as exc:

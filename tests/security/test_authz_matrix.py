@@ -6,10 +6,9 @@ every method (GET, POST, PUT, PATCH, DELETE) by seven personas:
     anonymous  nobody signed in
     alice      a student, who owns the attempt, the answers and the practice answer the paths name
     bob        another student
-    erin       another teacher: teachers have no subject and papers no owning teacher in this site
-               (the bank and its papers are shared by all teachers), so she plays "the teacher of
-               another subject" and must be able to do exactly what carol does
-    carol      the teacher who wrote the paper and started the import
+    erin       another teacher: carol's papers and classes are not hers (nothing is shared with
+               her), so she is refused them; the school's bank (no owner) is every teacher's
+    carol      the teacher who wrote the paper, owns the class and started the import
     dave       an admin (the "admin" group): what teachers may, and model tuning; not the admin site
     root       a superuser: all of it, the admin site (staff) included
 
@@ -46,7 +45,7 @@ from django.urls import resolve
 from django.urls.exceptions import Resolver404
 from django.utils import timezone
 
-from quizbank.models import ImportJob, PaperMode, QuestionType, ReviewWhen, WrongBookEntry
+from quizbank.models import ImportJob, Paper, PaperMode, QuestionType, ReviewWhen, SchoolClass, WrongBookEntry
 from quizbank.services import (
     answer_submit,
     paper_create,
@@ -56,6 +55,7 @@ from quizbank.services import (
     session_start,
     wrong_book_practice_create,
 )
+from quizbank.services.classes import class_create, class_join, paper_assign, paper_share
 from quizbank.services.images import question_image_create
 from tests.routes import BRACED_PARAMETER, Route, schema_paths, urlconf_routes
 from tests.security.test_model_server_auth import KEY, Upstream, public_port  # noqa: F401  (a fixture)
@@ -68,6 +68,7 @@ EVERYONE = frozenset(ROLES)
 SIGNED_IN = EVERYONE - {ANON}
 OWNER = frozenset({ALICE})  # the student whose attempt or answer the path names
 TEACHERS = frozenset({ERIN, CAROL, DAVE, ROOT})  # teachers and admins; erin did not write the paper
+AUTHOR = frozenset({CAROL, DAVE, ROOT})  # carol's paper and class: hers and the admins' (erin has no share)
 ADMINS = frozenset({DAVE, ROOT})
 NOBODY = frozenset()
 
@@ -120,10 +121,10 @@ ACCESS: dict[str, Access] = {
     "api-v1-papers": access(
         {"get": SIGNED_IN, "post": TEACHERS}, body={"post": {"title": "新卷", "question_ids": ["exam_question"]}}
     ),
-    "api-v1-paper": access({"get": SIGNED_IN, "patch": TEACHERS}, body={"patch": {"description": "改过的说明"}}),
+    "api-v1-paper": access({"get": SIGNED_IN - {ERIN}, "patch": AUTHOR}, body={"patch": {"description": "改过的说明"}}),
     "api-v1-paper-sessions": access({"post": SIGNED_IN}),
-    "api-v1-paper-results": access({"get": TEACHERS}),
-    "api-v1-paper-statistics": access({"get": TEACHERS}),
+    "api-v1-paper-results": access({"get": AUTHOR}),
+    "api-v1-paper-statistics": access({"get": AUTHOR}),
     "api-v1-sessions": access({"get": SIGNED_IN}),
     "api-v1-session": access({"get": OWNER}),
     "api-v1-session-answer": access({"put": OWNER}, body={"put": {"response": "B"}}),
@@ -131,7 +132,7 @@ ACCESS: dict[str, Access] = {
     "api-v1-session-finish": access({"post": OWNER}),
     "api-v1-session-review": access({"get": OWNER}),
     "api-v1-grading": access({"get": TEACHERS}),
-    "api-v1-answer-grade": access({"post": TEACHERS}, body={"post": {"score": "1", "feedback": "好"}}),
+    "api-v1-answer-grade": access({"post": AUTHOR}, body={"post": {"score": "1", "feedback": "好"}}),
     "api-v1-wrong-book": access({"get": SIGNED_IN}),
     "api-v1-wrong-book-practice": access({"post": SIGNED_IN}),
     # --- exams: the pages (the read-only ones render whatever the method)
@@ -146,12 +147,30 @@ ACCESS: dict[str, Access] = {
     # --- teachers' pages
     "teacher-papers": access({"get": TEACHERS}),
     "teacher-paper-new": access({"get": TEACHERS, "post": TEACHERS}),
-    "teacher-paper": access({"get": TEACHERS, "post": TEACHERS}),
-    "teacher-paper-csv": access({"get": TEACHERS}),
-    "teacher-paper-statistics": access({"get": TEACHERS}),
+    "teacher-paper": access({"get": AUTHOR, "post": AUTHOR}),
+    "teacher-paper-csv": access({"get": AUTHOR}),
+    "teacher-paper-xlsx": access({"get": AUTHOR}),
+    "teacher-paper-statistics": access({"get": AUTHOR}),
+    "teacher-paper-assign": access({"post": AUTHOR}, body={"post": {"school_class": "class_id"}}),
+    "teacher-paper-unassign": access({"post": AUTHOR}),
+    "teacher-paper-share": access({"post": AUTHOR}, body={"post": {"teacher": "erin", "level": "view"}}),
     "teacher-grading": access({"get": TEACHERS}),
-    "teacher-answer": access({"get": TEACHERS}),
-    "teacher-answer-grade": access({"post": TEACHERS}, body={"post": {"score": "1", "feedback": "好"}}),
+    "teacher-answer": access({"get": AUTHOR}),
+    "teacher-answer-grade": access({"post": AUTHOR}, body={"post": {"score": "1", "feedback": "好"}}),
+    # --- classes: the class is carol's; any teacher makes one; a student joins with a code
+    "teacher-classes": access({"get": TEACHERS, "post": TEACHERS}, body={"post": {"name": "新班级"}}),
+    "teacher-class": access({"get": AUTHOR, "post": AUTHOR}),
+    "teacher-class-credentials": access({"get": AUTHOR}),
+    "teacher-class-remove": access({"post": AUTHOR}, params={"user_id": "bobs_id"}),
+    "class-join": access({"get": SIGNED_IN, "post": SIGNED_IN}, body={"post": {"code": "class_code"}}),
+    "password-first": access({"get": SIGNED_IN, "post": SIGNED_IN}),
+    # --- banks: the scene's bank is the school's (no owner): any teacher may make it theirs; only an
+    # owner (none here) or an admin shares it
+    "teacher-banks": access({"get": TEACHERS}),
+    "teacher-bank-share": access(
+        {"post": ADMINS}, params={"subject_id": "bank_id"}, body={"post": {"teacher": "erin", "level": "view"}}
+    ),
+    "teacher-bank-claim": access({"post": TEACHERS}, params={"subject_id": "bank_id"}),
     # --- the bank
     "api-v1-questions": access({"get": TEACHERS, "post": TEACHERS}, body={"post": QUESTION_BODY}),
     # Teachers get every field; students what may be seen before answering (see the practice routes).
@@ -313,6 +332,8 @@ def _build_scene() -> Scene:
     draft = paper_create(title="草稿试卷", questions=[choice], created_by=carol, published=False)
 
     image = question_image_create(data=TINY_PNG, name="图.png", uploaded_by=carol)
+    school_class = class_create(name="权限班", owner=carol)
+    class_join(user=bob, code=school_class.code)
     job = ImportJob.objects.create(file_path="/nonexistent/bank.json", file_name="bank.json", created_by=carol)
     base = ModelVersion.objects.create(name="base", path="/nonexistent/base", method="bootstrap", is_active=True)
     candidate = ModelVersion.objects.create(name="candidate", path="/nonexistent/candidate", method="lora")
@@ -346,6 +367,10 @@ def _build_scene() -> Scene:
         "question_id": str(drill.pk),
         "exam_question": exam.items.first().question_id,
         "job_id": str(job.pk),
+        "class_id": str(school_class.pk),
+        "class_code": school_class.code,
+        "bobs_id": str(bob.pk),
+        "bank_id": str(choice.subject.parent_id),
         "export_format": "gift",
         "image_name": image.file.name.rsplit("/", 1)[-1],
         "run_id": str(run.pk),
@@ -401,7 +426,7 @@ def _body_of(value, scene: Scene):
         return {key: _body_of(item, scene) for key, item in value.items()}
     if isinstance(value, list):
         return [_body_of(item, scene) for item in value]
-    return scene.ids[value] if value == "exam_question" else value
+    return scene.ids[value] if value in ("exam_question", "class_id", "class_code") else value
 
 
 @dataclass(frozen=True)
@@ -675,13 +700,40 @@ def test_no_student_practises_any_version_of_a_question_of_an_open_exam(scene):
     assert not problems, "\n".join(problems)
 
 
-def test_a_teacher_may_manage_a_paper_she_did_not_write(scene):
-    """Papers have no owning teacher: the bank and its papers are shared by every teacher (the paper's
-    created_by is a record, not a permission). erin changes carol's paper and reads its results."""
+def test_a_teacher_manages_another_teachers_paper_only_as_far_as_it_is_shared(scene):
+    """A paper is its author's: erin is refused carol's paper until carol shares it, then may do
+    what the share's level allows (view: read its results; edit: change it)."""
     paper = scene.ids["paper_id"]
-    assert send(scene, ERIN, "patch", f"/api/v1/papers/{paper}", {"description": "erin 改的"}).status == 200
-    assert send(scene, ERIN, "get", f"/api/v1/papers/{paper}/results").status == 200
-    assert send(scene, ERIN, "get", f"/teach/papers/{paper}/results.csv").status == 200
+    patch = ("patch", f"/api/v1/papers/{paper}", {"description": "erin 改的"})
+    assert send(scene, ERIN, *patch).status == 403
+    assert send(scene, ERIN, "get", f"/api/v1/papers/{paper}/results").status == 403
+    with transaction.atomic():
+        carol = scene.users[CAROL]
+        paper_share(paper=Paper.objects.get(pk=paper), teacher=scene.users[ERIN], level="view", by=carol)
+        assert send(scene, ERIN, "get", f"/api/v1/papers/{paper}/results").status == 200
+        assert send(scene, ERIN, "get", f"/teach/papers/{paper}/results.csv").status == 200
+        assert send(scene, ERIN, *patch).status == 403
+        paper_share(paper=Paper.objects.get(pk=paper), teacher=scene.users[ERIN], level="edit", by=carol)
+        assert send(scene, ERIN, *patch).status == 200
+        transaction.set_rollback(True)
+
+
+def test_a_student_outside_a_class_neither_sees_nor_starts_its_paper(scene):
+    """Assigned to carol's class (bob is in it, alice is not), the paper is bob's to see and start only."""
+    paper = scene.ids["paper_id"]
+    with transaction.atomic():
+        paper_assign(
+            paper=Paper.objects.get(pk=paper),
+            school_class=SchoolClass.objects.get(pk=scene.ids["class_id"]),
+            by=scene.users[CAROL],
+        )
+        assert refused(send(scene, ALICE, "get", f"/exams/{paper}/"))
+        assert refused(send(scene, ALICE, "get", f"/api/v1/papers/{paper}"))
+        assert send(scene, ALICE, "post", f"/api/v1/papers/{paper}/sessions").status in (400, 403, 404, 409)
+        assert f'href="/exams/{paper}/"' not in send(scene, ALICE, "get", "/exams/").text
+        assert send(scene, BOB, "get", f"/exams/{paper}/").status == 200
+        assert f'href="/exams/{paper}/"' in send(scene, BOB, "get", "/exams/").text
+        transaction.set_rollback(True)
 
 
 # --- CSRF ---------------------------------------------------------------------------------------------
