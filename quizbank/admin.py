@@ -3,13 +3,28 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.urls import reverse
 
-from quizbank.models import Answer, ImportJob, KnowledgePoint, Paper, PaperQuestion, Question, Subject, Tag
+from quizbank.models import (
+    Answer,
+    BankShare,
+    Enrolment,
+    ImportJob,
+    KnowledgePoint,
+    MappingProfile,
+    Paper,
+    PaperAssignment,
+    PaperQuestion,
+    PaperShare,
+    Question,
+    SchoolClass,
+    Subject,
+    Tag,
+)
 from quizbank.services import subject_get_or_create
 
 
 @admin.register(Subject)
 class SubjectAdmin(admin.ModelAdmin):
-    list_display = ["path"]
+    list_display = ["path", "owner"]
     search_fields = ["path"]
 
 
@@ -102,3 +117,44 @@ class AnswerAdmin(admin.ModelAdmin):
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = ["id", "file_name", "status", "rows_read", "created_by", "created_at"]
     list_filter = ["status"]
+
+
+class EnrolmentInline(admin.TabularInline):
+    model = Enrolment
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(SchoolClass)
+class SchoolClassAdmin(admin.ModelAdmin):
+    """Classes; the teachers' pages (/teach/classes/) enrol rosters and hand out one-time passwords."""
+
+    list_display = ["name", "code", "owner", "created_at"]
+    search_fields = ["name", "code"]
+    readonly_fields = ["code"]
+    inlines = [EnrolmentInline]
+
+
+@admin.register(PaperAssignment)
+class PaperAssignmentAdmin(admin.ModelAdmin):
+    """Read here; a paper is given to a class on its page, where the attempts in progress follow a change."""
+
+    list_display = ["paper", "school_class", "open_at", "close_at", "time_limit_seconds"]
+    list_filter = ["school_class"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(BankShare, PaperShare)
+class ShareAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "teacher", "level"]
+    list_filter = ["level"]
+
+
+@admin.register(MappingProfile)
+class MappingProfileAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_by", "created_at"]
