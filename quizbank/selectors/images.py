@@ -14,4 +14,4 @@ def question_image_by_name(*, name: str) -> QuestionImage | None:
 def question_images_by_names(*, names: list[str]) -> dict[str, QuestionImage]:
     """The stored images among `names` (`<sha256>.<ext>`), by name; names with no image are left out."""
     images = QuestionImage.objects.filter(file__in=[f"{IMAGE_FOLDER}/{name}" for name in names])
-    return {image.file.name.rsplit("/", 1)[-1]: image for image in images}
+    return {str(image.file.name).rsplit("/", 1)[-1]: image for image in images}

@@ -200,7 +200,9 @@ def roster_read(*, path: Path, file_name: str) -> list[RosterRow]:
         index = columns.get(key)
         return cells[index] if index is not None and index < len(cells) else ""
 
-    rows, errors, seen = [], [], {}
+    rows: list[RosterRow] = []
+    errors: list[dict] = []
+    seen: dict[str, str] = {}
     for number, cells in lines[1:]:
         row = RosterRow(number, cell(cells, "number"), cell(cells, "name"), cell(cells, "class"))
         if not _NUMBER.match(row.number):

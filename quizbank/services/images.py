@@ -9,13 +9,14 @@ import re
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from core.exceptions import ApplicationError
 from quizbank.images import CONTENT_TYPES, EXTENSIONS, image_file_name, image_url
+from quizbank.importers.base import QuestionRecord
 from quizbank.models import QuestionImage
 from quizbank.svg import UnsafeSvg, svg_clean
 
@@ -71,7 +72,7 @@ def _checked(data: bytes, *, name: str, kind: str) -> bytes:
 
 
 def question_image_create(
-    *, data: bytes, name: str, content_type: str = "", uploaded_by: AbstractBaseUser | None = None
+    *, data: bytes, name: str, content_type: str = "", uploaded_by: User | None = None
 ) -> QuestionImage:
     """Store an image for question text (a teacher's upload, a file an imported question embeds); the same
     content twice is one image. Refused (ApplicationError): too large, not PNG/JPEG/WebP/SVG, bytes that
@@ -111,7 +112,7 @@ def _pointed(text: str, references: dict[str, str]) -> str:
     return text
 
 
-def record_images_store(*, record, prefix: str = "@@PLUGINFILE@@/") -> None:
+def record_images_store(*, record: QuestionRecord, prefix: str = "@@PLUGINFILE@@/") -> None:
     """Store the files an imported record embeds (`record.source_files`, by name) and point its text
     (stem, explanation, feedback, options) at the stored images instead of `prefix` + name. A file that is
     refused stays a dead reference: the question imports, that image does not."""
@@ -128,7 +129,7 @@ def record_images_store(*, record, prefix: str = "@@PLUGINFILE@@/") -> None:
             image = question_image_create(data=data, name=name)
         except ApplicationError:
             continue
-        references.update(dict.fromkeys(names, image_url(image.file.name)))
+        references.update(dict.fromkeys(names, image_url(str(image.file.name))))
     record.source_files = {}
     if not references:
         return
