@@ -17,7 +17,7 @@ TEST_WORKERS ?= 2
 KATEX_VERSION := 0.16.47
 KATEX := var/vendor/katex/katex.min.js
 
-.PHONY: install run setup-demo test test-fast bench compat lint clean browser messages
+.PHONY: install run setup-demo test test-fast bench compat lint clean browser messages scale-tools
 
 install: $(STAMP) $(KATEX)
 
@@ -35,6 +35,15 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	} || echo "chromium could not be installed: browser tests will be skipped"
+
+# load_200_students_proxy and load_1000_students run HAProxy and PgBouncer (Debian's), as this user,
+# from configurations rendered out of deploy/ into a temporary folder; without them they print SKIP.
+scale-tools:
+	@{ PATH="$$PATH:/usr/sbin"; command -v haproxy && command -v pgbouncer; } >/dev/null 2>&1 || { \
+		echo "installing Debian's haproxy and pgbouncer for the exam-day benches"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			haproxy pgbouncer >/dev/null; \
+	} || echo "haproxy or pgbouncer could not be installed: the benches that need them will be skipped"
 
 messages: install
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=var
@@ -92,9 +101,10 @@ $(LF_VENV)/.installed:
 
 # explain_concurrency needs the demo's tuned model, tuning_lora_vs_llamafactory needs LLaMA-Factory;
 # submit_vs_bare needs the PostgreSQL server (BENCH_POSTGRES_URL) and makes its own database there
-# load_200_students needs it too, and Redis (BENCH_REDIS_URL, a database of its own, emptied)
+# load_200_students needs it too, and Redis (BENCH_REDIS_URL, a database of its own, emptied);
+# load_200_students_proxy and load_1000_students as well, and HAProxy and PgBouncer (scale-tools)
 BENCH_NAMES := $(or $(ONLY),import_100k explain_concurrency tuning_lora_vs_llamafactory submit_vs_bare)
-bench: install $(if $(filter explain_concurrency,$(BENCH_NAMES)),setup-demo) \
+bench: install scale-tools $(if $(filter explain_concurrency,$(BENCH_NAMES)),setup-demo) \
 		$(if $(filter tuning_lora_vs_llamafactory,$(BENCH_NAMES)),$(LF_VENV)/.installed)
 	$(PY) -m tests.bench $(if $(ONLY),--only $(ONLY))
 

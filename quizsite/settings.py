@@ -113,6 +113,12 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 # A kept connection is checked before each request uses it, so after a database restart or failover no
 # request fails on a connection the restart broke (only with CONN_MAX_AGE > 0: one SELECT 1 a request).
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
+# DATABASE_POOLER=pgbouncer: PgBouncer in transaction mode (docs/deploy.md) hands each transaction to any of
+# its server connections, so a server-side cursor (`.iterator()`) opened in one could be gone in the next.
+# Kept connections (CONN_MAX_AGE) are kept to PgBouncer, which is cheap; it holds PostgreSQL's itself.
+DATABASE_POOLER = one_of("DATABASE_POOLER", env.str("DATABASE_POOLER", default="none"), ("none", "pgbouncer"))
+if DATABASE_POOLER == "pgbouncer":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web server, the worker and management commands share one SQLite file.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})

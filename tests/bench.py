@@ -1045,9 +1045,11 @@ def celery_worker(env: dict[str, str], log: Path):
             worker.wait()
 
 
-async def exam_student(connection, *, token: str, paper: int, think: float, offset: float, deadline: float, out):
+async def exam_student(
+    connection, *, token: str, paper: int, think: float, offset: float, deadline: float, out, attempts=None
+):
     """One student: start an attempt, answer every question (a save every `think` s), submit; again
-    until the deadline. Appends (kind, tag, status, latency) to out; the saves' tags as answers_checked
+    until the deadline, or `attempts` times. Appends (kind, tag, status, latency) to out; the saves' tags as answers_checked
     wants them."""
     import asyncio
 
@@ -1081,7 +1083,9 @@ async def exam_student(connection, *, token: str, paper: int, think: float, offs
         return status, data
 
     seq = 0
-    while time.monotonic() < deadline:
+    taken = 0
+    while time.monotonic() < deadline and (attempts is None or taken < attempts):
+        taken += 1
         started = await send("start", "POST", f"/api/v1/papers/{paper}/sessions")
         if started is None:
             return
@@ -1102,8 +1106,18 @@ async def exam_student(connection, *, token: str, paper: int, think: float, offs
         await send("finish", "POST", f"/api/v1/sessions/{session}/finish", tag=session)
 
 
-def run_class(port: int, *, paper: int, tokens: list[str], seconds: float, think: float):
-    """Every student on a keep-alive connection of their own, starting spread over one think time."""
+def run_class(
+    port: int,
+    *,
+    paper: int,
+    tokens: list[str],
+    seconds: float,
+    think: float,
+    ramp: float | None = None,
+    attempts: int | None = None,
+):
+    """Every student on a keep-alive connection of their own, starting spread over `ramp` seconds (one
+    think time by default); each takes `attempts` exams, or exams until `seconds` have passed."""
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
@@ -1121,9 +1135,10 @@ def run_class(port: int, *, paper: int, tokens: list[str], seconds: float, think
                         token=token,
                         paper=paper,
                         think=think,
-                        offset=index * think / len(tokens),
+                        offset=index * (ramp or think) / len(tokens),
                         deadline=started + seconds,
                         out=out,
+                        attempts=attempts,
                     )
                     for index, (connection, token) in enumerate(zip(connections, tokens, strict=True))
                 )
@@ -1139,72 +1154,27 @@ def run_class(port: int, *, paper: int, tokens: list[str], seconds: float, think
 
 def bench_load_200_students():
     """A class of students taking an exam at once: start → answer every question → submit, with think
-    time, for a fixed time; then every acknowledged save must be stored exactly once and every
-    acknowledged submission finished."""
-    import re
+    time, for a fixed time, on one gunicorn straight on PostgreSQL; then every acknowledged save must be
+    stored exactly once and every acknowledged submission finished (tests.bench_scale.exam_day)."""
+    from tests.bench_scale import class_line, exam_day
 
-    import redis
+    students, seconds, think = BENCH_LOAD_STUDENTS, BENCH_LOAD_SECONDS, BENCH_LOAD_THINK_SECONDS
+    measures = exam_day(students=students, think=think, seconds=seconds, ramp=None, proxied=False)
+    yield class_line("load_200_students", measures, students=students, seconds=seconds, think=think, proxied=False)
 
-    from tests.loadgen import percentile
 
-    broker = redis.Redis.from_url(BENCH_REDIS_URL)
-    broker.flushdb()
-    closed = f"http://127.0.0.1:{free_port()}"  # no model server: grading waits, pending, as it would
-    env = {"CELERY_BROKER_URL": BENCH_REDIS_URL, "MODEL_TASKS_ON_EVENTS": "true", "INFERENCE_URLS": closed}
-    try:
-        with bench_database(f"{BENCH_DATABASE}_load") as database_url:
-            manage(database_url, "migrate", "--noinput")
-            manage(database_url, "import_questions", "fixtures/demo_bank.json")
-            script = f"PARAMS = {{'students': {BENCH_LOAD_STUDENTS}, 'questions': {BENCH_LOAD_QUESTIONS}}}\n"
-            made = json.loads(manage(database_url, "shell", "-c", script + LOAD_SETUP).strip().splitlines()[-1])
-            worker_log = REPO_ROOT / "var" / "bench-worker.log"
-            worker_env = {**server_env(database_url), **env, "INFERENCE_RETRIES": "0", "LOG_LEVEL": "INFO"}
-            with (
-                celery_worker(worker_env, worker_log),
-                gunicorn_server(database_url, REPO_ROOT / "var" / "bench-gunicorn.log", env=env) as (port, _),
-            ):
-                out, elapsed = run_class(
-                    port, paper=made["paper"], tokens=made["tokens"], seconds=BENCH_LOAD_SECONDS,
-                    think=BENCH_LOAD_THINK_SECONDS,
-                )  # fmt: skip
-                finished = {tag for kind, tag, status, _ in out if kind == "finish" and status == 200}
-                # The worker has each submission's grading task within seconds (it cannot grade: no server).
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    received = len(
-                        set(
-                            re.findall(r"Task inference\.grade_answer\[([0-9a-f-]+)\] received", worker_log.read_text())
-                        )
-                    )
-                    if received >= len(finished):
-                        break
-                    time.sleep(1)
-            dump = json.loads(manage(database_url, "shell", "-c", LOAD_DUMP).strip().splitlines()[-1])
-    finally:
-        broker.flushdb()
-    sent = [tag for kind, tag, _, _ in out if kind == "save"]
-    acks = [tag for kind, tag, status, _ in out if kind == "save" and status == 200]
-    lost, duplicated = answers_checked(sent, acks, dump["rows"])
-    states = {int(pk): state for pk, state in dump["sessions"].items()}
-    unfinished = sum(states.get(session) != "finished" for session in finished)
-    errors = sum(not 200 <= status < 300 for _, _, status, _ in out)
-    refused: dict[str, int] = {}  # kind:status of each error (status 0: the connection failed)
-    for kind, _, status, _ in out:
-        if not 200 <= status < 300:
-            refused[f"{kind}:{status}"] = refused.get(f"{kind}:{status}", 0) + 1
-    latencies = [latency for *_, latency in out]
-    requests = len(out)
-    bad = lost + duplicated + unfinished + errors
-    yield (
-        f"BENCH load_200_students ratio={bad / max(1, requests):.4f} goal=0 lost={lost} duplicated={duplicated} "
-        f"rps={requests / elapsed:.0f} p50_ms={percentile(latencies, 50) * 1000:.1f} "
-        f"p99_ms={percentile(latencies, 99) * 1000:.1f} errors={errors} requests={requests} acked={len(acks)} "
-        f"students={BENCH_LOAD_STUDENTS} seconds={BENCH_LOAD_SECONDS:g} think_s={BENCH_LOAD_THINK_SECONDS:g} "
-        f"sessions_finished={len(finished) - unfinished} unfinished={unfinished} "
-        f"grade_tasks={received} refused={','.join(f'{key}x{n}' for key, n in sorted(refused.items())) or '-'} "
-        f"server={BENCH_WORKER_CLASS}x{BENCH_WORKERS}x{BENCH_THREADS} "
-        f"cores={os.cpu_count()}"
-    )
+def bench_load_200_students_proxy():
+    """The same class and mix through HAProxy (two gunicorns) and PgBouncer: the two shapes side by side."""
+    from tests.bench_scale import bench_load_200_students_proxy as run
+
+    yield from run(BENCH_LOAD_STUDENTS, BENCH_LOAD_SECONDS, BENCH_LOAD_THINK_SECONDS)
+
+
+def bench_load_1000_students():
+    """1,000 students with a 10 s think time through HAProxy and PgBouncer (tests.bench_scale)."""
+    from tests.bench_scale import bench_load_1000_students as run
+
+    yield from run()
 
 
 # name → (function, needs a throw-away database)
@@ -1218,6 +1188,9 @@ BENCHES = {
     "explain_concurrency": (bench_explain_concurrency, False),
     # its own PostgreSQL database and Redis database, gunicorn and a Celery worker
     "load_200_students": (bench_load_200_students, False),
+    # the production shape on loopback: HAProxy before two gunicorns, PgBouncer before PostgreSQL
+    "load_200_students_proxy": (bench_load_200_students_proxy, False),
+    "load_1000_students": (bench_load_1000_students, False),
 }
 
 
