@@ -52,6 +52,7 @@ class RunSerializer(serializers.ModelSerializer):
             "status",
             "method",
             "stage",
+            "pool",
             "hyperparameters",
             "dataset_size",
             "progress",
@@ -104,6 +105,7 @@ class RunCreateSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=["train", "all"], default="train")
     new_data_only = serializers.BooleanField(default=False)
     promote = serializers.BooleanField(default=False)
+    pool = serializers.RegexField(r"^[a-z0-9_-]{1,50}$", default="default", help_text="Celery queue tuning.<pool>")
 
 
 def _run(run_id: str) -> TuningRun:
@@ -137,6 +139,7 @@ class RunListApi(APIView):
             new_data_only=data["new_data_only"],
             promote=data["promote"],
             created_by=request.user,
+            pool=data["pool"],
         )
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 

@@ -35,6 +35,13 @@ class ModelVersion(models.Model):
     config = models.JSONField(default=dict, blank=True)  # the training config that produced it
     dataset_hash = models.CharField(max_length=64, blank=True, default="")  # sha256 of the dataset snapshot
     template_hash = models.CharField(max_length=64, blank=True, default="")  # sha256 of its chat template
+    # read from config.json and the safetensors headers at registration (tuning/checkpoints.py)
+    architecture = models.CharField(max_length=100, blank=True, default="")
+    parameters = models.BigIntegerField(null=True, blank=True)
+    spec = models.JSONField(default=dict, blank=True)  # dimensions the estimate uses (tuning/estimate.py)
+    config_only = models.BooleanField(
+        default=False, help_text="a config.json without weights: for estimates only, never trained nor served"
+    )
     promoted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -86,6 +93,9 @@ class TuningRun(models.Model):
     # what it was asked to train on: the bank's questions of this split, under this subject ("" for all)
     subject = models.CharField(max_length=500, blank=True, default="")
     split = models.CharField(max_length=8, default="train")
+    # where it trains: a worker of Celery queue `tuning.<pool>` (`default`: the `tuning` queue), on the
+    # config's `devices` of it
+    pool = models.CharField(max_length=50, default="default")
     cancel_requested = models.BooleanField(default=False)
     resume = models.BooleanField(default=False, help_text="continue from the last checkpoint when it runs")
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -144,3 +154,33 @@ class PromotionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action}: {self.from_version or '-'} -> {self.to_version}"
+
+
+class ComputeWorker(models.Model):
+    """A tuning worker and its hardware, as it reports itself when it starts and in its heartbeat.
+
+    Not seen for TUNING_WORKER_GONE_SECONDS: gone (kept, so its pool's hardware stays known). `run` is
+    the run it trains now (None: idle).
+    """
+
+    name = models.CharField(max_length=200, unique=True)  # Celery's worker name, e.g. tuning@gpu-3
+    pool = models.CharField(max_length=50, default="default", db_index=True)
+    host = models.CharField(max_length=200, blank=True, default="")
+    device_type = models.CharField(max_length=16, default="cpu")  # cuda | cpu
+    device_name = models.CharField(max_length=200, blank=True, default="")
+    device_count = models.PositiveSmallIntegerField(default=1)
+    memory_per_device_gb = models.FloatField(default=0.0)
+    bf16 = models.BooleanField(default=False)
+    bitsandbytes = models.BooleanField(default=False)
+    cpu_cores = models.PositiveIntegerField(default=1)
+    ram_gb = models.FloatField(default=0.0)
+    run = models.ForeignKey(TuningRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    stopped = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["pool", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.pool}: {self.device_count}× {self.device_name or self.device_type})"

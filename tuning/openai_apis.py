@@ -73,6 +73,7 @@ def job_object(run: TuningRun) -> dict:
         "stage": run.stage,
         "dataset_size": run.dataset_size,
         "promote": run.promote,
+        "pool": run.pool,
         "training_progress": progress,
     }
 
@@ -134,6 +135,9 @@ class JobCreateSerializer(serializers.Serializer):
     # this project's
     promote = serializers.BooleanField(default=False, help_text="make the result the active version")
     new_data_only = serializers.BooleanField(default=False, help_text="train on questions newer than the model")
+    pool = serializers.RegexField(
+        r"^[a-z0-9_-]{1,50}$", default="default", help_text="compute pool (Celery queue tuning.<pool>); ours"
+    )
 
     def validate(self, attrs):
         refused = {
@@ -208,6 +212,7 @@ class JobListApi(OpenAIApi):
             new_data_only=data["new_data_only"],
             promote=data["promote"],
             created_by=request.user,
+            pool=data["pool"],
         )
         return Response(job_object(run), status=status.HTTP_200_OK)
 

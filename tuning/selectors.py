@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from quizbank.models import Subject
 from quizbank.selectors.explanations import explanation_progress
-from tuning.models import ModelVersion, RunEvent, RunStatus, TuningRun
+from tuning.models import ComputeWorker, ModelVersion, RunEvent, RunStatus, TuningRun
 from tuning.progress import seconds_left, tokens_per_second
 
 
@@ -160,3 +160,62 @@ def version_comparison() -> list[dict]:
             }
         )
     return rows
+
+
+# --- compute: pools and their workers (tuning/compute.py keeps them) -----------------------------
+
+
+def worker_is_live(worker: ComputeWorker, *, now: datetime | None = None) -> bool:
+    from tuning.compute import GONE_SECONDS
+
+    now = now or timezone.now()
+    return (
+        not worker.stopped
+        and worker.last_seen is not None
+        and (now - worker.last_seen).total_seconds() <= (GONE_SECONDS)
+    )
+
+
+def pool_workers(pool: str, *, live: bool = True) -> list[ComputeWorker]:
+    """The workers of a pool (only the live ones when `live`)."""
+    workers = list(ComputeWorker.objects.filter(pool=pool).select_related("run"))
+    return [worker for worker in workers if worker_is_live(worker)] if live else workers
+
+
+def compute_pools() -> list[dict]:
+    """Each pool known by its workers (the default pool always), with its workers, devices and runs."""
+    from tuning.compute import DEFAULT_POOL, pool_queue
+
+    now = timezone.now()
+    pools: dict[str, list[dict]] = {DEFAULT_POOL: []}
+    for worker in ComputeWorker.objects.select_related("run").order_by("pool", "name"):
+        live = worker_is_live(worker, now=now)
+        busy = live and worker.run is not None and worker.run.status == RunStatus.RUNNING
+        pools.setdefault(worker.pool, []).append(
+            {
+                "name": worker.name,
+                "host": worker.host,
+                "state": ("busy" if busy else "idle") if live else "gone",
+                "run": worker.run_id if busy else None,
+                "device_type": worker.device_type,
+                "device_name": worker.device_name,
+                "devices": worker.device_count,
+                "memory_per_device_gb": worker.memory_per_device_gb,
+                "bf16": worker.bf16,
+                "bitsandbytes": worker.bitsandbytes,
+                "cpu_cores": worker.cpu_cores,
+                "ram_gb": worker.ram_gb,
+                "last_seen": worker.last_seen.isoformat() if worker.last_seen else None,
+                "seconds_since_seen": round((now - worker.last_seen).total_seconds()) if worker.last_seen else None,
+            }
+        )
+    return [
+        {
+            "pool": pool,
+            "queue": pool_queue(pool),
+            "live_workers": sum(1 for worker in workers if worker["state"] != "gone"),
+            "busy_workers": sum(1 for worker in workers if worker["state"] == "busy"),
+            "workers": workers,
+        }
+        for pool, workers in sorted(pools.items())
+    ]

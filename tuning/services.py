@@ -23,6 +23,9 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from quizbank.selectors import dataset_alpaca, dataset_questions
 from tuning import gates
+from tuning.admission import run_admit, version_trainable_check
+from tuning.checkpoints import CheckpointError, read_checkpoint
+from tuning.compute import DEFAULT_POOL, pool_queue
 from tuning.models import (
     TERMINAL_STATUSES,
     ModelVersion,
@@ -55,6 +58,7 @@ def version_register(
     config: dict | None = None,
     dataset_hash: str = "",
     state: str = VersionState.EVALUATED,
+    config_only: bool = False,
 ) -> ModelVersion:
     """Register a model directory as a version. A run registers its result as trained (inference
     evaluates it); a directory registered by hand (a base model, a checkpoint) counts as evaluated."""
@@ -63,6 +67,10 @@ def version_register(
         raise ApplicationError(f"{path} is not a model directory (no config.json)", extra={"path": str(path)})
     template = model_dir / "chat_template.jinja"
     template_hash = hashlib.sha256(template.read_bytes()).hexdigest() if template.exists() else ""
+    try:
+        checkpoint = read_checkpoint(model_dir)
+    except CheckpointError:
+        checkpoint = None  # a directory this reader does not follow still registers; it has no estimate
     return ModelVersion.objects.create(
         name=name,
         path=str(path),
@@ -73,6 +81,10 @@ def version_register(
         dataset_hash=dataset_hash,
         template_hash=template_hash,
         state=state,
+        architecture=checkpoint.architecture if checkpoint else "",
+        parameters=checkpoint.parameters if checkpoint else None,
+        spec=checkpoint.spec() if checkpoint else {},
+        config_only=config_only,
     )
 
 
@@ -88,6 +100,7 @@ def version_promote(
     written to the audit log (PromotionLog), a refusal even though the promotion is rolled back.
     """
     version.refresh_from_db(fields=["state"])
+    version_trainable_check(version=version, use="served")
     reason = reason.strip()
     if force and not reason:
         raise ApplicationError(
@@ -204,6 +217,7 @@ def run_create(
     new_data_only: bool = False,
     created_by: User | None = None,
     enqueue: bool = True,
+    pool: str = DEFAULT_POOL,
 ) -> TuningRun:
     """Snapshot the bank as instruction data, validate dataset and config, and queue the run.
 
@@ -237,6 +251,7 @@ def run_create(
             split=split,
             promote=promote,
             created_by=created_by,
+            pool=pool,
         )
         run_dir = settings.MODEL_ROOT / "runs" / f"run-{run.pk}"
         dataset_path = run_dir / "dataset.json"
@@ -257,6 +272,7 @@ def run_create(
             )
         except (ConfigError, TypeError) as exc:
             raise ApplicationError(f"invalid tuning settings: {exc}", extra={"method": method}) from exc
+        run_admit(run=run, values=config.to_dict(), pool_check=enqueue)  # a queued run must fit its pool
         run_dir.mkdir(parents=True, exist_ok=True)
         dataset_path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
         run.config = config.to_dict()
@@ -293,8 +309,9 @@ def run_enqueue(*, run_id: int) -> bool:
     sent twice trains once)."""
     from tuning.tasks import run_tuning
 
-    try:
-        run_tuning.delay(run_id)
+    pool = TuningRun.objects.filter(pk=run_id).values_list("pool", flat=True).first() or DEFAULT_POOL
+    try:  # the default pool's queue is the task's route; another pool's is named
+        run_tuning.apply_async((run_id,), queue=pool_queue(pool)) if pool != DEFAULT_POOL else run_tuning.delay(run_id)
     except Exception:  # any broker failure: the run row is committed and is not lost
         logger.exception("run %s could not be queued", run_id)
         run = TuningRun.objects.filter(pk=run_id).first()
@@ -468,6 +485,7 @@ def run_execute(*, run_id: int, on_progress: Callable[[dict], None] | None = Non
             method=run.method,
             parent=run.base_version,
             metrics=result.metrics,
+            config=run.config,  # how it was trained, the devices included
             state=VersionState.TRAINED,
         )
         run.progress = 1.0

@@ -42,6 +42,7 @@ urlpatterns = [
         name="v1-fine-tuning-job-resume",
     ),
     path("tuning/", views.tuning_index, name="tuning-index"),
+    path("tuning/estimate/", views.tuning_estimate, name="tuning-estimate"),
     path("tuning/runs/<int:run_id>/", views.tuning_run, name="tuning-run"),
     path("tuning/runs/<int:run_id>/<str:action>/", views.tuning_run_action, name="tuning-run-action"),
     path("tuning/versions/<str:name>/promote/", views.tuning_promote, name="tuning-promote"),

@@ -3,16 +3,18 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, user_passes_test
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from core.exceptions import ApplicationError
 from quizbank.roles import is_admin
-from tuning.models import ModelVersion, RunStatus, TuningRun, VersionState
+from tuning.admission import estimate_request
+from tuning.compute import DEFAULT_POOL
+from tuning.models import ComputeWorker, ModelVersion, RunStatus, TuningRun, VersionState
 from tuning.selectors import loss_curve_svg, run_checkpoints, run_loss_points, run_progress, version_comparison
 from tuning.services import run_cancel, run_create, run_resume, version_promote
 
@@ -51,8 +53,15 @@ class RunForm(forms.Form):
     base = forms.ModelChoiceField(ModelVersion.objects.all(), label=gettext_lazy("Base model"), to_field_name="name")
     method = forms.ChoiceField(
         label=gettext_lazy("Method"),
-        choices=[("lora", "LoRA"), ("freeze", gettext_lazy("freeze (partial)")), ("full", gettext_lazy("full"))],
+        choices=[
+            ("lora", "LoRA"),
+            ("qlora", gettext_lazy("QLoRA (4-bit base, CUDA only)")),
+            ("freeze", gettext_lazy("freeze (partial)")),
+            ("full", gettext_lazy("full")),
+        ],
     )
+    pool = forms.ChoiceField(label=gettext_lazy("Compute pool"), choices=[(DEFAULT_POOL, DEFAULT_POOL)])
+    devices = forms.IntegerField(label=gettext_lazy("Devices"), min_value=1, max_value=64, initial=1)
     stage = forms.ChoiceField(
         label=gettext_lazy("Stage"),
         choices=[
@@ -81,6 +90,24 @@ class RunForm(forms.Form):
         required=False, help_text=HELP["epochs"], label=gettext_lazy("Epochs (empty: auto)")
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        pools = {DEFAULT_POOL, *ComputeWorker.objects.values_list("pool", flat=True)}
+        self.fields["pool"].choices = [(pool, pool) for pool in sorted(pools)]
+
+    def run_arguments(self) -> tuple[str, dict]:
+        """The run's method and settings overrides (qlora is LoRA on a 4-bit base)."""
+        data = self.cleaned_data
+        overrides = {key: data[key] for key in SETTINGS if data.get(key) is not None}
+        if data.get("devices") and data["devices"] > 1:
+            overrides["devices"] = data["devices"]
+        if data["method"] == "qlora":
+            return "lora", {"quantization_bit": 4} | overrides
+        return data["method"], overrides
+
+
+SETTINGS = ("lora_rank", "lora_alpha", "learning_rate", "num_train_epochs")
+
 
 def duration_text(seconds: float) -> str:
     """A time left, in the page's language (to the minute past an hour, to the second below)."""
@@ -98,14 +125,10 @@ def tuning_index(request):
     form = RunForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        overrides = {
-            key: data[key]
-            for key in ("lora_rank", "lora_alpha", "learning_rate", "num_train_epochs")
-            if data[key] is not None
-        }
+        method, overrides = form.run_arguments()
         try:
             run = run_create(
-                method=data["method"],
+                method=method,
                 stage=data["stage"],
                 base_version=data["base"],
                 overrides=overrides,
@@ -113,6 +136,7 @@ def tuning_index(request):
                 new_data_only=data["new_data_only"],
                 promote=data["promote"],
                 created_by=request.user,
+                pool=data["pool"],
             )
         except ApplicationError as exc:
             form.add_error(None, f"{exc.message} {exc.extra or ''}")
@@ -125,6 +149,47 @@ def tuning_index(request):
     for row in versions:
         row["state_label"] = VERSION_STATE.get(row["version"].state, row["version"].state)
     return render(request, "tuning/index.html", {"form": form, "runs": runs, "versions": versions})
+
+
+@login_required
+@admin_required
+@require_GET
+def tuning_estimate(request):
+    """The run form's live estimate (tuning/static/tuning/estimate.js asks as the fields change)."""
+    form = RunForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"summary": "", "errors": form.errors.get_json_data()}, status=400)
+    method, overrides = form.run_arguments()
+    if method == "lora" and overrides.pop("quantization_bit", None):
+        method = "qlora"
+    try:
+        found = estimate_request(
+            base_version=form.cleaned_data["base"],
+            method=method,
+            overrides=overrides,
+            pool=form.cleaned_data["pool"],
+            split=form.cleaned_data["split"],
+        )
+    except ApplicationError as exc:
+        return JsonResponse({"summary": exc.message, "fits": None}, status=400)
+    return JsonResponse(found | {"summary": estimate_summary(found)})
+
+
+def estimate_summary(found: dict) -> str:
+    """The estimate in the page's language."""
+    text = _("About %(gb).1f GB per device on %(devices)d device(s) (%(params).2fB parameters).") % {
+        "gb": found["per_device_gb"],
+        "devices": found["devices"],
+        "params": found["params"] / 1e9,
+    }
+    if found["seconds"]:
+        text += " " + _("Roughly %(time)s of training.") % {"time": duration_text(found["seconds"])}
+    verdict = {
+        True: _("It fits pool %(pool)s."),
+        False: _("It does not fit pool %(pool)s."),
+        None: _("Pool %(pool)s has no live worker to judge by."),
+    }[found["fits"]]
+    return f"{text} {verdict % {'pool': found['pool']}} {found['why']}"
 
 
 @login_required

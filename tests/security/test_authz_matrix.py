@@ -215,6 +215,7 @@ ACCESS: dict[str, Access] = {
     "v1-fine-tuning-job-cancel": access({"post": ADMINS}),
     "v1-fine-tuning-job-resume": access({"post": ADMINS}),
     "tuning-index": access(every_method(ADMINS)),
+    "tuning-estimate": access({"get": ADMINS}),
     "tuning-run": access(every_method(ADMINS)),
     "tuning-run-action": access({"post": ADMINS}),
     "tuning-promote": access({"post": ADMINS}),
