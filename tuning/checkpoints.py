@@ -174,13 +174,13 @@ def _package_file(package: str, relative: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _assigned_literal(path: Path, name: str):
+def _assigned_literal(path: Path, name: str) -> dict | None:
     """The literal assigned to `name` at the top of a module's source (OrderedDict([...]) included)."""
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        targets = (
-            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        )
-        if any(getattr(target, "id", None) == name for target in targets) and node.value is not None:
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if any(getattr(target, "id", None) == name for target in targets):
             value = node.value
             if isinstance(value, ast.Call) and value.args:  # OrderedDict([...])
                 value = value.args[0]

@@ -177,7 +177,7 @@ def memory_parts(shape: ModelShape, plan: Plan) -> dict[str, float]:
         frozen = (shape.parameters - (trainable if plan.method == "freeze" else 0)) * frozen_bytes
     else:
         frozen = 0.0
-    master, gradient, moments = (2, 2, 4) if pure else (4, 4, 8)
+    master, gradient, moments = (2.0, 2.0, 4.0) if pure else (4.0, 4.0, 8.0)
     if plan.zero_stage >= 1:
         moments /= shards
     if plan.zero_stage >= 2:
@@ -214,6 +214,7 @@ def training_seconds(shape: ModelShape, plan: Plan, *, tflops_per_device: float)
     if not plan.tokens or tflops_per_device <= 0:
         return None
     compute = shape.parameters - shape.vocab_size * shape.hidden_size  # the embedding lookup costs nothing
+    per_token: float
     if plan.method == "full":
         per_token = 6 * compute
     elif plan.method == "freeze":
