@@ -40,6 +40,8 @@ class Hardware:
     bf16: bool = False
     bitsandbytes: bool = False
     cpu_memory_gib: float = 0.0
+    # what a run's `devices` may use: GPUs where there are, else the cores this worker may run on
+    devices: int = 1
 
 
 @dataclass
@@ -67,6 +69,13 @@ class TuningConfig:
     learning_rate: float = field(default=2e-4, metadata={"help": ADVICE["learning_rate"]})
     allow_unadvised_learning_rate: bool = field(
         default=False, metadata={"help": "accept a learning rate outside the advised range for the method"}
+    )
+    devices: int = field(
+        default=1,
+        metadata={
+            "help": "processes the run trains on (GPUs, or CPU cores on a CPU worker); the global batch stays "
+            "per_device_train_batch_size × gradient_accumulation_steps, shared among them"
+        },
     )
     per_device_train_batch_size: int = field(default=2, metadata={"help": ADVICE["batch"]})
     gradient_accumulation_steps: int = field(default=8, metadata={"help": ADVICE["batch"]})
@@ -184,6 +193,14 @@ def validate(config: TuningConfig, *, hardware: Hardware | None = None) -> Tunin
         )
     if config.per_device_train_batch_size < 1 or config.gradient_accumulation_steps < 1:
         problems.append(f"batch size and gradient accumulation must be at least 1 ({ADVICE['batch']})")
+    elif config.devices < 1:
+        problems.append(f"devices {config.devices} is below 1")
+    elif global_batch(config) % config.devices:
+        problems.append(
+            f"the global batch {global_batch(config)} (per_device_train_batch_size {config.per_device_train_batch_size}"
+            f" × gradient_accumulation_steps {config.gradient_accumulation_steps}) cannot be shared equally among "
+            f"{config.devices} devices: make it a multiple of {config.devices}, or use fewer devices"
+        )
     if not 0 < config.num_train_epochs <= 1000:
         problems.append(f"num_train_epochs {config.num_train_epochs} is outside (0, 1000] ({ADVICE['epochs']})")
     if config.cutoff_len < 16:
@@ -210,8 +227,32 @@ def validate(config: TuningConfig, *, hardware: Hardware | None = None) -> Tunin
     return config
 
 
+def global_batch(config: TuningConfig) -> int:
+    """Examples per optimiser step, whatever the number of devices."""
+    return config.per_device_train_batch_size * config.gradient_accumulation_steps
+
+
+def batch_per_process(config: TuningConfig) -> tuple[int, int]:
+    """(per-device batch, gradient accumulation) of each of `config.devices` processes, so that together
+    they take the global batch of one process: the accumulation is divided when it can be (the same
+    per-device batch, so the same memory), else the per-device batch is made smaller."""
+    batch, accumulation, devices = (
+        config.per_device_train_batch_size,
+        config.gradient_accumulation_steps,
+        config.devices,
+    )
+    if accumulation % devices == 0:
+        return batch, accumulation // devices
+    share = global_batch(config) // devices  # validate() refuses a global batch that does not divide
+    batch = max(size for size in range(1, batch + 1) if share % size == 0)
+    return batch, share // batch
+
+
 def _hardware_problems(config: TuningConfig, hardware: Hardware) -> list[str]:
     problems = []
+    if config.devices > hardware.devices:
+        where = "GPUs" if hardware.cuda else "CPU cores"
+        problems.append(f"devices {config.devices} is more than the {hardware.devices} {where} this worker has")
     if config.quantization_bit and not (hardware.cuda and hardware.bitsandbytes):
         problems.append("QLoRA (quantization_bit 4) needs a CUDA GPU and the bitsandbytes package; use lora here")
     if config.fp16 and not hardware.cuda:

@@ -14,7 +14,7 @@ from tuning.training.config import Hardware
 def detect_hardware() -> Hardware:
     cpu_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     if not torch.cuda.is_available():
-        return Hardware(cuda=False, cpu_memory_gib=cpu_gib)
+        return Hardware(cuda=False, cpu_memory_gib=cpu_gib, devices=len(os.sched_getaffinity(0)))
     properties = torch.cuda.get_device_properties(0)
     return Hardware(
         cuda=True,
@@ -22,6 +22,7 @@ def detect_hardware() -> Hardware:
         bf16=torch.cuda.is_bf16_supported(),
         bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
         cpu_memory_gib=cpu_gib,
+        devices=torch.cuda.device_count(),
     )
 
 

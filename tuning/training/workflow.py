@@ -6,7 +6,6 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,9 +21,9 @@ from transformers import (
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 
-from tuning.training import attention
+from tuning.training import attention, distributed
 from tuning.training.callbacks import ProgressCallback, StopAtLossCallback
-from tuning.training.config import Hardware, TuningConfig, downgrade_precision, validate
+from tuning.training.config import Hardware, TuningConfig, batch_per_process, downgrade_precision, validate
 from tuning.training.data import (
     FlatCollator,
     PadCollator,
@@ -36,13 +35,7 @@ from tuning.training.data import (
 )
 from tuning.training.evaluate import evaluate_records
 from tuning.training.hardware import detect_hardware
-
-
-@dataclass
-class TrainingResult:
-    model_dir: Path
-    metrics: dict
-    resumed_from: str | None = None
+from tuning.training.result import TrainingResult
 
 
 def run_training(
@@ -54,6 +47,10 @@ def run_training(
     hardware: Hardware | None = None,
     eval_limit: int = 64,
 ) -> TrainingResult:
+    if config.devices > 1 and not distributed.in_rank():
+        from tuning.training.launch import run_on_devices  # one process per device, each running this function
+
+        return run_on_devices(config, report=report, should_cancel=should_cancel, resume=resume)
     hardware = hardware or detect_hardware()
     validate(config, hardware=hardware)
     hf_logging.disable_progress_bar()  # progress goes through `report`, not to the console
@@ -62,7 +59,9 @@ def run_training(
     set_seed(config.seed)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    config.save(output_dir / "tuning_config.json")
+    main = distributed.is_main()  # on several devices, rank 0 alone writes
+    if main:
+        config.save(output_dir / "tuning_config.json")
 
     # tokenizer
     tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
@@ -70,19 +69,7 @@ def run_training(
         tokenizer.pad_token = tokenizer.eos_token
 
     # data
-    train_records, val_records = split_records(
-        load_records(Path(config.dataset_path)), val_size=config.val_size, seed=config.seed
-    )
-    train_set = encode_all(tokenizer, train_records, stage=config.stage, cutoff_len=config.cutoff_len)
-    val_set = encode_all(tokenizer, val_records, stage=config.stage, cutoff_len=config.cutoff_len)
-    histogram = length_histogram(train_set, cutoff_len=config.cutoff_len)
-    report({"message": "dataset encoded", "histogram": histogram})
-    if histogram["truncated"]:
-        report(
-            {"level": "warn", "message": f"{histogram['truncated']} examples are cut at cutoff_len {config.cutoff_len}"}
-        )
-    if config.packing:
-        train_set = pack_examples(train_set, cutoff_len=config.cutoff_len)
+    train_set, val_set, val_records = training_data(config, tokenizer, report)
 
     # model / adapter
     model = load_model(config, hardware)
@@ -101,7 +88,7 @@ def run_training(
         callbacks=callbacks(config, report, should_cancel),
     )
     trainer.remove_callback(PrinterCallback)
-    last = last_complete_checkpoint(checkpoints) if resume else None
+    last = resume_checkpoint(checkpoints, devices=config.devices) if resume else None
     if last:
         report({"message": f"resuming from {Path(last).name}"})
     started = time.monotonic()
@@ -110,8 +97,11 @@ def run_training(
 
     # merge / save
     model_dir = output_dir / "model"
-    save_merged(trainer.model, tokenizer, model_dir)
     metrics = training_metrics(trainer, train_output, train_set, seconds)
+    resumed_from = Path(last).name if last else None
+    if not main:
+        return TrainingResult(model_dir=model_dir, metrics=metrics, resumed_from=resumed_from)
+    save_merged(trainer.model, tokenizer, model_dir)
 
     # evaluate: task metrics on the held-out records
     if val_records:
@@ -119,7 +109,37 @@ def run_training(
         metrics["eval"] = evaluate_records(merged, tokenizer, val_records[:eval_limit])
         report({"message": "evaluated on the held-out split", "metrics": metrics["eval"]})
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return TrainingResult(model_dir=model_dir, metrics=metrics, resumed_from=Path(last).name if last else None)
+    return TrainingResult(model_dir=model_dir, metrics=metrics, resumed_from=resumed_from)
+
+
+def training_data(config: TuningConfig, tokenizer, report) -> tuple[list[dict], list[dict], list[dict]]:
+    """The encoded training and validation examples, and the validation records they were made from."""
+    train_records, val_records = split_records(
+        load_records(Path(config.dataset_path)), val_size=config.val_size, seed=config.seed
+    )
+    train_set = encode_all(tokenizer, train_records, stage=config.stage, cutoff_len=config.cutoff_len)
+    val_set = encode_all(tokenizer, val_records, stage=config.stage, cutoff_len=config.cutoff_len)
+    histogram = length_histogram(train_set, cutoff_len=config.cutoff_len)
+    report({"message": "dataset encoded", "histogram": histogram})
+    if histogram["truncated"]:
+        report(
+            {"level": "warn", "message": f"{histogram['truncated']} examples are cut at cutoff_len {config.cutoff_len}"}
+        )
+    if config.packing:
+        train_set = pack_examples(train_set, cutoff_len=config.cutoff_len)
+    return train_set, val_set, val_records
+
+
+def resume_checkpoint(checkpoints: Path, *, devices: int) -> str | None:
+    """The checkpoint to resume from, refused if it was written by another number of processes (its
+    optimiser and random states are per process)."""
+    last = last_complete_checkpoint(checkpoints)
+    written_by = last and distributed.checkpoint_world_size(Path(last))
+    if written_by and written_by != devices:
+        raise ValueError(
+            f"{Path(last).name} was written by {written_by} processes; resume it with devices {written_by}"
+        )
+    return last
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
@@ -139,12 +159,13 @@ def training_arguments(
     config: TuningConfig, checkpoints: Path, *, n_examples: int, has_val: bool, hardware: Hardware
 ) -> TrainingArguments:
     per_epoch = "steps" if config.save_steps else "epoch"
+    batch, accumulation = batch_per_process(config)  # the processes together take one process's global batch
     return TrainingArguments(
         output_dir=str(checkpoints),
         learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        per_device_eval_batch_size=config.per_device_train_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        per_device_train_batch_size=batch,
+        per_device_eval_batch_size=batch,
+        gradient_accumulation_steps=accumulation,
         num_train_epochs=config.num_train_epochs,
         warmup_steps=warmup_steps(config, n_examples),
         weight_decay=config.weight_decay,
@@ -172,6 +193,7 @@ def training_arguments(
         remove_unused_columns=False,
         dataloader_num_workers=0,
         use_cpu=not hardware.cuda,
+        **distributed.training_arguments(config, cuda=hardware.cuda),
     )
 
 
