@@ -322,3 +322,39 @@ def test_the_banks_explanation_by_the_served_model_shows_on_review_without_a_mod
     page = client.get(reverse("session-review", args=[reviewed_wrong_answer.session_id])).content.decode()
     assert escape(stored.text) in page
     assert f"AI 生成 · {served.version_name}" in page
+
+
+@pytest.mark.slow
+def test_the_explain_bank_command_explains_what_is_missing_with_a_bar_on_a_terminal(served, demo_bank):
+    import io
+    import re
+
+    from django.core.management import call_command
+
+    from tests.core.test_progress import terminal
+
+    first = [q.pk for q in demo_bank if q.qtype not in ("cloze", "description")][:4]
+    Question.objects.exclude(pk__in=first).update(is_current=False)  # four questions keep the run short
+    out = io.StringIO()
+    with terminal() as (stream, read):
+        call_command("explain_bank", "--version", served.version_name, stdout=out, stderr=stream)
+        shown = read()
+    assert re.search(r"explaining: 100%.* 4/4 ", shown), shown
+    assert f"{served.version_name}: 4 of 4 questions explained" in out.getvalue()
+    assert QuestionExplanation.objects.filter(model_version=served.version_name).exclude(text="").count() == 4
+    again = io.StringIO()
+    call_command("explain_bank", "--version", served.version_name, "--json", stdout=again)
+    assert json.loads(again.getvalue().splitlines()[-1]) == {
+        "version": served.version_name,
+        "explained": 0,
+        "failed": 0,
+        "total": 0,
+    }
+
+
+def test_the_explain_bank_command_says_when_no_server_serves_the_version(no_model_server, demo_bank):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no model server serves ft-9"):
+        call_command("explain_bank", "--version", "ft-9")
