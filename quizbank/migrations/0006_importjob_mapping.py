@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quizbank', '0005_school'),
+        ("quizbank", "0005_school"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importjob',
-            name='mapping',
+            model_name="importjob",
+            name="mapping",
             field=models.JSONField(blank=True, null=True),
         ),
     ]
