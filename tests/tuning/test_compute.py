@@ -174,3 +174,25 @@ def test_the_run_form_asks_for_its_estimate(client, dave, demo_bank, big_base):
     assert found["fits"] is False and "QLoRA" in found["summary"]
     page = client.get("/tuning/").content.decode()
     assert 'id="run-estimate"' in page and "tuning/estimate.js" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_tuning_worker_reports_its_hardware_and_compute_shows_it(tmp_path, capsys):
+    """`celery worker -Q tuning` as a process of its own: its start report reaches the database, and
+    `compute --json` lists it with the machine's hardware."""
+    import socket
+    import time
+
+    from tests.security.test_faults import celery_worker, log_tail
+    from tuning.models import ComputeWorker
+
+    log = tmp_path / "worker.log"
+    with celery_worker(log, queues="tuning"):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not ComputeWorker.objects.exists():
+            time.sleep(0.5)
+        assert ComputeWorker.objects.exists(), log_tail(log)
+        pools = compute_json(capsys)
+    (worker,) = pools["default"]["workers"]
+    assert worker["name"].startswith("faults-") and worker["host"] == socket.gethostname()
+    assert worker["device_type"] in ("cpu", "cuda") and worker["cpu_cores"] >= 1 and worker["ram_gb"] > 0
