@@ -321,3 +321,21 @@ def test_the_banks_page_shares_a_teachers_own_bank_and_a_school_bank_can_be_clai
     school.refresh_from_db()
     assert school.owner == erin
     assert carols.post(f"/teach/banks/{school.pk}/claim").status_code == 403
+
+
+def test_one_time_passwords_are_hashed_quickly_and_the_chosen_one_the_default_way(tmp_path, carol, class_a, settings):
+    from django.conf import global_settings
+
+    settings.PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "quizbank.hashers.OneTimePasswordHasher"]
+    report = class_students_import(
+        path=_roster(tmp_path, [["学号", "姓名"], ["20268888", "赵六"]]),
+        file_name="r.csv",
+        by=carol,
+        school_class=class_a,
+    )
+    student = User.objects.get(username="20268888")
+    assert student.password.startswith("pbkdf2_sha256_onetime$20000$")
+    assert student.check_password(report.created[0]["password"])
+    student.set_password("my own pass 2026")
+    student.save()
+    assert student.password.startswith("pbkdf2_sha256$")
