@@ -123,6 +123,13 @@ def test_a_run_on_two_processes_learns_as_one_process_and_registers_one_version(
     assert two["final_logged_loss"] < 0.95 * two["loss_history"][0][1]  # it learnt
 
 
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:  # gone meanwhile
+        return []
+
+
 @pytest.mark.slow
 def test_a_cancelled_run_on_two_processes_stops_them_all_and_resumes_to_the_end(demo_bank, base_version):
     run = run_create(
@@ -135,8 +142,11 @@ def test_a_cancelled_run_on_two_processes_stops_them_all_and_resumes_to_the_end(
     processes: dict[int, psutil.Process] = {}
 
     def cancel_once_training(event):
-        for child in psutil.Process().children(recursive=True):
-            processes.setdefault(child.pid, child)
+        # torchrun and what it started; not what else this test process runs (a session's model server)
+        for launcher in psutil.Process().children():
+            if "torch.distributed.run" in " ".join(_cmdline(launcher)):
+                for process in (launcher, *launcher.children(recursive=True)):
+                    processes.setdefault(process.pid, process)
         if event.get("step") and not TuningRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
             run_cancel(run=TuningRun.objects.get(pk=run.pk))
 
