@@ -37,14 +37,14 @@ def test_results_above_every_floor_pass():
     ],
 )
 def test_a_result_below_its_floor_fails_naming_the_check(change, expected):
-    results = [good("full"), good("lora") | change, good("freeze")]
+    results = [good("full"), good("lora") | change, good("freeze"), good("qlora")]
     failures = verdict(results)
     assert len(failures) == 1, failures
     assert failures[0].startswith(expected), failures
 
 
 def test_a_method_that_did_not_report_fails():
-    assert verdict([good("full"), good("lora")]) == ["freeze: no result"]
+    assert verdict([good("full"), good("lora"), good("qlora")]) == ["freeze: no result"]
 
 
 def test_the_floor_itself_passes():
@@ -58,3 +58,19 @@ def test_the_floor_itself_passes():
         for method in METHODS
     ]
     assert verdict(at_floor) == []
+
+
+def test_a_method_that_could_not_run_fails_with_its_error():
+    results = [good(method) for method in METHODS if method != "qlora"]
+    results.append({"method": "qlora", "error": "ImportError: bitsandbytes is not installed"})
+    assert verdict(results) == ["qlora: ImportError: bitsandbytes is not installed"]
+
+
+def test_two_devices_are_checked_only_where_asked():
+    from tests.gpu_check import TWO_DEVICES
+
+    results = [good(method) for method in METHODS]
+    assert verdict(results) == []
+    assert verdict(results, methods=(*METHODS, TWO_DEVICES)) == [f"{TWO_DEVICES}: no result"]
+    two = {**good("lora"), "method": TWO_DEVICES, "max_memory_gib": None}
+    assert verdict([*results, two], methods=(*METHODS, TWO_DEVICES)) == []

@@ -101,7 +101,9 @@ def run_training(
     resumed_from = Path(last).name if last else None
     if not main:
         return TrainingResult(model_dir=model_dir, metrics=metrics, resumed_from=resumed_from)
-    save_merged(trainer.model, tokenizer, model_dir)
+    save_merged(
+        trainer.model, tokenizer, model_dir, base_path=config.model_name_or_path if config.quantization_bit else None
+    )
 
     # evaluate: task metrics on the held-out records
     if val_records:
@@ -283,14 +285,22 @@ def training_metrics(trainer, train_output, train_set, seconds: float) -> dict:
     }
 
 
-def save_merged(model, tokenizer, model_dir: Path) -> None:
+def save_merged(model, tokenizer, model_dir: Path, *, base_path: str | None = None) -> None:
     """A self-contained model directory: adapters merged in, safetensors, tokenizer and chat template.
 
-    A LoRA adapter is also kept on its own beside it (`adapter/`), for serving base + adapters.
+    A LoRA adapter is also kept on its own beside it (`adapter/`), for serving base + adapters. A QLoRA
+    adapter (`base_path` given) is merged into the base loaded again unquantised (bf16), not into its
+    4-bit weights: the merged model is an ordinary checkpoint vLLM serves, without rounding the adapter
+    into the quantisation grid.
     """
     if isinstance(model, PeftModel):
-        model.save_pretrained(model_dir.parent / "adapter", safe_serialization=True)
-        model = model.merge_and_unload()
+        adapter_dir = model_dir.parent / "adapter"
+        model.save_pretrained(adapter_dir, safe_serialization=True)
+        if base_path is not None:
+            base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16)
+            model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+        else:
+            model = model.merge_and_unload()
     model_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(model_dir, safe_serialization=True)
     tokenizer.save_pretrained(model_dir)
