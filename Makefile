@@ -17,7 +17,7 @@ TEST_WORKERS ?= 2
 KATEX_VERSION := 0.16.47
 KATEX := var/vendor/katex/katex.min.js
 
-.PHONY: install run setup-demo test test-fast bench compat lint clean browser messages scale-tools
+.PHONY: install run setup-demo test test-fast bench compat lint clean browser messages scale-tools test-servers
 
 install: $(STAMP) $(KATEX)
 
@@ -38,6 +38,15 @@ browser:
 
 # load_200_students_proxy and load_1000_students run HAProxy and PgBouncer (Debian's), as this user,
 # from configurations rendered out of deploy/ into a temporary folder; without them they print SKIP.
+# Redis and PostgreSQL binaries for the fault tests where the machine runs neither (the fresh-machine path):
+# those tests then start servers of their own (tests/local_servers.py).
+test-servers:
+	@{ PATH="$$PATH:/usr/sbin"; command -v redis-server && { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; }; } >/dev/null 2>&1 || { \
+		echo "installing Debian's redis-server and postgresql for the fault tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			redis-server postgresql >/dev/null; \
+	} || echo "redis-server or postgresql could not be installed: the fault tests that need them will be skipped"
+
 scale-tools:
 	@{ PATH="$$PATH:/usr/sbin"; command -v haproxy && command -v pgbouncer; } >/dev/null 2>&1 || { \
 		echo "installing Debian's haproxy and pgbouncer for the exam-day benches"; \
@@ -79,10 +88,10 @@ run: setup-demo
 	@echo ""
 	WEB_PORT=$(WEB_PORT) $(VENV)/bin/honcho start -f Procfile
 
-test: install browser lint
+test: install browser scale-tools test-servers lint
 	$(PY) -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-test-fast: install lint
+test-fast: install scale-tools test-servers lint
 	$(PY) -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 # LLaMA-Factory in its own venv, to check that our exports load with its data loader unchanged

@@ -1,13 +1,45 @@
 """The exam-day benches' production shape: the configurations rendered from deploy/ (the files
-docs/deploy.md gives to production) are complete and valid for HAProxy and PgBouncer themselves."""
+docs/deploy.md gives to production) are complete, HAProxy accepts its own, and PgBouncer started with
+its own pools a PostgreSQL by transaction. `make test` installs both (`make scale-tools`); where they
+cannot be installed the checks that run them are skipped, and on CI they fail instead."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+from contextlib import contextmanager
 
 import pytest
 
-from tests.bench_scale import haproxy_config, pgbouncer_config, tool_path
+from tests.bench_scale import haproxy_config, pgbouncer, pgbouncer_config, tool_path
+from tests.local_servers import private_postgres
+
+MACHINES_POSTGRES = os.environ.get("FAULTS_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def installed(name: str) -> str:
+    path = tool_path(name)
+    if path is None:
+        message = f"{name} is not installed (make scale-tools installs Debian's package)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@contextmanager
+def a_postgres():
+    """The machine's PostgreSQL, or a cluster of this test's own where none answers."""
+    import psycopg
+
+    admin = MACHINES_POSTGRES.rsplit("/", 1)[0] + "/postgres"
+    try:
+        psycopg.connect(admin, connect_timeout=3).close()
+    except psycopg.Error:
+        with private_postgres("postgres") as url:
+            yield url
+        return
+    yield admin
 
 
 def test_the_haproxy_configuration_balances_the_web_instances(tmp_path):
@@ -16,9 +48,7 @@ def test_the_haproxy_configuration_balances_the_web_instances(tmp_path):
     assert "bind 127.0.0.1:18000" in config
     assert "    server web1 127.0.0.1:18001\n    server web2 127.0.0.1:18002" in config
     assert "http-check send meth GET uri /livez ver HTTP/1.1 hdr Host 127.0.0.1" in config
-    if tool_path("haproxy") is None:
-        pytest.skip("haproxy is not installed (make scale-tools)")
-    checked = subprocess.run([tool_path("haproxy"), "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True)
+    checked = subprocess.run([installed("haproxy"), "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True)
     assert checked.returncode == 0, checked.stderr.decode()
 
 
@@ -29,3 +59,19 @@ def test_the_pgbouncer_configuration_pools_by_transaction(tmp_path):
     assert "pool_mode = transaction" in config
     assert "listen_port = 16432" in config
     assert (tmp_path / "userlist.txt").read_text() == '"postgres" ""\n'
+
+
+def test_pgbouncer_started_with_the_configuration_serves_transactions(tmp_path):
+    import psycopg
+
+    installed("pgbouncer")
+    folder = tmp_path / "pooler"
+    folder.mkdir()
+    with a_postgres() as database, pgbouncer(database, folder) as (url, port, _):
+        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as connection:
+            for value in (1, 2):  # each statement its own transaction, on whichever server connection
+                assert connection.execute("SELECT %s::int", (value,), prepare=False).fetchone() == (value,)
+        admin = f"postgres://postgres@127.0.0.1:{port}/pgbouncer"
+        with psycopg.connect(admin, autocommit=True, cursor_factory=psycopg.ClientCursor) as console:
+            settings = {row[0]: row[1] for row in console.execute("SHOW CONFIG").fetchall()}
+    assert settings["pool_mode"] == "transaction"

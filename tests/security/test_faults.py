@@ -41,6 +41,7 @@ from django.db import connection
 from django.utils import timezone
 
 from inference.serving.process import free_port
+from tests.local_servers import Unavailable, private_postgres, private_redis
 from tests.processes import database_url
 from tests.waiting import wait_for
 
@@ -71,19 +72,28 @@ def broker_url() -> str:
 FAULTS_REDIS_URL = os.environ.get("FAULTS_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def redis_broker_url() -> str:
-    """The suite's broker when it is Redis; else the machine's Redis, if one answers (else skip, or
-    fail on CI, which must provide one)."""
+@pytest.fixture
+def faults_redis_url():
+    """The suite's broker when it is Redis; else the machine's Redis, if one answers; else a Redis of
+    this test's own (skipped only where none can be started, and failed on CI)."""
     url = broker_url()
     if url.startswith(("redis://", "rediss://")):
-        return url
+        yield url
+        return
     import redis
 
     try:
         redis.Redis.from_url(FAULTS_REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError:
-        only_where(False, f"the broker outage is simulated for Redis, and none answers at {FAULTS_REDIS_URL}")
-    return FAULTS_REDIS_URL
+        pass
+    else:
+        yield FAULTS_REDIS_URL
+        return
+    try:
+        with private_redis() as url:
+            yield url
+    except Unavailable as exc:  # raised before the yield only: the server could not be started
+        only_where(False, f"the broker outage is simulated for Redis: none answers at {FAULTS_REDIS_URL}, and {exc}")
 
 
 @contextmanager
@@ -492,20 +502,29 @@ FAULTS_POSTGRES_URL = os.environ.get("FAULTS_POSTGRES_URL", "postgres://postgres
 
 
 def on_the_machines_postgres(test: str) -> None:
-    """Run `test` of this file in a pytest of its own on FAULTS_POSTGRES_URL, and fail with its output
-    if it fails (skipped, or failed on CI, where no PostgreSQL answers)."""
+    """Run `test` of this file in a pytest of its own on FAULTS_POSTGRES_URL, or, where no PostgreSQL
+    answers there, on a cluster of its own; fail with its output if it fails (skipped only where no
+    cluster can be started, and failed on CI)."""
     import psycopg
 
     admin = urlunsplit(urlsplit(FAULTS_POSTGRES_URL)._replace(path="/postgres"))
     try:
         psycopg.connect(admin, connect_timeout=3).close()
     except psycopg.Error:
-        only_where(False, f"the database outage is simulated for PostgreSQL, and none answers at {admin}")
+        try:
+            with private_postgres(urlsplit(FAULTS_POSTGRES_URL).path.lstrip("/")) as url:
+                _pytest_on(test, url)
+        except Unavailable as exc:
+            only_where(False, f"the database outage is simulated for PostgreSQL: none answers at {admin}, and {exc}")
+        return
+    _pytest_on(test, FAULTS_POSTGRES_URL)
+
+
+def _pytest_on(test: str, database: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", f"{Path(__file__).relative_to(REPO)}::{test}", "-p", "no:cacheprovider",
          "-q", "--no-header", "-x"],
-        cwd=REPO, env={**os.environ, "DATABASE_URL": FAULTS_POSTGRES_URL}, capture_output=True, text=True,
-        timeout=900,
+        cwd=REPO, env={**os.environ, "DATABASE_URL": database}, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert result.returncode == 0 and " passed" in result.stdout, result.stdout[-4000:] + result.stderr[-2000:]
 
@@ -629,9 +648,9 @@ def queued_grading(redis_client, answer_id: int, queue: str = "inference") -> se
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("outage", ["refused", "silent"])
 def test_with_the_broker_down_a_submission_is_saved_and_its_grading_queued_later(
-    outage, alice, demo_bank, settings, tmp_path
+    outage, alice, demo_bank, settings, tmp_path, faults_redis_url
 ):
-    url = redis_broker_url()
+    url = faults_redis_url
     import redis
     from rest_framework.authtoken.models import Token
 
