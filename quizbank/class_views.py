@@ -42,7 +42,7 @@ from quizbank.services.classes import (
     paper_unassign,
     student_password_changed,
 )
-from quizbank.teacher_scope import AssignForm, ShareForm, class_chosen, paper_of_teacher_or_403
+from quizbank.teacher_scope import AssignForm, class_chosen, paper_of_teacher_or_403, share_form_teacher
 from quizbank.teacher_views import teacher_required
 
 ROSTER_MAX_BYTES = 5 * 1024 * 1024
@@ -205,13 +205,12 @@ def teacher_paper_unassign(request, paper_id: int, class_id: int):
 @require_POST
 def teacher_paper_share(request, paper_id: int):
     paper = paper_of_teacher_or_403(request, paper_id, AccessLevel.VIEW)
-    form = ShareForm(request.POST)
-    teacher = User.objects.filter(username=form.data.get("teacher", "")).first() if form.is_valid() else None
+    teacher, level = share_form_teacher(request)
     if teacher is None:
         messages.error(request, _("No teacher has this username."))
         return redirect("teacher-paper", paper_id=paper.pk)
     try:
-        paper_share(paper=paper, teacher=teacher, level=form.cleaned_data["level"], by=request.user)
+        paper_share(paper=paper, teacher=teacher, level=level, by=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:

@@ -10,6 +10,7 @@ from quizbank.selectors.classes import must_change_password
 
 # Pages a student with a one-time password may still open; the API refuses nothing here: its clients
 # sign in with a token the page flow hands out only after the change.
+CHOSEN_KEY = "password_chosen"
 _OPEN_PREFIXES = ("/accounts/", "/i18n/", "/static/", "/api/", "/healthz", "/livez")
 
 
@@ -23,7 +24,10 @@ class FirstPasswordMiddleware:
             user is not None
             and user.is_authenticated
             and not request.path.startswith(_OPEN_PREFIXES)
-            and must_change_password(user=user)
+            and not request.session.get(CHOSEN_KEY)
         ):
-            return redirect(reverse("password-first"))
+            if must_change_password(user=user):
+                return redirect(reverse("password-first"))
+            # asked once per sign-in: a password once chosen stays chosen (a new sign-in starts a new session)
+            request.session[CHOSEN_KEY] = True
         return self.get_response(request)

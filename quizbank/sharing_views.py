@@ -4,7 +4,6 @@ own, whom they are shared with and at what level."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -15,7 +14,7 @@ from quizbank.models import Subject
 from quizbank.roles import is_admin
 from quizbank.selectors.access import banks_of_teacher
 from quizbank.services.classes import bank_claim, bank_share
-from quizbank.teacher_scope import ShareForm
+from quizbank.teacher_scope import ShareForm, share_form_teacher
 from quizbank.teacher_views import teacher_required
 
 
@@ -32,13 +31,12 @@ def teacher_banks(request):
 @require_POST
 def teacher_bank_share(request, subject_id: int):
     bank = get_object_or_404(Subject, pk=subject_id, parent__isnull=True)
-    form = ShareForm(request.POST)
-    teacher = User.objects.filter(username=form.data.get("teacher", "")).first() if form.is_valid() else None
+    teacher, level = share_form_teacher(request)
     if teacher is None:
         messages.error(request, _("No teacher has this username."))
         return redirect("teacher-banks")
     try:
-        bank_share(subject=bank, teacher=teacher, level=form.cleaned_data["level"], by=request.user)
+        bank_share(subject=bank, teacher=teacher, level=level, by=request.user)
     except ApplicationError as exc:
         if exc.extra.get("code") == "not_owner":
             raise PermissionDenied from exc

@@ -10,8 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 
 from quizbank.models import AccessLevel, Paper, SchoolClass
-from quizbank.models.school import LEVEL_ORDER
-from quizbank.selectors.access import paper_for_teacher, paper_level
+from quizbank.selectors.access import level_reaches, paper_for_teacher, paper_level
 from quizbank.selectors.classes import classes_of_teacher, paper_assignments
 
 
@@ -62,14 +61,22 @@ def class_chosen(request) -> SchoolClass | None:
 
 
 def paper_classes_context(request, paper: Paper, school_class: SchoolClass | None) -> dict:
-    level = paper_level(user=request.user, paper=paper) or AccessLevel.VIEW
+    level = paper_level(user=request.user, paper=paper)
     return {
         "school_class": school_class,
         "assignments": paper_assignments(paper=paper),
         "assign_form": AssignForm(user=request.user, auto_id="assign_%s"),
         "share_form": ShareForm(auto_id="share_%s"),
         "shares": paper.shares.select_related("teacher"),
-        "can_use": LEVEL_ORDER[AccessLevel(level)] >= LEVEL_ORDER[AccessLevel.USE],
-        "can_edit": LEVEL_ORDER[AccessLevel(level)] >= LEVEL_ORDER[AccessLevel.EDIT],
+        "can_use": level_reaches(level, AccessLevel.USE),
+        "can_edit": level_reaches(level, AccessLevel.EDIT),
         "is_author": paper.created_by_id == request.user.pk or request.user.is_superuser,
     }
+
+
+def share_form_teacher(request) -> tuple[User | None, str]:
+    """The teacher and level a posted ShareForm names (None where no user has that name)."""
+    form = ShareForm(request.POST)
+    if not form.is_valid():
+        return None, ""
+    return User.objects.filter(username=form.cleaned_data["teacher"]).first(), form.cleaned_data["level"]

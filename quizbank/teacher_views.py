@@ -61,7 +61,7 @@ from quizbank.selectors.results import (
 )
 from quizbank.services import RuleSpec, answer_grade, paper_create, paper_create_random, paper_update
 from quizbank.services.papers import PAPER_SETTINGS
-from quizbank.teacher_scope import class_chosen, paper_classes_context, paper_of_teacher_or_403
+from quizbank.teacher_scope import class_chosen, datetime_field, paper_classes_context, paper_of_teacher_or_403
 
 # The most questions the search on the new-paper page lists at once.
 SEARCH_LIMIT = 100
@@ -88,14 +88,6 @@ def teacher_required(view):
 # ---------------------------------------------------------------------------------------------- forms
 
 
-def _datetime_field(label) -> forms.DateTimeField:
-    return forms.DateTimeField(
-        required=False,
-        label=label,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
-
-
 class PaperSettingsForm(forms.Form):
     """Every entry of PAPER_SETTINGS as a field; the time limit is asked in minutes."""
 
@@ -104,8 +96,8 @@ class PaperSettingsForm(forms.Form):
     )
     mode = forms.ChoiceField(label=gettext_lazy("Mode"), choices=PaperMode.choices)
     published = forms.BooleanField(required=False, initial=True, label=gettext_lazy("Published (students see it)"))
-    open_at = _datetime_field(gettext_lazy("Opens at"))
-    close_at = _datetime_field(gettext_lazy("Closes at"))
+    open_at = datetime_field(gettext_lazy("Opens at"))
+    close_at = datetime_field(gettext_lazy("Closes at"))
     time_limit_minutes = forms.DecimalField(
         required=False,
         min_value=Decimal("0.02"),

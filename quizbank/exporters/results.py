@@ -5,16 +5,9 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
-from quizbank.importers import table_cells
+from quizbank.exporters.xlsx import sheet_cell
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _cell(value):
-    """Text a spreadsheet shows as text: no formula runs from a student's name or a stem."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    return table_cells.neutralise(ILLEGAL_CHARACTERS_RE.sub("", value)) if isinstance(value, str) else value
 
 
 def results_workbook(*, grades: Iterable[dict], statistics: Iterable) -> bytes:
@@ -27,7 +20,7 @@ def results_workbook(*, grades: Iterable[dict], statistics: Iterable) -> bytes:
         user = entry["user"]
         grade = entry["grade"]
         sheet.append(
-            [_cell(v) for v in (user.username, user.get_full_name(), entry["attempts"], entry["finished"])]
+            [sheet_cell(v) for v in (user.username, user.get_full_name(), entry["attempts"], entry["finished"])]
             + [None if grade is None else float(grade)]
         )
     items = workbook.create_sheet("题目统计")
@@ -36,7 +29,7 @@ def results_workbook(*, grades: Iterable[dict], statistics: Iterable) -> bytes:
         items.append(
             [
                 row.position,
-                _cell(row.stem[:200]),
+                sheet_cell(row.stem[:200]),
                 row.qtype,
                 row.attempts,
                 float(row.max_mark),

@@ -48,13 +48,15 @@ def export(questions: Iterable, out: Path) -> int:
     for row in rows:
         options = [option["text"] for option in row.pop("options")]
         row.update(zip(option_headers, options, strict=False))
-        sheet.append([_cell(row.get(header, "")) for header in headers])
+        sheet.append([sheet_cell(row.get(header, "")) for header in headers])
     out.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(out)
     return len(rows)
 
 
-def _cell(value):
+def sheet_cell(value):
+    """A value as a spreadsheet cell: empty as None, text without control characters and with no
+    formula that runs (table_cells.neutralise)."""
     if value == "" or value is None:
         return None
     if not isinstance(value, str):
@@ -138,10 +140,10 @@ def _row(question, *, tags: list[str] | None, points: list[str] | None) -> dict:
 
 def _reads_back(question, row: dict) -> bool:
     """Whether the importer rebuilds the question's key from the readable columns alone."""
-    cells = {header: table_cells.cell_text(_cell(value)) for header, value in row.items() if header != "options"}
+    cells = {header: table_cells.cell_text(sheet_cell(value)) for header, value in row.items() if header != "options"}
     cells.update(
         {
-            f"选项{chr(ord('A') + index)}": table_cells.cell_text(_cell(option["text"]))
+            f"选项{chr(ord('A') + index)}": table_cells.cell_text(sheet_cell(option["text"]))
             for index, option in enumerate(row["options"])
         }
     )

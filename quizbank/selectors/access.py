@@ -24,7 +24,8 @@ from quizbank.models.school import LEVEL_ORDER
 from quizbank.roles import is_admin, is_teacher
 
 
-def _reaches(level: str | None, wanted: str) -> bool:
+def level_reaches(level: str | None, wanted: str) -> bool:
+    """Whether a share of `level` (None: no share) allows what `wanted` allows."""
     return level is not None and LEVEL_ORDER[AccessLevel(level)] >= LEVEL_ORDER[AccessLevel(wanted)]
 
 
@@ -47,7 +48,7 @@ def bank_level(*, user: User, subject: Subject) -> str | None:
 
 
 def bank_allows(*, user: User, subject: Subject, level: str) -> bool:
-    return _reaches(bank_level(user=user, subject=subject), level)
+    return level_reaches(bank_level(user=user, subject=subject), level)
 
 
 def subjects_reachable(*, user: User, level: str = AccessLevel.VIEW) -> QuerySet[Subject]:
@@ -77,7 +78,7 @@ def paper_level(*, user: User, paper: Paper) -> str | None:
 
 
 def paper_allows(*, user: User, paper: Paper, level: str) -> bool:
-    return _reaches(paper_level(user=user, paper=paper), level)
+    return level_reaches(paper_level(user=user, paper=paper), level)
 
 
 def paper_for_teacher(*, user: User, paper_id: int, level: str = AccessLevel.VIEW) -> Paper:
@@ -125,7 +126,7 @@ class Terms:
         return not (self.open_at and now < self.open_at) and not (self.close_at and now >= self.close_at)
 
 
-def paper_terms(*, paper: Paper, user: User, now: datetime | None = None) -> Terms:
+def paper_terms(*, paper: Paper, user: User | int, now: datetime | None = None) -> Terms:
     """The student's terms for the paper. A student in several of its classes gets the window open
     now, else the one opening next, else the one that closed last."""
     assignments = PaperAssignment.objects.filter(paper=paper, school_class__enrolments__user=user)

@@ -97,7 +97,9 @@ def _allowed(when: str, session: QuizSession, now: datetime) -> bool:
         return False
     if when == ReviewWhen.IMMEDIATELY:
         return True
-    close_at = paper_terms(paper=session.paper, user=session.user, now=now).close_at
+    # the terms papers_with_attempts loaded for the paper, else the student's own, read now
+    terms = getattr(session.paper, "terms", None) or paper_terms(paper=session.paper, user=session.user_id, now=now)
+    close_at = terms.close_at
     return close_at is not None and now >= close_at  # after_close: never while the paper has no close
 
 

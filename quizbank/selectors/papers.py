@@ -42,6 +42,8 @@ def papers_with_attempts(*, user: User, paper_id: int | None = None, now: dateti
     for paper in loaded:
         # the student's window and time limit: their class's where the paper is assigned to it
         paper.terms = terms_of(paper=paper, assignments=paper.own_assignments, now=now)  # type: ignore[attr-defined]
+        for session in paper.own_sessions:
+            session.paper = paper  # the review policy reads the terms just loaded, not the database again
         # an attribute for the page and the serializer, like own_sessions; not a column
         paper.shown_grade = grade_shown(paper=paper, sessions=paper.own_sessions, now=now)  # type: ignore[attr-defined]
     return loaded

@@ -252,6 +252,7 @@ def class_students_import(
             errors.append(_error(file_name, row.row, "学号", f"{row.number} is a teacher's or an admin's account"))
     if errors:
         raise ApplicationError(f"{file_name}: {len(errors)} bad row(s); nothing was imported", extra={"errors": errors})
+    report.existing_accounts = len(existing)
     with transaction.atomic():
         student_group, _ = Group.objects.get_or_create(name=STUDENT)
         for row in rows:
@@ -262,15 +263,11 @@ def class_students_import(
             user = existing.get(row.number)
             if user is None:
                 password = "".join(secrets.choice(ONE_TIME_LETTERS) for _ in range(PASSWORD_LENGTH))
-                user = User.objects.create_user(username=row.number, password=None, first_name=row.name)
-                user.password = _one_time_hash(password)
-                user.save(update_fields=["password"])
+                user = User.objects.create(username=row.number, first_name=row.name, password=_one_time_hash(password))
                 user.groups.add(student_group)
                 StudentAccount.objects.create(user=user, student_number=row.number)
                 existing[row.number] = user
                 report.created.append({"number": row.number, "name": row.name, "class": name, "password": password})
-            elif not any(a["number"] == row.number for a in report.created):
-                report.existing_accounts += 1
             _, made = Enrolment.objects.get_or_create(
                 school_class=classes[name], user=user, defaults={"joined_by": "import"}
             )

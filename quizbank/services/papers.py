@@ -247,7 +247,7 @@ def paper_deadlines_update(*, paper: Paper) -> None:
     assigned = paper.assignments.exists()
     for session in in_progress:
         # a class's own window and limit, where the paper is assigned, else the paper's
-        terms = paper_terms(paper=paper, user=session.user) if assigned else paper
+        terms = paper_terms(paper=paper, user=session.user_id) if assigned else paper
         deadline = terms.close_at
         if terms.time_limit_seconds:
             limit = session.started_at + timedelta(seconds=terms.time_limit_seconds)
