@@ -386,7 +386,7 @@ def manage(database_url: str, *args: str, env: dict[str, str] | None = None) -> 
 
 
 def free_port() -> int:
-    from inference.serving.process import free_port as loopback_port
+    from core.ports import free_port as loopback_port
 
     return loopback_port()
 

@@ -181,7 +181,7 @@ def trained_model(tiny_base_model, demo_dataset, tmp_path_factory) -> Path:
 
 
 def _free_port() -> int:
-    from inference.serving.process import free_port
+    from core.ports import free_port
 
     return free_port()
 

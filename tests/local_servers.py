@@ -15,15 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from core.ports import free_port
+
 
 class Unavailable(Exception):
     """The binaries are not installed, or the server did not start: the message says which."""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _answers(port: int) -> bool:
@@ -40,7 +36,7 @@ def private_redis() -> Iterator[str]:
     binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/sbin:/usr/bin")
     if binary is None:
         raise Unavailable("redis-server is not installed (make test installs it)")
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="test-redis-") as folder:
         argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         process = subprocess.Popen(
@@ -76,7 +72,7 @@ def private_postgres(database: str) -> Iterator[str]:
     """A PostgreSQL cluster of this test's own (trust authentication, no fsync); yields the URL of
     `database` on it (pytest-django makes `test_<database>` there)."""
     initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
-    port = _free_port()
+    port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="test-postgres-"))
     try:
         if os.geteuid() == 0:

@@ -8,7 +8,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -184,12 +183,6 @@ def _descendants(pid: int) -> list[int]:
             found += children
             todo += children
     return found
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(eq=False)  # one object per process: hashed by identity, kept in the supervisor's set

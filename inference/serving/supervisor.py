@@ -15,9 +15,10 @@ import requests
 from django.conf import settings
 from django.db import close_old_connections
 
+from core.ports import free_port
 from inference.engines.http import model_server_api_key
 from inference.serving.plans import ServingPlan, active_serving_plan, serving_plan
-from inference.serving.process import STOP_GRACE, ModelProcess, cores_beside, free_port, serving_device
+from inference.serving.process import STOP_GRACE, ModelProcess, cores_beside, serving_device
 from inference.serving.public_port import Switchboard
 
 logger = logging.getLogger(__name__)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from core.ports import free_port
 from inference.engines import get_engine, reset_engine
 from inference.engines.base import ModelServerError
 from inference.serving.plans import adapter_of, serving_plan
-from inference.serving.process import free_port, vllm_command
+from inference.serving.process import vllm_command
 from inference.serving.supervisor import ServingSupervisor
 from quizbank import prompts
 from tests.waiting import wait_for

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from core.ports import free_port
 from inference.engines.http import auth_headers, model_server_api_key
-from inference.serving.process import free_port
 from tests.conftest import REPO
 from tests.processes import database_url
 from tests.waiting import wait_for

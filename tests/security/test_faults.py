@@ -40,7 +40,7 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
-from inference.serving.process import free_port
+from core.ports import free_port
 from tests.local_servers import Unavailable, private_postgres, private_redis
 from tests.processes import database_url
 from tests.waiting import wait_for

@@ -21,10 +21,11 @@ import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
+from core.ports import free_port
 from inference.engines import get_engine, reset_engine
 from inference.engines.http import HttpEngine, model_server_api_key
 from inference.serving.plans import ServingPlan
-from inference.serving.process import ModelProcess, free_port, vllm_command
+from inference.serving.process import ModelProcess, vllm_command
 from inference.serving.public_port import Switchboard
 from tests.conftest import REPO
 

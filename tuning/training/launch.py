@@ -14,7 +14,6 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import psutil
 
+from core.ports import free_port
 from tuning.training.config import TuningConfig, validate
 from tuning.training.hardware import detect_hardware
 from tuning.training.result import TrainingResult
@@ -169,12 +169,6 @@ def torchrun_command(config: TuningConfig, files: RankFiles, *, resume: bool) ->
         f"--result={files.result}",
         *(["--resume"] if resume else []),
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def rank_environment() -> dict[str, str]:
