@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.exceptions import ApplicationError
 from quizbank.exporters.results import XLSX_TYPE, results_workbook
+from quizbank.middleware import MUST_CHOOSE_KEY
 from quizbank.models import AccessLevel, SchoolClass
 from quizbank.roles import is_admin
 from quizbank.selectors.classes import (
@@ -243,6 +244,7 @@ def password_first(request):
         user = form.save()
         update_session_auth_hash(request, user)
         student_password_changed(user=user)
+        request.session.pop(MUST_CHOOSE_KEY, None)
         messages.success(request, _("Your password is changed."))
         return redirect("exam-index")
     return render(request, "quizbank/password_first.html", {"form": form, "is_admin": is_admin(request.user)})
