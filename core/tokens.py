@@ -3,10 +3,18 @@
 A token is DRF's (one per user, `Authorization: Token <key>`). It is refused API_TOKEN_TTL seconds
 after it was issued, and asking for a token again issues a new key: the old one stops working, so a
 token left on a shared computer or in a script's log is good for a school day at most.
+
+Each process remembers a token it has checked for API_TOKEN_CACHE_SECONDS (an exam's autosaves send
+the same token every few seconds, and reading it is a query a request). A token replaced or deleted,
+or a user changed (deactivated), is forgotten at once by the process that did it; another process
+may still accept the old token for at most that many seconds. 0 turns the memory off.
 """
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,9 +44,63 @@ def token_expired(token: Token, *, now: datetime | None = None) -> bool:
     return token.created <= now - timedelta(seconds=settings.API_TOKEN_TTL)
 
 
+class _CheckedTokens:
+    """Tokens this process checked lately: key → (user, token, until)."""
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[Any, Token, float]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[Any, Token] | None:
+        with self.lock:
+            entry = self.entries.get(key)
+        if entry is None or entry[2] <= time.monotonic():
+            return None
+        return copy.copy(entry[0]), entry[1]  # a request's own user: attribute caches are not shared
+
+    def put(self, key: str, user: Any, token: Token) -> None:
+        seconds = settings.API_TOKEN_CACHE_SECONDS
+        if seconds <= 0:
+            return
+        with self.lock:
+            if len(self.entries) >= self.LIMIT:
+                self.entries.clear()
+            self.entries[key] = (copy.copy(user), token, time.monotonic() + seconds)
+
+    def forget_all(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+    def forget(self, *, key: str | None = None, user_id: int | None = None) -> None:
+        with self.lock:
+            if key is not None:
+                self.entries.pop(key, None)
+            if user_id is not None:
+                for known in [k for k, (user, _, _) in self.entries.items() if user.pk == user_id]:
+                    del self.entries[known]
+
+
+checked_tokens = _CheckedTokens()
+
+
+def token_forget(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """post_delete of a Token, post_save of a user: this process accepts it no more without a check."""
+    if isinstance(instance, Token):
+        checked_tokens.forget(key=instance.key)
+    else:
+        checked_tokens.forget(user_id=instance.pk)
+
+
 class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
-        user, token = super().authenticate_credentials(key)
+        known = checked_tokens.get(key)
+        if known is None:
+            user, token = super().authenticate_credentials(key)  # refuses an unknown key, an inactive user
+            checked_tokens.put(key, user, token)
+        else:
+            user, token = known
         if token_expired(token):
             raise TokenExpired()
         return user, token

@@ -158,6 +158,8 @@ SIGNIN_LIMIT_PER_ADDRESS = env.int("SIGNIN_LIMIT_PER_ADDRESS", default=50)
 SIGNIN_WINDOW_SECONDS = env.int("SIGNIN_WINDOW_SECONDS", default=15 * 60)
 # API tokens expire this long after they are issued (asking again issues a new one): a school day.
 API_TOKEN_TTL = env.int("API_TOKEN_TTL", default=12 * 3600)
+# Seconds a process accepts a token it checked without reading it again (core/tokens.py); 0: every request.
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=10)
 # Shared lab computers: a sign-in ends when the browser closes, and at the latest SESSION_COOKIE_AGE after
 # the session last changed (the sign-in; it is not saved on every request). 8 hours covers a school day,
 # so an exam in progress is not signed out.

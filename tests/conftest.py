@@ -42,10 +42,16 @@ def _short_evaluations(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Rate-limit counts are kept in the cache by user id, and ids repeat from one test to the next."""
+    """Rate-limit counts are kept in the cache by user id, and ids repeat from one test to the next; so
+    are what a process remembers of checked tokens and of exam sessions."""
     from django.core.cache import cache
 
+    from core.tokens import checked_tokens
+    from quizbank.services.autosave import facts_forget
+
     cache.clear()
+    checked_tokens.forget_all()
+    facts_forget()
 
 
 @pytest.fixture

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 # Seconds a stopped server gets to exit before it is killed: honcho and docker kill the supervisor
 # itself 5 and 10 s after SIGTERM, and it must outlive its children.
 STOP_GRACE = 3.0
+# A server stopped before it became ready has no request to finish: it is killed sooner, so a stop while
+# vLLM loads (slow to notice SIGTERM on a busy machine) still ends well within the process manager's 5 s.
+STARTING_STOP_GRACE = 0.5
 
 # Constrained decoding; without disable_any_whitespace a barely trained model pads JSON with
 # whitespace until max_tokens.
@@ -197,6 +200,7 @@ class ModelProcess:
     cores: list[int] | None = None  # the cores its processes may use; None: every core
     api_key: str = ""
     stopped: bool = False
+    ready: bool = False  # it answered its health check once
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _lifeline: int | None = None  # the supervisor's end of the guard's pipe
 
@@ -271,6 +275,7 @@ class ModelProcess:
             if not self.alive():
                 return False
             if self.healthy():
+                self.ready = True
                 return True
             time.sleep(1)
         return False
@@ -309,6 +314,8 @@ class ModelProcess:
             process = self.process
         if process is None:
             return
+        if not self.ready:
+            grace = min(grace, STARTING_STOP_GRACE)
         if process.poll() is None:
             try:
                 os.killpg(process.pid, signal.SIGTERM)

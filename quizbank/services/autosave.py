@@ -1,12 +1,14 @@
-"""The exam autosave's one-statement path, for the save that matters on exam day: a later response to a
-question already answered, in an exam on PostgreSQL.
+"""The exam autosave's one-statement path, for the saves that make up an exam day: every answer to an
+exam on PostgreSQL, the first one to a question included.
 
 What a save needs to know of its item (the question version, its points, the paper's grading policy)
-does not change while the session is open, so it is kept in this process for a short while after the
-first save of the item. What does change is checked by the database in the same statement that writes:
-the session is the student's, still in progress and before its deadline (its row locked as the full path
-locks it, so a save and a finish are still serialised), and the save is not older than the stored one.
-Whenever that statement writes nothing, or the facts are not known here, the full path
+does not change while the session is open, so this process reads it for every item of the session at
+once, on the session's first save here, and keeps it for a short while. What does change is checked by
+the database in the same statement that writes: the session is the student's, still in progress and
+before its deadline (its row locked as the full path locks it, so a save and a finish are still
+serialised), and the save is not older than the stored one. The statement inserts the item's answer
+or, when there is one, updates it (the item's unique answer). Whenever it writes nothing, or the session
+is not one this path takes (practice, sequential navigation, another student's), the full path
 (sessions.session_answer_save) decides, with the same rules and errors."""
 
 from __future__ import annotations
@@ -21,60 +23,85 @@ from typing import Any
 from django.db import connection
 
 from quizbank.grading import MultipleChoicePolicy
-from quizbank.models import Answer, Navigation, PaperMode, Question, QuizSession, SessionState
+from quizbank.models import Answer, Navigation, PaperMode, Question, QuizSession, SessionItem, SessionState
 from quizbank.services.answers import answer_fields, answer_length_check
 
 FACTS_SECONDS = 30.0
-FACTS_LIMIT = 20_000
+FACTS_LIMIT = 5_000  # sessions
 
 
 @dataclass(frozen=True)
 class ItemFacts:
-    session: QuizSession  # as first read: its paper's settings, not its state
     item_id: int
     question: Question
     score: Decimal
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    session: QuizSession  # as first read: its paper's settings, not its state
     policy: MultipleChoicePolicy
+    items: dict[int, ItemFacts]  # by position
     until: float
 
 
-_facts: dict[tuple[int, int, int], ItemFacts] = {}
+# (session, user) → its facts, or None: a session this path does not take (nor another student's).
+_facts: dict[tuple[int, int], SessionFacts | None] = {}
 _lock = threading.Lock()
 
 
-def item_facts_keep(*, session: QuizSession, item_id: int, position: int, question: Question, score: Decimal) -> None:
-    """Remember an item after a full save, where the one-statement path may take its next saves: an
-    exam answered in any order, on PostgreSQL."""
+def _takes(session: QuizSession) -> bool:
     paper = session.paper
-    if connection.vendor != "postgresql" or paper.mode != PaperMode.EXAM or paper.navigation == Navigation.SEQUENTIAL:
-        return
-    facts = ItemFacts(
+    return paper.mode == PaperMode.EXAM and paper.navigation != Navigation.SEQUENTIAL
+
+
+def _read(session_id: int, user_id: int) -> SessionFacts | None:
+    """Every item of the session with its question and the paper, in one query; None where the session
+    is not the user's or not one this path takes."""
+    items = list(
+        SessionItem.objects.filter(session_id=session_id, session__user_id=user_id)
+        .select_related("question", "session__paper")
+        .order_by()
+    )
+    if not items or not _takes(items[0].session):
+        return None
+    session = items[0].session
+    return SessionFacts(
         session=session,
-        item_id=item_id,
-        question=question,
-        score=score,
-        policy=paper.multiple_choice_policy,  # type: ignore[arg-type]
+        policy=session.paper.multiple_choice_policy,  # type: ignore[arg-type]
+        items={item.position: ItemFacts(item.pk, item.question, item.score) for item in items},
         until=time.monotonic() + FACTS_SECONDS,
     )
+
+
+def _known(session_id: int, user_id: int) -> SessionFacts | None:
+    key = (session_id, user_id)
+    with _lock:
+        if key in _facts:
+            facts = _facts[key]
+            if facts is None or facts.until > time.monotonic():
+                return facts
+            del _facts[key]
+    facts = _read(session_id, user_id)
     with _lock:
         if len(_facts) >= FACTS_LIMIT:
             _facts.clear()
-        _facts[(session.pk, position, session.user_id)] = facts
-
-
-def _known(session_id: int, position: int, user_id: int) -> ItemFacts | None:
-    with _lock:
-        facts = _facts.get((session_id, position, user_id))
-        if facts is not None and facts.until <= time.monotonic():
-            del _facts[(session_id, position, user_id)]
-            return None
+        _facts[key] = facts
     return facts
 
 
+def facts_forget() -> None:
+    """Forget every session's facts (tests that change a paper's settings mid-session)."""
+    with _lock:
+        _facts.clear()
+
+
 _answer_table, _session_table = Answer._meta.db_table, QuizSession._meta.db_table
+_FIELDS = [field for field in Answer._meta.concrete_fields if not field.primary_key]
+_COLUMNS = [field.column for field in _FIELDS]
+# What a later save changes; submitted_at and the grading and explanation columns stay.
 _WRITTEN = ("response", "response_data", "client_seq", "is_correct", "score", "max_score", "grade_status",
             "grade_detail", "updated_at")  # fmt: skip
-_FIELDS = {field.name: field for field in Answer._meta.concrete_fields}
 # Table and column names from the models; every value a parameter.
 SAVE_SQL = f"""
 WITH open_session AS (
@@ -82,9 +109,10 @@ WITH open_session AS (
     WHERE id = %s AND user_id = %s AND state = %s AND (deadline IS NULL OR deadline > %s)
     FOR NO KEY UPDATE
 )
-UPDATE {_answer_table} AS answer SET {", ".join(f"{column} = %s" for column in _WRITTEN)}
-FROM open_session
-WHERE answer.session_id = open_session.id AND answer.item_id = %s AND (%s = 0 OR answer.client_seq <= %s)
+INSERT INTO {_answer_table} AS answer ({", ".join(_COLUMNS)})
+SELECT {", ".join(["%s"] * len(_COLUMNS))} FROM open_session
+ON CONFLICT (item_id) DO UPDATE SET {", ".join(f"{column} = EXCLUDED.{column}" for column in _WRITTEN)}
+WHERE EXCLUDED.client_seq = 0 OR answer.client_seq <= EXCLUDED.client_seq
 RETURNING answer.id
 """  # noqa: S608
 
@@ -92,24 +120,28 @@ RETURNING answer.id
 def answer_save_at_once(
     *, user_id: int, session_id: int, position: int, response: Any, client_seq: int, now: datetime
 ) -> Answer | None:
-    """The saved answer, or None where the full path must decide (nothing known here, nothing written:
-    a first save, a stale client_seq, a session that is over). Raises what the full path raises for a
-    response the question cannot take."""
-    facts = _known(session_id, position, user_id)
-    if facts is None:
+    """The saved answer, or None where the full path must decide (not PostgreSQL, a session this path
+    does not take, nothing written: a stale client_seq, a session that is over). Raises what the full
+    path raises for a response the question cannot take."""
+    if connection.vendor != "postgresql":
+        return None
+    facts = _known(session_id, user_id)
+    item = facts.items.get(position) if facts is not None else None
+    if facts is None or item is None:
         return None
     answer_length_check(response, position=position)
-    fields = answer_fields(facts.question, response, policy=facts.policy, max_score=facts.score, position=position)
-    fields["client_seq"], fields["updated_at"] = client_seq, now
-    values = [_FIELDS[name].get_db_prep_save(fields[name], connection) for name in _WRITTEN]
+    fields = answer_fields(item.question, response, policy=facts.policy, max_score=item.score, position=position)
+    answer = Answer(
+        user_id=user_id, question=item.question, session_id=session_id, item_id=item.item_id,
+        client_seq=client_seq, submitted_at=now, updated_at=now, **fields,
+    )  # fmt: skip
+    # auto_now and auto_now_add take `now` here too: pre_save is not called, the values are the model's
+    values = [field.get_db_prep_save(getattr(answer, field.attname), connection) for field in _FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(
-            SAVE_SQL,
-            [session_id, user_id, SessionState.IN_PROGRESS, now, *values, facts.item_id, client_seq, client_seq],
-        )
+        cursor.execute(SAVE_SQL, [session_id, user_id, SessionState.IN_PROGRESS, now, *values])
         row = cursor.fetchone()
     if row is None:
         return None
-    answer = Answer(pk=row[0], user_id=user_id, question=facts.question, item_id=facts.item_id, **fields)
+    answer.pk = row[0]
     answer.session = facts.session
     return answer

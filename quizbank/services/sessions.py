@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
@@ -38,12 +38,12 @@ from quizbank.models import (
     SessionState,
     answer_worth,
 )
-from quizbank.selectors.access import paper_terms
+from quizbank.selectors.access import Terms, paper_terms
 from quizbank.selectors.exams import locked_question_ids, paper_for_student, question_locked_for_practice
 from quizbank.services.answers import answer_fields, answer_length_check
-from quizbank.services.autosave import answer_save_at_once, item_facts_keep
+from quizbank.services.autosave import answer_save_at_once
 from quizbank.services.papers import rule_candidates
-from quizbank.services.wrongbook import wrong_book_record
+from quizbank.services.wrongbook import wrong_book_record, wrong_book_record_session
 from quizbank.signals import answers_need_grading
 
 # Who may grade through answer_grade.
@@ -52,8 +52,9 @@ GRADERS = (GradeStatus.TEACHER, GradeStatus.MODEL)
 logger = logging.getLogger(__name__)
 
 
-def paper_check_open(*, paper: Paper, user: User, now: datetime) -> None:
-    """Refuse a paper the user may not take now (unpublished, someone else's, before or after its window)."""
+def paper_check_open(*, paper: Paper, user: User, now: datetime) -> Terms:
+    """Refuse a paper the user may not take now (unpublished, someone else's, before or after its
+    window); return the student's terms for it."""
     if paper_for_student(user=user, paper_id=paper.pk) is None:
         raise ApplicationError("this paper is not available", extra={"code": "not_available"})
     terms = paper_terms(paper=paper, user=user, now=now)
@@ -63,6 +64,7 @@ def paper_check_open(*, paper: Paper, user: User, now: datetime) -> None:
         )
     if terms.close_at and now >= terms.close_at:
         raise ApplicationError("this paper is closed", extra={"code": "closed"})
+    return terms
 
 
 def session_start(*, user: User, paper: Paper, now: datetime | None = None) -> QuizSession:
@@ -73,10 +75,10 @@ def session_start(*, user: User, paper: Paper, now: datetime | None = None) -> Q
         existing = session_expire_if_due(session=existing, now=now)
         if existing.is_open:
             return existing
-    paper_check_open(paper=paper, user=user, now=now)
+    terms = paper_check_open(paper=paper, user=user, now=now)
     try:
         with transaction.atomic():
-            return _session_create(user=user, paper=paper, now=now)
+            return _session_create(user=user, paper=paper, now=now, terms=terms)
     except IntegrityError:
         # Two tabs pressed "start" at once: the other one created the session.
         opened = QuizSession.objects.filter(paper=paper, user=user, state__in=OPEN_SESSION_STATES).first()
@@ -85,24 +87,24 @@ def session_start(*, user: User, paper: Paper, now: datetime | None = None) -> Q
         return opened
 
 
-def _session_create(*, user: User, paper: Paper, now: datetime) -> QuizSession:
+def _session_create(*, user: User, paper: Paper, now: datetime, terms: Terms) -> QuizSession:
     taken = QuizSession.objects.filter(paper=paper, user=user).count()
     if paper.attempts_allowed and taken >= paper.attempts_allowed:
         raise ApplicationError(
             f"no attempts left: {paper.attempts_allowed} allowed, {taken} used", extra={"code": "no_attempts"}
         )
-    terms = paper_terms(paper=paper, user=user, now=now)
     deadline = now + timedelta(seconds=terms.time_limit_seconds) if terms.time_limit_seconds else None
     if terms.close_at and (deadline is None or deadline > terms.close_at):
         deadline = terms.close_at
     seed = random.SystemRandom().randrange(1, 2**62)
-    session = QuizSession.objects.create(
-        paper=paper, user=user, number=taken + 1, started_at=now, deadline=deadline, seed=seed
-    )
     rng = random.Random(seed)
     slots = _draw(paper, rng, now=now, user=user)
     if paper.shuffle_questions:
         rng.shuffle(slots)
+    session = QuizSession.objects.create(
+        paper=paper, user=user, number=taken + 1, started_at=now, deadline=deadline, seed=seed,
+        max_score=sum((score for _, score in slots), Decimal(0)),
+    )  # fmt: skip
     items = [
         SessionItem(
             session=session,
@@ -114,8 +116,6 @@ def _session_create(*, user: User, paper: Paper, now: datetime) -> QuizSession:
         for position, (question, score) in enumerate(slots, start=1)
     ]
     SessionItem.objects.bulk_create(items)
-    session.max_score = sum((score for _, score in slots), Decimal(0))
-    session.save(update_fields=["max_score"])
     return session
 
 
@@ -304,16 +304,8 @@ def _answer_save_locked(
         answer.save(update_fields=[*fields, "updated_at"])
     if practice:
         wrong_book_record(answer=answer, practice=True, now=now)
-    item_facts_keep(session=session, item_id=item.pk, position=position, question=item.question, score=item.score)
     answer.session = session
     return answer
-
-
-def _owned(session_id: int, user: User) -> QuizSession:
-    session = QuizSession.objects.select_related("paper").filter(pk=session_id, user=user).first()
-    if session is None:
-        raise ApplicationError("no such session", extra={"code": "not_found"})
-    return session
 
 
 @transaction.atomic
@@ -330,7 +322,25 @@ def session_advance(*, user: User, session_id: int, now: datetime | None = None)
 def session_finish(*, user: User, session_id: int, now: datetime | None = None) -> QuizSession:
     """The student submits. Finishing twice returns the finished session (a retried click)."""
     now = now or timezone.now()
-    session = session_expire_if_due(session=_owned(session_id, user), now=now)
+    with transaction.atomic():
+        session = (
+            QuizSession.objects.select_for_update(of=("self",))
+            .select_related("paper")
+            .filter(pk=session_id, user=user)
+            .first()
+        )
+        if session is None:
+            raise ApplicationError("no such session", extra={"code": "not_found"})
+        if session.state == SessionState.FINISHED:
+            return session
+        overdue = session.is_open and session.deadline is not None and now >= session.deadline
+        if not overdue:
+            if not session.is_open:
+                raise ApplicationError(f"this session is {session.get_state_display()}", extra={"code": "not_open"})
+            return _finish(session, by="student", now=now)
+    # Past the deadline: its overdue rule first (committed: an abandoned attempt stays abandoned), then
+    # the submission, if the rule leaves the attempt open (a grace period).
+    session = session_expire_if_due(session=session, now=now)
     with transaction.atomic():
         session = QuizSession.objects.select_for_update(of=("self",)).select_related("paper").get(pk=session.pk)
         if session.state == SessionState.FINISHED:
@@ -341,9 +351,9 @@ def session_finish(*, user: User, session_id: int, now: datetime | None = None) 
 
 
 def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
-    """Close a locked session: unanswered items get an empty answer worth 0, the score is summed, the
-    wrong-answer book learns the mistakes, and ungraded answers are announced for grading."""
-    answered = set(Answer.objects.filter(session=session).values_list("item_id", flat=True))
+    """Close a locked session: unanswered items get an empty answer worth 0, the score is summed in one
+    statement, the wrong-answer book learns the mistakes in one more, and ungraded answers are announced
+    for grading."""
     Answer.objects.bulk_create(
         Answer(
             user_id=session.user_id,
@@ -356,7 +366,7 @@ def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
             max_score=item.score,
             grade_status=GradeStatus.AUTO,
         )
-        for item in session.items.exclude(pk__in=answered)
+        for item in SessionItem.objects.filter(session=session, answer__isnull=True).order_by()
     )
     session.state = SessionState.FINISHED
     session.finished_at = now
@@ -365,19 +375,24 @@ def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
     session.save(update_fields=["state", "finished_at", "finished_by", "score", "pending_count"])
     if session.paper.mode == PaperMode.EXAM:
         # Answers still to be graded join the book when graded (answer_grade), if they are wrong then.
-        wrong = Answer.objects.filter(session=session, is_correct=False).exclude(grade_status__in=UNGRADED)
-        for answer in wrong.exclude(response=""):
-            wrong_book_record(answer=answer, practice=False, now=now)
-    pending = list(Answer.objects.filter(session=session, grade_status__in=UNGRADED).values_list("pk", flat=True))
-    if pending:
+        wrong_book_record_session(session=session, now=now)
+    if session.pending_count:
+        pending = list(
+            Answer.objects.filter(session=session, grade_status__in=UNGRADED).order_by().values_list("pk", flat=True)
+        )
         transaction.on_commit(lambda: answers_need_grading.send(sender=QuizSession, answer_ids=pending))
     return session
 
 
 def _sum_scores(session: QuizSession) -> None:
-    answers = Answer.objects.filter(session=session)
-    session.score = (answers.aggregate(total=Sum("score"))["total"] or Decimal(0)).quantize(Decimal("0.01"))
-    session.pending_count = answers.filter(grade_status__in=UNGRADED).count()
+    """The session's score and its answers still to be graded, in one statement."""
+    totals = (
+        Answer.objects.filter(session=session)
+        .order_by()
+        .aggregate(total=Sum("score"), pending=Count("pk", filter=Q(grade_status__in=UNGRADED)))
+    )
+    session.score = (totals["total"] or Decimal(0)).quantize(Decimal("0.01"))
+    session.pending_count = totals["pending"]
 
 
 @transaction.atomic

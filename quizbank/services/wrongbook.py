@@ -6,11 +6,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
-from quizbank.models import Answer, Paper, PaperMode, WrongBookEntry
+from quizbank.models import UNGRADED, Answer, Paper, PaperMode, QuizSession, WrongBookEntry
 from quizbank.selectors.exams import locked_question_ids
 from quizbank.services.papers import paper_create
 
@@ -50,6 +50,33 @@ def wrong_book_record(*, answer: Answer, practice: bool, now: datetime | None = 
         entry.last_response = answer.response
         entry.save(update_fields=["times_wrong", "last_wrong_at", "right_streak", "mastered_at", "last_response"])
     return entry
+
+
+_entry_table, _answer_table = WrongBookEntry._meta.db_table, Answer._meta.db_table
+# One statement for a whole finished exam, on PostgreSQL and SQLite alike: each question answered wrong
+# (graded, not left empty) is added, or counted again. Table names from the models, values parameters.
+SESSION_WRONG_SQL = f"""
+INSERT INTO {_entry_table} AS entry
+    (user_id, question_id, times_wrong, right_streak, first_wrong_at, last_wrong_at, last_response, mastered_at)
+SELECT answer.user_id, answer.question_id, 1, 0, %s, %s, MAX(answer.response), NULL
+FROM {_answer_table} AS answer
+WHERE answer.session_id = %s AND answer.is_correct = %s AND answer.response <> ''
+    AND answer.grade_status NOT IN ({", ".join(["%s"] * len(UNGRADED))})
+GROUP BY answer.user_id, answer.question_id
+ON CONFLICT (user_id, question_id) DO UPDATE SET
+    times_wrong = entry.times_wrong + 1, last_wrong_at = excluded.last_wrong_at, right_streak = 0,
+    mastered_at = NULL, last_response = excluded.last_response
+"""  # noqa: S608
+
+
+def wrong_book_record_session(*, session: QuizSession, now: datetime | None = None) -> int:
+    """What `wrong_book_record` does for each wrong answer of a finished exam, in one statement; returns
+    how many questions it counted."""
+    now = now or timezone.now()
+    value = WrongBookEntry._meta.get_field("last_wrong_at").get_db_prep_save(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(SESSION_WRONG_SQL, [value, value, session.pk, False, *UNGRADED])
+        return cursor.rowcount
 
 
 @transaction.atomic

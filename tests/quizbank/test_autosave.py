@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -13,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from quizbank.models import Answer
-from quizbank.services import session_answer_save, session_finish, session_start
+from quizbank.services import paper_create, session_answer_save, session_finish, session_start
 from tests.quizbank.test_sessions import every_type, refused, timed_paper
 
 pytestmark = pytest.mark.django_db
@@ -101,3 +102,32 @@ def test_a_response_the_question_cannot_take_is_refused_by_field(alice, bank, no
         save(alice, session, position, "Z", client_seq=2, now=now)
     assert error.value.extra == {"field": "response", "position": position}
     assert stored(session, position)[:2] == ("A", 1)
+
+
+def test_a_first_save_is_one_statement_once_the_session_is_known_and_stores_what_the_full_path_does(
+    alice, bob, bank, now, monkeypatch
+):
+    paper = paper_create(title="每题一次", questions=[bank["single"], bank["short"], bank["fill"]])
+    responses = {bank["single"].pk: "B", bank["short"].pk: "光合作用"}
+
+    def answer_all(user):
+        session = session_start(user=user, paper=paper, now=now)
+        counts = []
+        for seq, item in enumerate(session.items.filter(question_id__in=responses).order_by("position"), start=1):
+            position, response = item.position, responses[item.question_id]
+            _, count = statements(partial(save, user, session, position, response, client_seq=seq, now=now))
+            counts.append(count)
+        return session, counts
+
+    session, counts = answer_all(alice)
+    if connection.vendor == "postgresql":
+        assert counts == [2, 1]  # the session's items are read once, then each save is one statement
+    # the same answers by the full path only, for another student
+    monkeypatch.setattr("quizbank.services.sessions.answer_save_at_once", lambda **_: None)
+    other, _ = answer_all(bob)
+    compared = ("response", "response_data", "client_seq", "is_correct", "score", "max_score", "grade_status",
+                "grade_detail", "explanation_source", "explanation", "feedback", "grading_attempts",
+                "original_status", "question_id", "item__position")  # fmt: skip
+    mine = list(Answer.objects.filter(session=session).order_by("item__position").values(*compared))
+    theirs = list(Answer.objects.filter(session=other).order_by("item__position").values(*compared))
+    assert len(mine) == 2 and mine == theirs

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -154,6 +156,7 @@ def papers(token):
 
 def test_a_token_expires_after_API_TOKEN_TTL(settings, alice):
     settings.API_TOKEN_TTL = 3600
+    settings.API_TOKEN_CACHE_SECONDS = 0  # time passes by editing the row: each request must read it
     token = token_for("alice", "alice-pass-123").json()["token"]
     assert papers(token).status_code == 200
     Token.objects.filter(key=token).update(created=timezone.now() - timedelta(seconds=3599))
@@ -175,6 +178,20 @@ def test_asking_for_a_token_again_replaces_it(alice):
     assert papers(first).status_code in (401, 403)
     assert papers(second).status_code == 200
     assert list(Token.objects.filter(user=alice).values_list("key", flat=True)) == [second]
+
+
+def test_a_checked_token_is_not_read_again_but_a_replaced_one_or_a_deactivated_user_is_refused_at_once(alice):
+    first = token_for("alice", "alice-pass-123").json()["token"]
+    assert papers(first).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert papers(first).status_code == 200
+    assert not [query for query in queries if Token._meta.db_table in query["sql"]]
+    second = token_for("alice", "alice-pass-123").json()["token"]  # replaces the first
+    assert papers(first).status_code in (401, 403)
+    assert papers(second).status_code == 200
+    alice.is_active = False
+    alice.save()
+    assert papers(second).status_code in (401, 403)
 
 
 # --- the session cookie -------------------------------------------------------------------
