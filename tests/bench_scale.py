@@ -368,7 +368,13 @@ def exam_measures(out: list, elapsed: float, dump: dict, finished: set) -> dict:
         if not 200 <= status < 300:
             refused[f"{kind}:{status}"] = refused.get(f"{kind}:{status}", 0) + 1
     latencies = [latency for *_, latency in out]
+    by_kind = {
+        kind: percentile([latency for done, *_, latency in out if done == kind], 99) * 1000
+        for kind in ("start", "save", "finish")
+        if any(done == kind for done, *_ in out)
+    }
     return {
+        "p99_by_kind": by_kind,
         "lost": lost,
         "duplicated": duplicated,
         "unfinished": unfinished,
@@ -388,7 +394,8 @@ def where_time_goes(measures: dict) -> str:
     """The cores each role used, and for the proxied shape HAProxy's queue wait and the servers' time
     (p50/p99, ms) and PgBouncer's transactions, queries and wait for a server connection per request."""
     cores = measures["cores"]
-    text = " ".join(f"{role}_cpu={value:.2f}" for role, value in sorted(cores.items()))
+    text = " ".join(f"{kind}_p99_ms={value:.0f}" for kind, value in measures.get("p99_by_kind", {}).items())
+    text += " " + " ".join(f"{role}_cpu={value:.2f}" for role, value in sorted(cores.items()))
     if "balancer" in measures:
         queue, server = measures["balancer"]["queue"], measures["balancer"]["server"]
         pooled, requests = measures["pooler"], max(1, measures["requests"])
@@ -409,12 +416,20 @@ def shape_text(proxied: bool) -> str:
     return f"shape=haproxy+pgbouncer web={WEB_INSTANCES}x{one} pool={BENCH_POOL_SIZE}"
 
 
+# The p99 a class must see (issue: exam day without a stutter), on this machine, in load_200_students.
+CLASS_P99_GOAL_MS = float(os.environ.get("BENCH_CLASS_P99_GOAL_MS", "250"))
+
+
 def class_line(name: str, measures: dict, *, students: int, seconds: float, think: float, proxied: bool) -> str:
-    """load_200_students' line, for either shape: the ratio is the share of requests that went wrong."""
+    """load_200_students' line, for either shape: ratio = the p99 goal over the p99 (1 or more meets
+    it), 0 when any save was lost or duplicated, any request failed or any acknowledged submission is
+    not finished; `wrong=` is the share of requests that went wrong."""
     m = measures
     bad = m["lost"] + m["duplicated"] + m["unfinished"] + m["errors"]
+    ratio = CLASS_P99_GOAL_MS / max(m["p99_ms"], 1e-9) if bad == 0 else 0.0
     return (
-        f"BENCH {name} ratio={bad / max(1, m['requests']):.4f} goal=0 lost={m['lost']} "
+        f"BENCH {name} ratio={ratio:.2f} goal=1.0 p99_goal_ms={CLASS_P99_GOAL_MS:g} "
+        f"wrong={bad / max(1, m['requests']):.4f} lost={m['lost']} "
         f"duplicated={m['duplicated']} rps={m['rps']:.0f} p50_ms={m['p50_ms']:.1f} p99_ms={m['p99_ms']:.1f} "
         f"errors={m['errors']} requests={m['requests']} acked={m['acked']} students={students} "
         f"seconds={seconds:g} think_s={think:g} sessions_finished={m['finished']} unfinished={m['unfinished']} "

@@ -143,12 +143,13 @@ class SessionStartApi(APIView):
         paper = paper_for_student(user=request.user, paper_id=paper_id)
         if paper is None:
             raise ApplicationError("no such paper", extra={"code": "not_found"})
-        if paper.attempts_allowed == 0 and session_open_of(user=request.user, paper=paper) is None:
+        opened = session_open_of(user=request.user, paper=paper)
+        if paper.attempts_allowed == 0 and opened is None:
             wait = throttle_hit(scope="attempt", ident=request_ident(request))
             if wait is not None:
                 raise Throttled(wait=wait)
         now = timezone.now()
-        session = session_start(user=request.user, paper=paper, now=now)
+        session = session_start(user=request.user, paper=paper, now=now, open_session=opened)
         created = session.started_at == now  # a resumed attempt started earlier
         return Response(
             session_view(session, now=now), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

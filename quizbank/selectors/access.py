@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from quizbank.models import AccessLevel, BankShare, Paper, PaperAssignment, PaperShare, Question, Subject
+from quizbank.models import AccessLevel, BankShare, Enrolment, Paper, PaperAssignment, PaperShare, Question, Subject
 from quizbank.models.school import LEVEL_ORDER
 from quizbank.roles import is_admin, is_teacher
 
@@ -112,6 +112,25 @@ def papers_visible_to_student(papers: QuerySet[Paper], *, user: User) -> QuerySe
     assigned = PaperAssignment.objects.filter(paper=OuterRef("pk"))
     theirs = assigned.filter(school_class__enrolments__user=user)
     return papers.filter(Q(owner=user) | ~Exists(assigned) | Exists(theirs))
+
+
+def paper_reached_by(*, paper: Paper, user: User) -> list[PaperAssignment] | None:
+    """`papers_visible_to_student` for one paper already read, in simple queries: None where the student
+    may not see it, else the assignments of the paper to their classes (for `terms_of`). A published
+    paper of the school or of the student's own, then: theirs, or unassigned, or assigned to a class of
+    theirs."""
+    if not paper.published or paper.owner_id not in (None, user.pk):
+        return None
+    assignments = list(PaperAssignment.objects.filter(paper_id=paper.pk).order_by("pk"))
+    if not assignments:
+        return []
+    classes = set(
+        Enrolment.objects.filter(user=user, school_class_id__in={a.school_class_id for a in assignments})
+        .order_by()
+        .values_list("school_class_id", flat=True)
+    )
+    own = [assignment for assignment in assignments if assignment.school_class_id in classes]
+    return own if own or paper.owner_id == user.pk else None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ checked question, that being its purpose).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,7 @@ from quizbank.models import (
     WrongBookEntry,
 )
 from quizbank.normalize import normalize_text
-from quizbank.selectors.access import paper_terms, papers_visible_to_student
+from quizbank.selectors.access import paper_reached_by, paper_terms, papers_visible_to_student
 
 
 def papers_for_student(*, user: User, now: datetime | None = None) -> QuerySet[Paper]:
@@ -48,7 +49,25 @@ def papers_for_student(*, user: User, now: datetime | None = None) -> QuerySet[P
 
 
 def paper_for_student(*, user: User, paper_id: int) -> Paper | None:
-    return papers_for_student(user=user).filter(pk=paper_id).first()
+    """The paper, if the student may see it (as `papers_for_student` has it), with the assignments of it
+    to their classes (`own_assignments`, for `terms_of`). The instance remembers for whom it was found,
+    so a service given it need not ask again (`paper_seen_by`)."""
+    paper = Paper.objects.select_related("subject").filter(pk=paper_id).first()
+    own = paper_reached_by(paper=paper, user=user) if paper is not None else None
+    if paper is None or own is None:
+        return None
+    paper.own_assignments = own  # type: ignore[attr-defined]
+    paper.found_for_student = user.pk  # type: ignore[attr-defined]
+    return paper
+
+
+def paper_reach(*, paper: Paper, user: User) -> list[PaperAssignment] | None:
+    """None where the student may not see this paper, else its assignments to their classes: known if
+    `paper_for_student` found this very instance for them, else read."""
+    if getattr(paper, "found_for_student", None) == user.pk:
+        return paper.own_assignments  # type: ignore[attr-defined]
+    found = paper_for_student(user=user, paper_id=paper.pk)
+    return None if found is None else found.own_assignments  # type: ignore[attr-defined]
 
 
 def sessions_of_student(
@@ -92,26 +111,30 @@ class Visibility:
 NOTHING = Visibility(False, False, False, False)
 
 
-def _allowed(when: str, session: QuizSession, now: datetime) -> bool:
+def _allowed(when: str, session: QuizSession, now: datetime, close_at) -> bool:
     if session.state != SessionState.FINISHED or when == ReviewWhen.NEVER:
         return False
     if when == ReviewWhen.IMMEDIATELY:
         return True
-    # the terms papers_with_attempts loaded for the paper, else the student's own, read now
-    terms = getattr(session.paper, "terms", None) or paper_terms(paper=session.paper, user=session.user_id, now=now)
-    close_at = terms.close_at
-    return close_at is not None and now >= close_at  # after_close: never while the paper has no close
+    return close_at() is not None and now >= close_at()  # after_close: never while the paper has no close
 
 
 def review_visibility(session: QuizSession, *, now: datetime | None = None) -> Visibility:
     """What the review policy lets the student see of a session now."""
     now = now or timezone.now()
     paper = session.paper
+
+    @functools.cache
+    def close_at() -> datetime | None:
+        # the terms papers_with_attempts loaded for the paper, else the student's own, read once now
+        terms = getattr(paper, "terms", None) or paper_terms(paper=paper, user=session.user_id, now=now)
+        return terms.close_at
+
     return Visibility(
-        score=_allowed(paper.review_score, session, now),
-        correctness=_allowed(paper.review_correctness, session, now),
-        answer=_allowed(paper.review_answer, session, now),
-        explanation=_allowed(paper.review_explanation, session, now),
+        score=_allowed(paper.review_score, session, now, close_at),
+        correctness=_allowed(paper.review_correctness, session, now, close_at),
+        answer=_allowed(paper.review_answer, session, now, close_at),
+        explanation=_allowed(paper.review_explanation, session, now, close_at),
     )
 
 
@@ -182,6 +205,9 @@ def _session_items(session: QuizSession, *, precomputed: bool) -> list[SessionIt
     """The session's slots in order, each with its question and its answer (if any), in one query. With
     `precomputed`, each slot also carries the newest model version's explanation of its question
     (`precomputed_text` and `precomputed_version`, None where the model wrote none)."""
+    made = getattr(session, "new_items", None)  # a session just started: its slots, with no answer
+    if made is not None and not precomputed:
+        return sorted(made, key=lambda item: item.position)
     items = (
         session.items.select_related("question", "answer")
         .only(

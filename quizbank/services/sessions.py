@@ -38,8 +38,8 @@ from quizbank.models import (
     SessionState,
     answer_worth,
 )
-from quizbank.selectors.access import Terms, paper_terms
-from quizbank.selectors.exams import locked_question_ids, paper_for_student, question_locked_for_practice
+from quizbank.selectors.access import Terms, terms_of
+from quizbank.selectors.exams import locked_question_ids, paper_reach, question_locked_for_practice
 from quizbank.services.answers import answer_fields, answer_length_check
 from quizbank.services.autosave import answer_save_at_once
 from quizbank.services.papers import rule_candidates
@@ -55,9 +55,10 @@ logger = logging.getLogger(__name__)
 def paper_check_open(*, paper: Paper, user: User, now: datetime) -> Terms:
     """Refuse a paper the user may not take now (unpublished, someone else's, before or after its
     window); return the student's terms for it."""
-    if paper_for_student(user=user, paper_id=paper.pk) is None:
+    assignments = paper_reach(paper=paper, user=user)
+    if assignments is None:
         raise ApplicationError("this paper is not available", extra={"code": "not_available"})
-    terms = paper_terms(paper=paper, user=user, now=now)
+    terms = terms_of(paper=paper, assignments=assignments, now=now)
     if terms.open_at and now < terms.open_at:
         raise ApplicationError(
             f"this paper opens at {timezone.localtime(terms.open_at):%Y-%m-%d %H:%M}", extra={"code": "not_open"}
@@ -67,10 +68,20 @@ def paper_check_open(*, paper: Paper, user: User, now: datetime) -> Terms:
     return terms
 
 
-def session_start(*, user: User, paper: Paper, now: datetime | None = None) -> QuizSession:
-    """Start an attempt, or return the attempt the student already has open (resume)."""
+_UNREAD: Any = object()
+
+
+def session_start(
+    *, user: User, paper: Paper, now: datetime | None = None, open_session: QuizSession | None = _UNREAD
+) -> QuizSession:
+    """Start an attempt, or return the attempt the student already has open (resume). `open_session`:
+    that attempt (or None) where the caller has just read it (selectors.exams.session_open_of)."""
     now = now or timezone.now()
-    existing = QuizSession.objects.filter(paper=paper, user=user, state__in=OPEN_SESSION_STATES).first()
+    existing = (
+        QuizSession.objects.filter(paper=paper, user=user, state__in=OPEN_SESSION_STATES).first()
+        if open_session is _UNREAD
+        else open_session
+    )
     if existing is not None:
         existing = session_expire_if_due(session=existing, now=now)
         if existing.is_open:
@@ -116,6 +127,9 @@ def _session_create(*, user: User, paper: Paper, now: datetime, terms: Terms) ->
         for position, (question, score) in enumerate(slots, start=1)
     ]
     SessionItem.objects.bulk_create(items)
+    for item in items:
+        SessionItem.answer.related.set_cached_value(item, None)  # none yet: a view of it reads no answer
+    session.new_items = items  # type: ignore[attr-defined]
     return session
 
 
