@@ -1024,7 +1024,7 @@ print(json.dumps({"rows": [list(row) for row in rows], "sessions": sessions}))
 def celery_worker(env: dict[str, str], log: Path):
     """A real worker consuming every queue, as the one-machine Procfile runs it; stopped afterwards."""
     command = [
-        sys.executable, "-m", "celery", "-A", "quizsite", "worker", "-Q", "celery,tuning,inference",
+        "nice", "-n", "10", sys.executable, "-m", "celery", "-A", "quizsite", "worker", "-Q", "celery,tuning,inference",
         "--pool", "solo", "--prefetch-multiplier", "1", "-l", "info", "--without-gossip", "--without-mingle",
     ]  # fmt: skip
     with log.open("w") as output:

@@ -47,11 +47,15 @@ def _empty_cache():
     from django.core.cache import cache
 
     from core.tokens import checked_tokens
+    from quizbank.selectors.access import paper_assignments_forget
+    from quizbank.selectors.papers import fixed_paper_slots_forget
     from quizbank.services.autosave import facts_forget
 
     cache.clear()
     checked_tokens.forget_all()
     facts_forget()
+    fixed_paper_slots_forget()
+    paper_assignments_forget()
 
 
 @pytest.fixture

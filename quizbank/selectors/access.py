@@ -9,6 +9,8 @@ open to every student, as open practice and school-wide papers are.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,23 +116,59 @@ def papers_visible_to_student(papers: QuerySet[Paper], *, user: User) -> QuerySe
     return papers.filter(Q(owner=user) | ~Exists(assigned) | Exists(theirs))
 
 
-def paper_reached_by(*, paper: Paper, user: User) -> list[PaperAssignment] | None:
-    """`papers_visible_to_student` for one paper already read, in simple queries: None where the student
-    may not see it, else the assignments of the paper to their classes (for `terms_of`). A published
-    paper of the school or of the student's own, then: theirs, or unassigned, or assigned to a class of
-    theirs."""
-    if not paper.published or paper.owner_id not in (None, user.pk):
-        return None
-    assignments = list(PaperAssignment.objects.filter(paper_id=paper.pk).order_by("pk"))
+# A paper's assignments to classes, as every start and review of it asks: kept in this process for a few
+# seconds, since a class starts and submits together. A change through the services or the admin site
+# is forgotten at once here (quizbank.receivers); in another process after at most ASSIGNMENTS_SECONDS.
+ASSIGNMENTS_SECONDS = 10.0
+ASSIGNMENTS_LIMIT = 2_000
+_assignments: dict[int, tuple[float, list[PaperAssignment]]] = {}
+_assignments_lock = threading.Lock()
+
+
+def paper_assignments(*, paper_id: int) -> list[PaperAssignment]:
+    """Every assignment of the paper (to any class), oldest first."""
+    with _assignments_lock:
+        known = _assignments.get(paper_id)
+    if known is not None and known[0] > time.monotonic():
+        return known[1]
+    assignments = list(PaperAssignment.objects.filter(paper_id=paper_id).order_by("pk"))
+    with _assignments_lock:
+        if len(_assignments) >= ASSIGNMENTS_LIMIT:
+            _assignments.clear()
+        _assignments[paper_id] = (time.monotonic() + ASSIGNMENTS_SECONDS, assignments)
+    return assignments
+
+
+def paper_assignments_forget(*, paper_id: int | None = None) -> None:
+    with _assignments_lock:
+        if paper_id is None:
+            _assignments.clear()
+        else:
+            _assignments.pop(paper_id, None)
+
+
+def _assignments_of(*, paper_id: int, user: User | int) -> tuple[bool, list[PaperAssignment]]:
+    """(whether the paper is assigned at all, its assignments to the student's classes): no query for a
+    paper assigned to no class, one otherwise."""
+    assignments = paper_assignments(paper_id=paper_id)
     if not assignments:
-        return []
+        return False, []
     classes = set(
         Enrolment.objects.filter(user=user, school_class_id__in={a.school_class_id for a in assignments})
         .order_by()
         .values_list("school_class_id", flat=True)
     )
-    own = [assignment for assignment in assignments if assignment.school_class_id in classes]
-    return own if own or paper.owner_id == user.pk else None
+    return True, [assignment for assignment in assignments if assignment.school_class_id in classes]
+
+
+def paper_reached_by(*, paper: Paper, user: User) -> list[PaperAssignment] | None:
+    """`papers_visible_to_student` for one paper already read: None where the student may not see it,
+    else the assignments of the paper to their classes (for `terms_of`). A published paper of the
+    school or of the student's own, then: theirs, or unassigned, or assigned to a class of theirs."""
+    if not paper.published or paper.owner_id not in (None, user.pk):
+        return None
+    assigned, own = _assignments_of(paper_id=paper.pk, user=user)
+    return own if not assigned or own or paper.owner_id == user.pk else None
 
 
 @dataclass(frozen=True)
@@ -148,8 +186,7 @@ class Terms:
 def paper_terms(*, paper: Paper, user: User | int, now: datetime | None = None) -> Terms:
     """The student's terms for the paper. A student in several of its classes gets the window open
     now, else the one opening next, else the one that closed last."""
-    assignments = PaperAssignment.objects.filter(paper=paper, school_class__enrolments__user=user)
-    return terms_of(paper=paper, assignments=assignments, now=now)
+    return terms_of(paper=paper, assignments=_assignments_of(paper_id=paper.pk, user=user)[1], now=now)
 
 
 def assignments_of_student(*, user: User) -> QuerySet[PaperAssignment]:

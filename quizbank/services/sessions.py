@@ -40,6 +40,7 @@ from quizbank.models import (
 )
 from quizbank.selectors.access import Terms, terms_of
 from quizbank.selectors.exams import locked_question_ids, paper_reach, question_locked_for_practice
+from quizbank.selectors.papers import fixed_paper_slots
 from quizbank.services.answers import answer_fields, answer_length_check
 from quizbank.services.autosave import answer_save_at_once
 from quizbank.services.papers import rule_candidates
@@ -137,7 +138,7 @@ def _draw(
     paper: Paper, rng: random.Random, *, now: datetime | None = None, user: User | None = None
 ) -> list[tuple[Question, Decimal]]:
     if paper.kind == PaperKind.FIXED:
-        return [(item.question, item.score) for item in paper.items.select_related("question")]
+        return fixed_paper_slots(paper=paper)
     slots: list[tuple[Question, Decimal]] = []
     # Practice shows each key once checked: it never draws a question of an exam still open.
     chosen: set[int] = (
@@ -365,35 +366,41 @@ def session_finish(*, user: User, session_id: int, now: datetime | None = None) 
 
 
 def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
-    """Close a locked session: unanswered items get an empty answer worth 0, the score is summed in one
-    statement, the wrong-answer book learns the mistakes in one more, and ungraded answers are announced
-    for grading."""
+    """Close a locked session: unanswered items get an empty answer worth 0, the score is summed, the
+    wrong-answer book learns the mistakes, and ungraded answers are announced for grading. The items and
+    their answers are read in one statement (the total and what waits for a grade come from it), and the
+    wrong-answer book is written in one more."""
+    slots = list(
+        SessionItem.objects.filter(session=session)
+        .order_by()
+        .values_list("pk", "question_id", "score", "answer__pk", "answer__score", "answer__grade_status")
+    )
     Answer.objects.bulk_create(
         Answer(
             user_id=session.user_id,
-            question_id=item.question_id,
+            question_id=question_id,
             session=session,
-            item=item,
+            item_id=item_id,
             response="",
             is_correct=False,
             score=Decimal(0),
-            max_score=item.score,
+            max_score=worth,
             grade_status=GradeStatus.AUTO,
         )
-        for item in SessionItem.objects.filter(session=session, answer__isnull=True).order_by()
+        for item_id, question_id, worth, answer_id, *_ in slots
+        if answer_id is None
     )
+    pending = [answer_id for *_, answer_id, _, status in slots if answer_id is not None and status in UNGRADED]
     session.state = SessionState.FINISHED
     session.finished_at = now
     session.finished_by = by
-    _sum_scores(session)
+    session.score = sum((score for *_, score, _ in slots if score is not None), Decimal(0)).quantize(Decimal("0.01"))
+    session.pending_count = len(pending)
     session.save(update_fields=["state", "finished_at", "finished_by", "score", "pending_count"])
     if session.paper.mode == PaperMode.EXAM:
         # Answers still to be graded join the book when graded (answer_grade), if they are wrong then.
         wrong_book_record_session(session=session, now=now)
-    if session.pending_count:
-        pending = list(
-            Answer.objects.filter(session=session, grade_status__in=UNGRADED).order_by().values_list("pk", flat=True)
-        )
+    if pending:
         transaction.on_commit(lambda: answers_need_grading.send(sender=QuizSession, answer_ids=pending))
     return session
 
