@@ -18,6 +18,11 @@ urlpatterns = [
     path("api/v1/sessions", sessions.SessionListApi.as_view(), name="api-v1-sessions"),
     path("api/v1/sessions/<int:session_id>", sessions.SessionDetailApi.as_view(), name="api-v1-session"),
     path(
+        "api/v1/sessions/<int:session_id>/answers",
+        sessions.SessionAnswersSaveApi.as_view(),
+        name="api-v1-session-answers",
+    ),
+    path(
         "api/v1/sessions/<int:session_id>/answers/<int:position>",
         sessions.SessionAnswerSaveApi.as_view(),
         name="api-v1-session-answer",

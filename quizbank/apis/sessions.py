@@ -26,6 +26,7 @@ from quizbank.selectors.exams import (
 from quizbank.services import (
     session_advance,
     session_answer_save,
+    session_answers_save,
     session_expire_if_due,
     session_finish,
     session_start,
@@ -217,11 +218,75 @@ class SessionAnswerSaveApi(APIView):
         answer = session_answer_save(
             user=request.user, session_id=session_id, position=position, **serializer.validated_data
         )
-        body = {"position": position, "saved_at": answer.updated_at.isoformat(), "client_seq": answer.client_seq}
         session = answer.session  # the locked session the service saved into
+        views = None
         if session.paper.mode == PaperMode.PRACTICE:
-            body["item"] = next(item for item in session_view(session)["items"] if item["position"] == position)
-        return Response(body)
+            views = {item["position"]: item for item in session_view(session)["items"]}
+        return Response(_saved_body(answer, position, views))
+
+
+class AnswerBatchEntrySerializer(AnswerSaveInputSerializer):
+    position = serializers.IntegerField(min_value=1)
+
+
+# More answers than any paper has questions is not an autosave.
+ANSWER_BATCH_LIMIT = 200
+
+
+class AnswerBatchInputSerializer(serializers.Serializer):
+    answers = AnswerBatchEntrySerializer(many=True, allow_empty=False, max_length=ANSWER_BATCH_LIMIT)
+
+
+class AnswerRefusedSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
+class AnswerBatchSavedSerializer(serializers.Serializer):
+    saved = AnswerSavedSerializer(many=True)
+    refused = AnswerRefusedSerializer(many=True, help_text="answers refused on their own; the others are saved")
+
+
+def _saved_body(answer, position: int, views: dict[int, dict] | None = None) -> dict:
+    body = {"position": position, "saved_at": answer.updated_at.isoformat(), "client_seq": answer.client_seq}
+    if views is not None:
+        body["item"] = views[position]
+    return body
+
+
+class SessionAnswersSaveApi(APIView):
+    @extend_schema(
+        operation_id="sessions_answers_save",
+        tags=["sessions"],
+        summary="Save (autosave) several answers at once: every answer changed in the last moment",
+        description="Each answer is saved as `sessions_answer_save` would save it alone, `client_seq` "
+        "included; one refused on its own (400 or 409 for that answer) is listed in `refused` and the "
+        f"others are saved. At most {ANSWER_BATCH_LIMIT} answers. The whole request is refused (409 "
+        "`time_up` or `not_open`, 404) when the attempt takes no answers.",
+        request=AnswerBatchInputSerializer,
+        responses={200: AnswerBatchSavedSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def put(self, request, session_id: int):
+        serializer = AnswerBatchInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcomes = session_answers_save(
+            user=request.user, session_id=session_id, answers=serializer.validated_data["answers"]
+        )
+        saved = [outcome for outcome in outcomes if outcome.answer is not None]
+        views = None
+        if saved and saved[0].answer.session.paper.mode == PaperMode.PRACTICE:
+            views = {item["position"]: item for item in session_view(saved[-1].answer.session)["items"]}
+        return Response(
+            {
+                "saved": [_saved_body(outcome.answer, outcome.position, views) for outcome in saved],
+                "refused": [
+                    {"position": outcome.position, "message": outcome.refusal.message, "extra": outcome.refusal.extra}
+                    for outcome in outcomes
+                    if outcome.refusal is not None
+                ],
+            }
+        )
 
 
 class SessionAdvanceApi(APIView):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -267,6 +268,49 @@ def session_answer_save(
     # The rare path: apply the overdue rule (committed), then refuse.
     session_expire_if_due(session=session, now=now)
     raise ApplicationError("time is up: answers are no longer accepted", extra={"code": "time_up"})
+
+
+# Refusals that concern the whole attempt, not one answer: a batch of saves stops at the first.
+SESSION_REFUSALS = ("not_found", "time_up", "not_open")
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """One answer of a batch: saved (`answer`), or refused on its own (`refusal`)."""
+
+    position: int
+    answer: Answer | None = None
+    refusal: ApplicationError | None = None
+
+
+def session_answers_save(
+    *, user: User, session_id: int, answers: list[dict[str, Any]], now: datetime | None = None
+) -> list[SaveOutcome]:
+    """Several autosaves sent together (the exam page sends every answer changed in the last moment in
+    one request): each is `session_answer_save` with its own rules and its own statement, so one answer
+    refused (a response its question cannot take) leaves the others saved. A refusal of the attempt
+    itself (not found, time up, not open) is raised, as for one save. Positions in the order given;
+    a position twice keeps the save with the higher client_seq, as two requests would."""
+    now = now or timezone.now()
+    outcomes = []
+    for entry in answers:
+        position = entry["position"]
+        try:
+            answer = session_answer_save(
+                user=user,
+                session_id=session_id,
+                position=position,
+                response=entry["response"],
+                client_seq=entry.get("client_seq", 0),
+                now=now,
+            )
+        except ApplicationError as refusal:
+            if refusal.extra.get("code") in SESSION_REFUSALS:
+                raise
+            outcomes.append(SaveOutcome(position=position, refusal=refusal))
+        else:
+            outcomes.append(SaveOutcome(position=position, answer=answer))
+    return outcomes
 
 
 def _answer_save_locked(

@@ -513,6 +513,7 @@ CONTRACT = {
     "/api/v1/sessions": {"get"},
     "/api/v1/sessions/{session_id}": {"get"},
     "/api/v1/sessions/{session_id}/answers/{position}": {"put"},
+    "/api/v1/sessions/{session_id}/answers": {"put"},
     "/api/v1/sessions/{session_id}/advance": {"post"},
     "/api/v1/sessions/{session_id}/finish": {"post"},
     "/api/v1/sessions/{session_id}/review": {"get"},

@@ -128,6 +128,7 @@ ACCESS: dict[str, Access] = {
     "api-v1-sessions": access({"get": SIGNED_IN}),
     "api-v1-session": access({"get": OWNER}),
     "api-v1-session-answer": access({"put": OWNER}, body={"put": {"response": "B"}}),
+    "api-v1-session-answers": access({"put": OWNER}, body={"put": {"answers": [{"position": 1, "response": "B"}]}}),
     "api-v1-session-advance": access({"post": OWNER}),
     "api-v1-session-finish": access({"post": OWNER}),
     "api-v1-session-review": access({"get": OWNER}),
