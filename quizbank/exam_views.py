@@ -349,6 +349,7 @@ def session_take(request, session_id: int):
         "urls": {
             "session": f"/api/v1/sessions/{session.pk}",
             "answers": f"/api/v1/sessions/{session.pk}/answers/",
+            "answerBatch": f"/api/v1/sessions/{session.pk}/answers",
             "advance": f"/api/v1/sessions/{session.pk}/advance",
             "review": reverse("session-review", args=[session.pk]),
         },

@@ -1,6 +1,8 @@
 """A student takes timed exams in a real browser: every question type, autosave across a reload,
-submitting, the review, and a timer that runs out with and without the page open."""
+submitting, the review, a timer that runs out with and without the page open, and saves sent together."""
 
+import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -224,3 +226,51 @@ def test_sequential_navigation_and_practice_checks(page, live_server, student, e
     assert numerical.explanation not in page.locator("main").inner_text()
     page.reload()
     assert true_false.explanation in section(page, QuestionType.TRUE_FALSE).inner_text()
+
+
+# --- coalesced saves: every answer changed in the last moment goes in one request -----------------------
+
+QUICK = (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE, QuestionType.TRUE_FALSE, QuestionType.NUMERICAL)
+
+
+def saves(page) -> list[dict]:
+    """Every save request the page sends, as sent."""
+    sent: list[dict] = []
+
+    def seen(request):
+        if request.method == "PUT" and "/answers" in request.url:
+            sent.append({"url": request.url, "body": json.loads(request.post_data or "{}")})
+
+    page.on("request", seen)
+    return sent
+
+
+def test_answers_changed_together_go_in_one_request_and_each_is_stored(page, live_server, student, every_type):
+    paper = paper_create(title="合并保存", questions=[every_type[qtype] for qtype in (*QUICK, QuestionType.ESSAY)])
+    sent = saves(page)
+    session = start(page, live_server, paper)
+    for qtype in QUICK:  # well within the pause that triggers a save
+        answer(page, qtype, ANSWERS[qtype])
+    wait_all_saved(page)
+    assert len(sent) == 1, sent
+    assert sent[0]["url"].endswith(f"/api/v1/sessions/{session.pk}/answers")
+    assert len(sent[0]["body"]["answers"]) == len(QUICK)
+    stored = {row.question.qtype: row.response_data for row in Answer.objects.filter(session=session)}
+    assert stored == {qtype: ANSWERS[qtype] for qtype in QUICK}
+
+
+def test_typing_without_a_pause_is_still_saved_every_few_seconds(page, live_server, student, every_type):
+    paper = paper_create(title="长文", questions=[every_type[QuestionType.ESSAY]])
+    sent = saves(page)
+    session = start(page, live_server, paper)
+    box = page.locator("section[data-qtype=essay] textarea")
+    box.click()
+    began = time.monotonic()
+    while time.monotonic() - began < 8:  # a key every 200 ms: never the pause that triggers a save
+        box.press_sequentially("水", delay=0)
+        page.wait_for_timeout(200)
+    assert 1 <= len(sent) <= 3, [entry["body"] for entry in sent]  # saved while typing, not once a key
+    wait_all_saved(page)
+    typed = box.input_value()
+    stored = Answer.objects.get(session=session).response_data
+    assert stored == typed and len(typed) >= 30

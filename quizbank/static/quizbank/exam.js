@@ -2,8 +2,10 @@
  *
  * Every change is kept in localStorage until the server acknowledges it, so a closed tab or a lost
  * connection loses nothing typed; saves carry an increasing client_seq so that an older save arriving
- * late never overwrites a newer one. The countdown follows the server's seconds_left and submits the
- * session when it reaches zero. */
+ * late never overwrites a newer one. In an exam, every answer changed in the last moment goes in one
+ * request (a pause of SAVE_PAUSE ms in the changes, or SAVE_MAX_WAIT ms of changes without one), each
+ * with its own client_seq and its own result. The countdown follows the server's seconds_left and
+ * submits the session when it reaches zero. */
 (function () {
   "use strict";
 
@@ -124,7 +126,7 @@
   function stateOf(section) {
     var position = section.dataset.position;
     if (!bySection[position]) {
-      bySection[position] = {section: section, position: position, pending: null, inflight: null, timer: null,
+      bySection[position] = {section: section, position: position, pending: null, inflight: null,
         retryTimer: null, retryDelay: 0};
     }
     return bySection[position];
@@ -137,77 +139,161 @@
     return state;
   }
 
-  // An exam answer is saved shortly after each change; a practice answer only when checked.
+  // An exam answer is saved shortly after each change, with the others changed meanwhile; a practice
+  // answer only when checked.
+  var SAVE_PAUSE = 600;
+  var SAVE_MAX_WAIT = 5000;
+  var batch = {inflight: null, timer: null, since: 0, retryTimer: null, retryDelay: 0};
+
   function changed(section) {
     if (finishing || section.hasAttribute("data-checked")) return;
-    var state = remember(section);
+    remember(section);
     setStatus(section, "draft", S.draft);
     if (config.practice) return;
-    clearTimeout(state.timer);
-    state.timer = setTimeout(function () { send(state); }, 600);
+    schedule();
   }
 
+  function schedule() {
+    var now = Date.now();
+    if (!batch.timer) batch.since = now;
+    clearTimeout(batch.timer);
+    var wait = Math.max(0, Math.min(SAVE_PAUSE, batch.since + SAVE_MAX_WAIT - now));
+    batch.timer = setTimeout(function () { batch.timer = null; sendAll(); }, wait);
+  }
+
+  // The server took the save (or holds a newer one): the draft goes unless typed again meanwhile.
+  function accepted(state, sending, body) {
+    if (state.pending === sending) {
+      state.pending = null;
+      // Leaving the page, the next page may have been rendered before this save committed: the
+      // draft stays until that page sees it again (re-sending it is harmless, same client_seq).
+      if (!leaving) store(state.position, null);
+    }
+    if (state.pending) setStatus(state.section, "draft", S.draft);  // typed again meanwhile
+    else setStatus(state.section, "saved", format(S.saved, {time: clock(new Date())}));
+    if (body.item) showChecked(state.section, body.item);
+    if (body.client_seq && body.client_seq > sending.seq && !pendingCount()) {
+      // Another tab saved a newer answer to this question: show that one.
+      setStatus(state.section, "saved", S.newer);
+      window.location.reload();
+    }
+  }
+
+  // Refused for good (not an answer the question takes, a checked question): retrying cannot help.
+  function refused(state, sending, message) {
+    if (state.pending === sending) {
+      state.pending = null;
+      if (!leaving) store(state.position, null);
+    }
+    setStatus(state.section, "error", S.refused + " " + message);
+  }
+
+  // The attempt takes no more answers (409 time_up or not_open): true if so, after acting on it.
+  function attemptClosed(reply, state) {
+    var extra = (reply.body && reply.body.extra) || {};
+    if (reply.status === 409 && extra.code === "time_up") {
+      if (state) setStatus(state.section, "error", reply.body.message || S.timeUp);
+      timeUp();
+      return true;
+    }
+    if (reply.status === 409 && extra.code === "not_open") {
+      // Finished elsewhere (another tab, the deadline sweeper): its review is all there is now.
+      finishing = true;
+      if (state) store(state.position, null);
+      window.location.href = config.urls.review;
+      return true;
+    }
+    return false;
+  }
+
+  function put(url, body, keepalive) {
+    return fetch(url, {
+      method: "PUT",
+      credentials: "same-origin",
+      keepalive: !!keepalive,
+      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken},
+      body: JSON.stringify(body)
+    }).then(function (reply) {
+      return reply.json().catch(function () { return {}; }).then(function (parsed) {
+        return {status: reply.status, body: parsed};
+      });
+    });
+  }
+
+  // Every answer waiting to be saved, in one request.
+  function sendAll(keepalive) {
+    if (batch.inflight) {
+      return batch.inflight.then(function () { return sendAll(keepalive); });
+    }
+    clearTimeout(batch.timer);
+    batch.timer = null;
+    clearTimeout(batch.retryTimer);
+    var sending = Object.keys(bySection).map(function (key) { return bySection[key]; })
+      .filter(function (state) { return state.pending; })
+      .map(function (state) { return {state: state, pending: state.pending}; });
+    if (!sending.length) return Promise.resolve(true);
+    var byPosition = {};
+    sending.forEach(function (entry) {
+      byPosition[entry.state.position] = entry;
+      setStatus(entry.state.section, "saving", S.saving);
+    });
+    var answers = sending.map(function (entry) {
+      return {position: Number(entry.state.position), response: entry.pending.response, client_seq: entry.pending.seq};
+    });
+    batch.inflight = put(config.urls.answerBatch, {answers: answers}, keepalive).then(function (reply) {
+      batch.inflight = null;
+      if (reply.status === 200) {
+        batch.retryDelay = 0;
+        (reply.body.saved || []).forEach(function (saved) {
+          var entry = byPosition[saved.position];
+          if (entry) accepted(entry.state, entry.pending, saved);
+        });
+        (reply.body.refused || []).forEach(function (refusal) {
+          var entry = byPosition[refusal.position];
+          if (entry) refused(entry.state, entry.pending, refusal.message);
+        });
+        if (pendingCount() && !finishing) schedule();  // typed again meanwhile
+        return true;
+      }
+      if (attemptClosed(reply, null)) return false;
+      if (reply.status === 400 || reply.status === 404) {
+        sending.forEach(function (entry) {
+          refused(entry.state, entry.pending, reply.body.message || ("HTTP " + reply.status));
+        });
+        return false;
+      }
+      throw new Error("HTTP " + reply.status);
+    }).catch(function () {
+      batch.inflight = null;
+      sending.forEach(function (entry) { setStatus(entry.state.section, "error", S.retrying); });
+      batch.retryDelay = Math.min(batch.retryDelay ? batch.retryDelay * 2 : 1000, 30000);
+      clearTimeout(batch.retryTimer);
+      batch.retryTimer = setTimeout(function () { sendAll(); }, batch.retryDelay);
+      return false;
+    });
+    return batch.inflight;
+  }
+
+  // One answer on its own: a practice check, which shows that question's result.
   function send(state, keepalive) {
     if (!state.pending) return Promise.resolve(true);
     if (state.inflight) {
       return state.inflight.then(function () { return send(state, keepalive); });
     }
-    clearTimeout(state.timer);
     clearTimeout(state.retryTimer);
     var sending = state.pending;
     setStatus(state.section, "saving", S.saving);
-    state.inflight = fetch(config.urls.answers + state.position, {
-      method: "PUT",
-      credentials: "same-origin",
-      keepalive: !!keepalive,
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken},
-      body: JSON.stringify({response: sending.response, client_seq: sending.seq})
-    }).then(function (reply) {
-      return reply.json().catch(function () { return {}; }).then(function (body) {
-        return {status: reply.status, body: body};
-      });
-    }).then(function (reply) {
+    var body = {response: sending.response, client_seq: sending.seq};
+    state.inflight = put(config.urls.answers + state.position, body, keepalive).then(function (reply) {
       state.inflight = null;
       if (reply.status === 200) {
         state.retryDelay = 0;
-        if (state.pending === sending) {
-          state.pending = null;
-          // Leaving the page, the next page may have been rendered before this save committed: the
-          // draft stays until that page sees it again (re-sending it is harmless, same client_seq).
-          if (!leaving) store(state.position, null);
-        }
-        if (state.pending) setStatus(state.section, "draft", S.draft);  // typed again meanwhile
-        else setStatus(state.section, "saved", format(S.saved, {time: clock(new Date())}));
-        if (reply.body.item) showChecked(state.section, reply.body.item);
-        if (reply.body.client_seq && reply.body.client_seq > sending.seq && !pendingCount()) {
-          // Another tab saved a newer answer to this question: show that one.
-          setStatus(state.section, "saved", S.newer);
-          window.location.reload();
-        }
+        accepted(state, sending, reply.body);
         return true;
       }
-      var extra = (reply.body && reply.body.extra) || {};
-      if (reply.status === 409 && extra.code === "time_up") {
-        setStatus(state.section, "error", reply.body.message || S.timeUp);
-        timeUp();
-        return false;
-      }
-      if (reply.status === 409 && extra.code === "not_open") {
-        // Finished elsewhere (another tab, the deadline sweeper): its review is all there is now.
-        finishing = true;
-        store(state.position, null);
-        window.location.href = config.urls.review;
-        return false;
-      }
+      if (attemptClosed(reply, state)) return false;
       if (reply.status === 400 || reply.status === 404 || reply.status === 409) {
-        // Refused for good (not an answer the question takes, a checked question): retrying cannot help.
-        if (state.pending === sending) {
-          state.pending = null;
-          // Leaving the page, the next page may have been rendered before this save committed: the
-          // draft stays until that page sees it again (re-sending it is harmless, same client_seq).
-          if (!leaving) store(state.position, null);
-        }
-        setStatus(state.section, "error", S.refused + " " + (reply.body.message || ("HTTP " + reply.status)));
+        refused(state, sending, reply.body.message || ("HTTP " + reply.status));
         return false;
       }
       throw new Error("HTTP " + reply.status);
@@ -228,7 +314,7 @@
 
   function flushAll(keepalive) {
     if (config.practice) return Promise.resolve(true);
-    return Promise.all(Object.keys(bySection).map(function (key) { return send(bySection[key], keepalive); }));
+    return sendAll(keepalive);
   }
 
   // --- practice: the checked answer's result ----------------------------------------------------------
@@ -343,6 +429,7 @@
 
   // --- wiring ------------------------------------------------------------------------------------------
 
+  var restored = false;  // drafts typed here that the server never acknowledged: sent again at once
   sections.forEach(function (section) {
     var state = stateOf(section);
     var draft = stored(state.position);
@@ -352,7 +439,7 @@
       state.pending = draft;
       lastSeq = Math.max(lastSeq, draft.seq || 0);
       setStatus(section, "draft", S.draft);
-      if (!config.practice && config.state === "in_progress") send(state);
+      restored = true;
     } else if (draft) {
       store(state.position, null);
     }
@@ -369,12 +456,13 @@
     }
   });
 
+  if (restored && !config.practice && config.state === "in_progress") sendAll();
+
   var next = document.getElementById("next-question");
   if (next) {
     next.addEventListener("click", function () {
       next.disabled = true;
-      var current = sections.length ? stateOf(sections[0]) : null;
-      var save = current && !config.practice && current.pending ? send(current) : Promise.resolve(true);
+      var save = config.practice ? Promise.resolve(true) : sendAll();
       save.then(function () {
         return fetch(config.urls.advance, {
           method: "POST",
