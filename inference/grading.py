@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from inference.engines import get_engine
-from inference.engines.base import ChatResult, Engine, ModelRequestRefused
+from inference.engines.base import ChatResult, Engine, ModelRequestRefused, ModelServerError
 from inference.key_quotes import KeyText, grading_key
 from quizbank import prompts
 from quizbank.models import GRADED_TYPES, UNGRADED, Answer, GradeStatus, SessionState, answer_worth
@@ -155,8 +155,13 @@ def decoding_schema(rubric: list[dict], max_tokens: int) -> dict:
 def answer_grade_with_model(*, answer_id: int, client: Engine | None = None) -> Answer | None:
     """Grade one pending (or needs_review) short answer or essay with the served model.
 
-    ModelServerError propagates: the answer is left as it was, and the task retries later.
+    ModelServerError propagates: the answer is left as it was, and the task retries later. While every
+    model server is cooling down after failures it is raised before any work (a class submitting
+    together while the server is down queues hundreds of these).
     """
+    engine = client or get_engine()
+    if client is None and engine.cooling_down():
+        raise ModelServerError("the model server is not available", extra={"attempts": ["every server cooling down"]})
     answer = _gradable(answer_id)
     if answer is None:
         return None
@@ -164,9 +169,7 @@ def answer_grade_with_model(*, answer_id: int, client: Engine | None = None) -> 
     messages = prompts.grading_messages(**parts)
     max_tokens = settings.GRADING_MAX_TOKENS
     try:
-        result = (client or get_engine()).chat(
-            messages, max_tokens=max_tokens, json_schema=decoding_schema(parts["rubric"], max_tokens)
-        )
+        result = engine.chat(messages, max_tokens=max_tokens, json_schema=decoding_schema(parts["rubric"], max_tokens))
     except ModelRequestRefused as exc:
         return _answer_record_refusal(answer_id=answer_id, messages=messages, refusal=exc)
     worth = answer_worth(answer)

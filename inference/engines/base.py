@@ -61,6 +61,11 @@ class Engine(ABC):
 
     model: str
 
+    def cooling_down(self) -> bool:
+        """Whether every server has just failed and is left alone for a while (a request now would fail
+        at once): callers may skip the work of building one. False where there is no such state."""
+        return False
+
     @abstractmethod
     def chat(
         self,

@@ -348,6 +348,11 @@ class HttpEngine(Engine):
                 time.sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
         raise ModelServerError("the model server is not available", extra={"attempts": errors})
 
+    def cooling_down(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return all(self._breakers.get(url, _Breaker()).open_until > now for url in self.urls)
+
     def _pick(self) -> str | None:
         now = time.monotonic()
         start = next(self._turn)

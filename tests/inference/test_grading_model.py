@@ -360,3 +360,27 @@ def test_the_grading_sweep_finds_what_waits_for_the_model_and_nothing_else(alice
     assert unmatched.grade_status == GradeStatus.NEEDS_REVIEW
     assert answers_awaiting_model_grade(older_than_seconds=0) == sorted([waiting.pk, unmatched.pk])
     assert answers_awaiting_model_grade(older_than_seconds=3600) == []  # just saved: its own task is on it
+
+
+def test_while_every_server_cools_down_a_grading_attempt_reads_nothing_and_the_answer_waits(settings, pending):
+    """A class submitting together while the model server is down queues an attempt per essay: each
+    fails at once, without reading the answer or building its prompt, and is retried later."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inference.engines import get_engine
+
+    settings.INFERENCE_URLS = [f"http://127.0.0.1:{_free_port()}"]
+    settings.INFERENCE_RETRIES = 1
+    reset_engine()
+    try:
+        with pytest.raises(ModelServerError):
+            answer_grade_with_model(answer_id=pending.pk)  # fails on the server: it starts cooling down
+        assert get_engine().cooling_down()
+        with CaptureQueriesContext(connection) as queries, pytest.raises(ModelServerError, match="not available"):
+            answer_grade_with_model(answer_id=pending.pk)
+        assert len(queries) == 0
+    finally:
+        reset_engine()
+    pending.refresh_from_db()
+    assert (pending.grade_status, pending.grading_attempts) == (GradeStatus.PENDING, 0)

@@ -133,6 +133,18 @@ def test_no_server_at_all_is_a_clear_error():
     assert "ConnectionError" in str(caught.value.extra["attempts"])
 
 
+def test_cooling_down_is_said_once_every_server_failed_and_until_one_may_be_asked_again(replica):
+    dead = dead_url()
+    alone = HttpEngine(urls=[dead], model="quizsite", timeout=1, retries=1, failure_threshold=2, cooldown=60)
+    assert not alone.cooling_down()
+    with pytest.raises(ModelServerError):
+        alone.chat([{"role": "user", "content": "x"}])
+    assert alone.cooling_down()  # a grading task skips building its prompt meanwhile
+    both = HttpEngine(urls=[dead, replica], model="quizsite", timeout=1, retries=2, failure_threshold=1, cooldown=60)
+    both.chat([{"role": "user", "content": "x"}])
+    assert not both.cooling_down()  # one server is still asked
+
+
 def test_inference_urls_are_validated():
     assert url_list(["http://a:8100/v1/", " http://b:8100 "]) == ["http://a:8100", "http://b:8100"]
     with pytest.raises(Exception, match="not an http"):
