@@ -9,7 +9,7 @@ checked question, that being its purpose).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -111,12 +111,13 @@ class Visibility:
 NOTHING = Visibility(False, False, False, False)
 
 
-def _allowed(when: str, session: QuizSession, now: datetime, close_at) -> bool:
+def _allowed(when: str, session: QuizSession, now: datetime, close_at: Callable[[], datetime | None]) -> bool:
     if session.state != SessionState.FINISHED or when == ReviewWhen.NEVER:
         return False
     if when == ReviewWhen.IMMEDIATELY:
         return True
-    return close_at() is not None and now >= close_at()  # after_close: never while the paper has no close
+    closes = close_at()
+    return closes is not None and now >= closes  # after_close: never while the paper has no close
 
 
 def review_visibility(session: QuizSession, *, now: datetime | None = None) -> Visibility:

@@ -98,7 +98,7 @@ def facts_forget() -> None:
 
 _answer_table, _session_table = Answer._meta.db_table, QuizSession._meta.db_table
 _FIELDS = [field for field in Answer._meta.concrete_fields if not field.primary_key]
-_COLUMNS = [field.column for field in _FIELDS]
+_COLUMNS = [str(field.column) for field in _FIELDS]
 # What a later save changes; submitted_at and the grading and explanation columns stay.
 _WRITTEN = ("response", "response_data", "client_seq", "is_correct", "score", "max_score", "grade_status",
             "grade_detail", "updated_at")  # fmt: skip
