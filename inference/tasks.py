@@ -2,6 +2,7 @@
 nothing is lost (the answer is already stored and waits as pending)."""
 
 import logging
+import random
 
 from celery import shared_task
 
@@ -19,8 +20,10 @@ def grade_answer(self, answer_id: int) -> None:
         raise  # never retried: answer_grade_with_model already sent the answer to the teachers' queue
     except ModelServerError as exc:
         # Backoff grows to five minutes, for about four hours; the answer stays pending (and in the
-        # teachers' grading queue) meanwhile and after.
-        raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** min(self.request.retries, 6))) from exc
+        # teachers' grading queue) meanwhile and after. Half of it at random: a class that submitted
+        # together while the server was down does not retry together.
+        backoff = min(300, 5 * 2 ** min(self.request.retries, 6))
+        raise self.retry(exc=exc, countdown=backoff / 2 + random.uniform(0, backoff / 2)) from exc
 
 
 @shared_task(name="inference.evaluate_version", acks_late=True, ignore_result=True)
