@@ -31,6 +31,9 @@ def _isolated_model_root(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Tests that want the model's queued work (grading, explanation batches) switch it on themselves.
     settings.MODEL_TASKS_ON_EVENTS = False
+    # Tests age and revoke tokens by editing their rows, which a process's memory of checked tokens
+    # cannot see; the tests of that memory switch it on themselves.
+    settings.API_TOKEN_CACHE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -206,9 +206,6 @@ def _session_items(session: QuizSession, *, precomputed: bool) -> list[SessionIt
     """The session's slots in order, each with its question and its answer (if any), in one query. With
     `precomputed`, each slot also carries the newest model version's explanation of its question
     (`precomputed_text` and `precomputed_version`, None where the model wrote none)."""
-    made = getattr(session, "new_items", None)  # a session just started: its slots, with no answer
-    if made is not None and not precomputed:
-        return sorted(made, key=lambda item: item.position)
     items = (
         session.items.select_related("question", "answer")
         .only(
@@ -291,12 +288,20 @@ def _item_view(item: SessionItem, session: QuizSession, *, visible: Visibility, 
     return entry
 
 
-def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
-    """Everything a student's page or API response about a session may carry, and nothing more."""
+def session_view(
+    session: QuizSession, *, now: datetime | None = None, just_started: list[SessionItem] | None = None
+) -> dict:
+    """Everything a student's page or API response about a session may carry, and nothing more.
+    `just_started`: the slots `session_start` has just made for a new session (none answered yet), so
+    the view reads nothing again; only where nothing can have happened to the session since."""
     now = now or timezone.now()
     visible = review_visibility(session, now=now)
     practice = session.paper.mode == PaperMode.PRACTICE
-    session_items = _session_items(session, precomputed=visible.explanation or practice)
+    precomputed = visible.explanation or practice
+    if just_started is not None and not precomputed:
+        session_items = sorted(just_started, key=lambda item: item.position)
+    else:
+        session_items = _session_items(session, precomputed=precomputed)
     # Practice shows a checked question's key, but not while a version of it is on an exam still open.
     locked = (
         questions_locked_for_practice(

@@ -131,7 +131,7 @@ def _session_create(*, user: User, paper: Paper, now: datetime, terms: Terms) ->
     SessionItem.objects.bulk_create(items)
     for item in items:
         SessionItem.answer.related.set_cached_value(item, None)  # none yet: a view of it reads no answer
-    session.new_items = items  # type: ignore[attr-defined]
+    session.new_items = items  # type: ignore[attr-defined]  # for the view of this start only
     return session
 
 
