@@ -13,8 +13,6 @@ may still accept the old token for at most that many seconds. 0 turns the memory
 from __future__ import annotations
 
 import copy
-import threading
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +25,8 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import exceptions, status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+
+from core.recent import Recent
 
 
 class TokenExpired(exceptions.APIException):
@@ -45,41 +45,28 @@ def token_expired(token: Token, *, now: datetime | None = None) -> bool:
 
 
 class _CheckedTokens:
-    """Tokens this process checked lately: key → (user, token, until)."""
-
-    LIMIT = 20_000
+    """Tokens this process checked lately: key → (user, token)."""
 
     def __init__(self) -> None:
-        self.entries: dict[str, tuple[Any, Token, float]] = {}
-        self.lock = threading.Lock()
+        self.recent: Recent[tuple[Any, Token]] = Recent(seconds=lambda: settings.API_TOKEN_CACHE_SECONDS, limit=20_000)
 
     def get(self, key: str) -> tuple[Any, Token] | None:
-        with self.lock:
-            entry = self.entries.get(key)
-        if entry is None or entry[2] <= time.monotonic():
+        found, entry = self.recent.get(key)
+        if not found or entry is None:
             return None
         return copy.copy(entry[0]), entry[1]  # a request's own user: attribute caches are not shared
 
     def put(self, key: str, user: Any, token: Token) -> None:
-        seconds = settings.API_TOKEN_CACHE_SECONDS
-        if seconds <= 0:
-            return
-        with self.lock:
-            if len(self.entries) >= self.LIMIT:
-                self.entries.clear()
-            self.entries[key] = (copy.copy(user), token, time.monotonic() + seconds)
+        self.recent.put(key, (copy.copy(user), token))
 
     def forget_all(self) -> None:
-        with self.lock:
-            self.entries.clear()
+        self.recent.forget()
 
     def forget(self, *, key: str | None = None, user_id: int | None = None) -> None:
-        with self.lock:
-            if key is not None:
-                self.entries.pop(key, None)
-            if user_id is not None:
-                for known in [k for k, (user, _, _) in self.entries.items() if user.pk == user_id]:
-                    del self.entries[known]
+        if key is not None:
+            self.recent.forget(key)
+        if user_id is not None:
+            self.recent.forget_where(lambda _, entry: entry[0].pk == user_id)
 
 
 checked_tokens = _CheckedTokens()

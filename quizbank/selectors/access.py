@@ -9,8 +9,6 @@ open to every student, as open practice and school-wide papers are.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from core.recent import Recent
 from quizbank.models import AccessLevel, BankShare, Enrolment, Paper, PaperAssignment, PaperShare, Question, Subject
 from quizbank.models.school import LEVEL_ORDER
 from quizbank.roles import is_admin, is_teacher
@@ -118,33 +117,17 @@ def papers_visible_to_student(papers: QuerySet[Paper], *, user: User) -> QuerySe
 
 # A paper's assignments to classes, as every start and review of it asks: kept in this process for a few
 # seconds, since a class starts and submits together. A change through the services or the admin site
-# is forgotten at once here (quizbank.receivers); in another process after at most ASSIGNMENTS_SECONDS.
-ASSIGNMENTS_SECONDS = 10.0
-ASSIGNMENTS_LIMIT = 2_000
-_assignments: dict[int, tuple[float, list[PaperAssignment]]] = {}
-_assignments_lock = threading.Lock()
+# is forgotten at once here (quizbank.receivers); in another process after at most 10 s.
+_assignments: Recent[list[PaperAssignment]] = Recent(seconds=10.0, limit=2_000)
 
 
 def paper_assignments(*, paper_id: int) -> list[PaperAssignment]:
     """Every assignment of the paper (to any class), oldest first."""
-    with _assignments_lock:
-        known = _assignments.get(paper_id)
-    if known is not None and known[0] > time.monotonic():
-        return known[1]
-    assignments = list(PaperAssignment.objects.filter(paper_id=paper_id).order_by("pk"))
-    with _assignments_lock:
-        if len(_assignments) >= ASSIGNMENTS_LIMIT:
-            _assignments.clear()
-        _assignments[paper_id] = (time.monotonic() + ASSIGNMENTS_SECONDS, assignments)
-    return assignments
+    return _assignments.read(paper_id, lambda: list(PaperAssignment.objects.filter(paper_id=paper_id).order_by("pk")))
 
 
 def paper_assignments_forget(*, paper_id: int | None = None) -> None:
-    with _assignments_lock:
-        if paper_id is None:
-            _assignments.clear()
-        else:
-            _assignments.pop(paper_id, None)
+    _assignments.forget(paper_id)
 
 
 def _assignments_of(*, paper_id: int, user: User | int) -> tuple[bool, list[PaperAssignment]]:

@@ -3,8 +3,6 @@ student's own attempts and the grade they may see), each in a fixed number of qu
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -12,6 +10,7 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
+from core.recent import Recent
 from quizbank.models import OPEN_SESSION_STATES, Paper, PaperQuestion, Question, SessionState
 from quizbank.selectors.access import assignments_of_student, terms_of
 from quizbank.selectors.exams import grade_shown, papers_for_student, sessions_of_student
@@ -19,34 +18,22 @@ from quizbank.selectors.exams import grade_shown, papers_for_student, sessions_o
 # A fixed paper's questions (pinned versions) and scores, as each start of an attempt draws them: kept
 # in this process for a few seconds, since a class starts together. Only the admin site changes a fixed
 # paper's questions, and a change is forgotten at once here (quizbank.receivers); elsewhere after at
-# most SLOTS_SECONDS. Questions are shared read-only between the attempts started meanwhile.
-SLOTS_SECONDS = 10.0
-SLOTS_LIMIT = 500
-_slots: dict[int, tuple[float, list[tuple[Question, Decimal]]]] = {}
-_slots_lock = threading.Lock()
+# most 10 s. Questions are shared read-only between the attempts started meanwhile.
+_slots: Recent[list[tuple[Question, Decimal]]] = Recent(seconds=10.0, limit=500)
 
 
 def fixed_paper_slots(*, paper: Paper) -> list[tuple[Question, Decimal]]:
     """The questions of a fixed paper in order, with their scores on it."""
-    with _slots_lock:
-        known = _slots.get(paper.pk)
-    if known is not None and known[0] > time.monotonic():
-        return list(known[1])
-    rows = PaperQuestion.objects.filter(paper_id=paper.pk).select_related("question").order_by("position")
-    slots = [(row.question, row.score) for row in rows]
-    with _slots_lock:
-        if len(_slots) >= SLOTS_LIMIT:
-            _slots.clear()
-        _slots[paper.pk] = (time.monotonic() + SLOTS_SECONDS, slots)
-    return list(slots)
+
+    def read() -> list[tuple[Question, Decimal]]:
+        rows = PaperQuestion.objects.filter(paper_id=paper.pk).select_related("question").order_by("position")
+        return [(row.question, row.score) for row in rows]
+
+    return list(_slots.read(paper.pk, read))
 
 
 def fixed_paper_slots_forget(*, paper_id: int | None = None) -> None:
-    with _slots_lock:
-        if paper_id is None:
-            _slots.clear()
-        else:
-            _slots.pop(paper_id, None)
+    _slots.forget(paper_id)
 
 
 def papers_of_teacher() -> QuerySet[Paper]:

@@ -13,8 +13,6 @@ is not one this path takes (practice, sequential navigation, another student's),
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +20,7 @@ from typing import Any
 
 from django.db import connection
 
+from core.recent import Recent
 from quizbank.grading import MultipleChoicePolicy
 from quizbank.models import Answer, Navigation, PaperMode, Question, QuizSession, SessionItem, SessionState
 from quizbank.services.answers import answer_fields, answer_length_check
@@ -42,12 +41,10 @@ class SessionFacts:
     session: QuizSession  # as first read: its paper's settings, not its state
     policy: MultipleChoicePolicy
     items: dict[int, ItemFacts]  # by position
-    until: float
 
 
 # (session, user) → its facts, or None: a session this path does not take (nor another student's).
-_facts: dict[tuple[int, int], SessionFacts | None] = {}
-_lock = threading.Lock()
+_facts: Recent[SessionFacts | None] = Recent(seconds=FACTS_SECONDS, limit=FACTS_LIMIT)
 
 
 def _takes(session: QuizSession) -> bool:
@@ -70,30 +67,16 @@ def _read(session_id: int, user_id: int) -> SessionFacts | None:
         session=session,
         policy=session.paper.multiple_choice_policy,  # type: ignore[arg-type]
         items={item.position: ItemFacts(item.pk, item.question, item.score) for item in items},
-        until=time.monotonic() + FACTS_SECONDS,
     )
 
 
 def _known(session_id: int, user_id: int) -> SessionFacts | None:
-    key = (session_id, user_id)
-    with _lock:
-        if key in _facts:
-            facts = _facts[key]
-            if facts is None or facts.until > time.monotonic():
-                return facts
-            del _facts[key]
-    facts = _read(session_id, user_id)
-    with _lock:
-        if len(_facts) >= FACTS_LIMIT:
-            _facts.clear()
-        _facts[key] = facts
-    return facts
+    return _facts.read((session_id, user_id), lambda: _read(session_id, user_id))
 
 
 def facts_forget() -> None:
     """Forget every session's facts (tests that change a paper's settings mid-session)."""
-    with _lock:
-        _facts.clear()
+    _facts.forget()
 
 
 _answer_table, _session_table = Answer._meta.db_table, QuizSession._meta.db_table

@@ -224,7 +224,8 @@ def sessions_sweep(*, now: datetime | None = None) -> int:
     return changed
 
 
-def _locked_open_session(session_id: int, user: User, now: datetime) -> QuizSession:
+def _locked_session(session_id: int, user: User) -> QuizSession:
+    """The student's session, its row locked (not its paper's) until the transaction ends."""
     session = (
         QuizSession.objects.select_for_update(of=("self",))
         .select_related("paper")
@@ -233,6 +234,11 @@ def _locked_open_session(session_id: int, user: User, now: datetime) -> QuizSess
     )
     if session is None:
         raise ApplicationError("no such session", extra={"code": "not_found"})
+    return session
+
+
+def _locked_open_session(session_id: int, user: User, now: datetime) -> QuizSession:
+    session = _locked_session(session_id, user)
     if session.is_open and session.deadline is not None and now >= session.deadline:
         raise ApplicationError("time is up: answers are no longer accepted", extra={"code": "time_up"})
     if not session.is_open:
@@ -382,14 +388,7 @@ def session_finish(*, user: User, session_id: int, now: datetime | None = None) 
     """The student submits. Finishing twice returns the finished session (a retried click)."""
     now = now or timezone.now()
     with transaction.atomic():
-        session = (
-            QuizSession.objects.select_for_update(of=("self",))
-            .select_related("paper")
-            .filter(pk=session_id, user=user)
-            .first()
-        )
-        if session is None:
-            raise ApplicationError("no such session", extra={"code": "not_found"})
+        session = _locked_session(session_id, user)
         if session.state == SessionState.FINISHED:
             return session
         overdue = session.is_open and session.deadline is not None and now >= session.deadline
