@@ -37,7 +37,7 @@ browser:
 	} || echo "chromium could not be installed: browser tests will be skipped"
 
 # load_200_students_proxy and load_1000_students run HAProxy and PgBouncer (Debian's), as this user,
-# from configurations rendered out of deploy/ into a temporary folder; without them they print SKIP.
+# from configurations rendered out of deploy/ into a temporary folder; `make test` checks both too.
 # Redis and PostgreSQL binaries for the fault tests where the machine runs neither (the fresh-machine path):
 # those tests then start servers of their own (tests/local_servers.py).
 test-servers:
@@ -45,14 +45,14 @@ test-servers:
 		echo "installing Debian's redis-server and postgresql for the fault tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			redis-server postgresql >/dev/null; \
-	} || echo "redis-server or postgresql could not be installed: the fault tests that need them will be skipped"
+	} || { echo "redis-server or postgresql could not be installed: the fault tests need them"; exit 1; }
 
 scale-tools:
 	@{ PATH="$$PATH:/usr/sbin"; command -v haproxy && command -v pgbouncer; } >/dev/null 2>&1 || { \
 		echo "installing Debian's haproxy and pgbouncer for the exam-day benches"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			haproxy pgbouncer >/dev/null; \
-	} || echo "haproxy or pgbouncer could not be installed: the benches that need them will be skipped"
+	} || { echo "haproxy or pgbouncer could not be installed: the exam-day benches and their tests need them"; exit 1; }
 
 messages: install
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=var

@@ -51,14 +51,10 @@ REPO = Path(__file__).resolve().parents[2]
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def only_where(supported: bool, reason: str) -> None:
-    """Skip on the fresh-machine path (SQLite, the embedded broker); CI runs on PostgreSQL and Redis,
-    where skipping would hide the scenario, so there it fails instead."""
-    if supported:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}, which CI must provide (DATABASE_URL=postgres://..., CELERY_BROKER_URL=redis://...)")
-    pytest.skip(reason)
+def unavailable(reason: str) -> None:
+    """A scenario's server could be neither found nor started: a failure, never a skip (`make test`
+    installs Debian's redis-server and postgresql where missing: `make test-servers`)."""
+    pytest.fail(f"{reason} (make test-servers installs Debian's redis-server and postgresql)")
 
 
 def broker_url() -> str:
@@ -75,7 +71,7 @@ FAULTS_REDIS_URL = os.environ.get("FAULTS_REDIS_URL", "redis://127.0.0.1:6379/15
 @pytest.fixture
 def faults_redis_url():
     """The suite's broker when it is Redis; else the machine's Redis, if one answers; else a Redis of
-    this test's own (skipped only where none can be started, and failed on CI)."""
+    this test's own (a failure where none can be started)."""
     url = broker_url()
     if url.startswith(("redis://", "rediss://")):
         yield url
@@ -93,7 +89,7 @@ def faults_redis_url():
         with private_redis() as url:
             yield url
     except Unavailable as exc:  # raised before the yield only: the server could not be started
-        only_where(False, f"the broker outage is simulated for Redis: none answers at {FAULTS_REDIS_URL}, and {exc}")
+        unavailable(f"the broker outage is simulated for Redis: none answers at {FAULTS_REDIS_URL}, and {exc}")
 
 
 @contextmanager
@@ -503,8 +499,8 @@ FAULTS_POSTGRES_URL = os.environ.get("FAULTS_POSTGRES_URL", "postgres://postgres
 
 def on_the_machines_postgres(test: str) -> None:
     """Run `test` of this file in a pytest of its own on FAULTS_POSTGRES_URL, or, where no PostgreSQL
-    answers there, on a cluster of its own; fail with its output if it fails (skipped only where no
-    cluster can be started, and failed on CI)."""
+    answers there, on a cluster of its own; fail with its output if it fails, and fail where no
+    cluster can be started."""
     import psycopg
 
     admin = urlunsplit(urlsplit(FAULTS_POSTGRES_URL)._replace(path="/postgres"))
@@ -515,7 +511,7 @@ def on_the_machines_postgres(test: str) -> None:
             with private_postgres(urlsplit(FAULTS_POSTGRES_URL).path.lstrip("/")) as url:
                 _pytest_on(test, url)
         except Unavailable as exc:
-            only_where(False, f"the database outage is simulated for PostgreSQL: none answers at {admin}, and {exc}")
+            unavailable(f"the database outage is simulated for PostgreSQL: none answers at {admin}, and {exc}")
         return
     _pytest_on(test, FAULTS_POSTGRES_URL)
 
