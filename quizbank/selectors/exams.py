@@ -51,7 +51,7 @@ def papers_for_student(*, user: User, now: datetime | None = None) -> QuerySet[P
 def paper_for_student(*, user: User, paper_id: int) -> Paper | None:
     """The paper, if the student may see it (as `papers_for_student` has it), with the assignments of it
     to their classes (`own_assignments`, for `terms_of`). The instance remembers for whom it was found,
-    so a service given it need not ask again (`paper_seen_by`)."""
+    so a service given it need not ask again (`paper_reach`)."""
     paper = Paper.objects.select_related("subject").filter(pk=paper_id).first()
     own = paper_reached_by(paper=paper, user=user) if paper is not None else None
     if paper is None or own is None:

@@ -17,7 +17,6 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
@@ -433,12 +432,11 @@ def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
         for item_id, question_id, worth, answer_id, *_ in slots
         if answer_id is None
     )
-    pending = [answer_id for *_, answer_id, _, status in slots if answer_id is not None and status in UNGRADED]
+    # the answers just made score 0 and wait for nothing: the answers read are the total
+    pending = _set_totals(session, [(answer_id, score, status) for *_, answer_id, score, status in slots if answer_id])
     session.state = SessionState.FINISHED
     session.finished_at = now
     session.finished_by = by
-    session.score = sum((score for *_, score, _ in slots if score is not None), Decimal(0)).quantize(Decimal("0.01"))
-    session.pending_count = len(pending)
     session.save(update_fields=["state", "finished_at", "finished_by", "score", "pending_count"])
     if session.paper.mode == PaperMode.EXAM:
         # Answers still to be graded join the book when graded (answer_grade), if they are wrong then.
@@ -448,15 +446,20 @@ def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
     return session
 
 
+def _set_totals(session: QuizSession, answers: list[tuple[int, Decimal | None, str]]) -> list[int]:
+    """The session's score and count of answers still to be graded, from (id, score, grade_status) of
+    every answer of it; returns the ids still to be graded."""
+    pending = [answer_id for answer_id, _, status in answers if status in UNGRADED]
+    session.score = sum((score for _, score, _ in answers if score is not None), Decimal(0)).quantize(Decimal("0.01"))
+    session.pending_count = len(pending)
+    return pending
+
+
 def _sum_scores(session: QuizSession) -> None:
-    """The session's score and its answers still to be graded, in one statement."""
-    totals = (
-        Answer.objects.filter(session=session)
-        .order_by()
-        .aggregate(total=Sum("score"), pending=Count("pk", filter=Q(grade_status__in=UNGRADED)))
+    """The session's score and its answers still to be graded, from one read of its answers."""
+    _set_totals(
+        session, list(Answer.objects.filter(session=session).order_by().values_list("pk", "score", "grade_status"))
     )
-    session.score = (totals["total"] or Decimal(0)).quantize(Decimal("0.01"))
-    session.pending_count = totals["pending"]
 
 
 @transaction.atomic

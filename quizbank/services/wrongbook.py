@@ -14,53 +14,16 @@ from quizbank.models import UNGRADED, Answer, Paper, PaperMode, QuizSession, Wro
 from quizbank.selectors.exams import locked_question_ids
 from quizbank.services.papers import paper_create
 
-
-@transaction.atomic
-def wrong_book_record(*, answer: Answer, practice: bool, now: datetime | None = None) -> WrongBookEntry | None:
-    """Count a graded answer: a wrong one adds to the book; a right one in practice extends the streak
-    that marks an entry mastered after WRONG_BOOK_MASTERED_AFTER right answers in a row."""
-    now = now or timezone.now()
-    if answer.is_correct is None:
-        return None
-    if answer.is_correct:
-        if not practice:
-            return None
-        entry = (
-            WrongBookEntry.objects.select_for_update()
-            .filter(user_id=answer.user_id, question_id=answer.question_id)
-            .first()
-        )
-        if entry is None or entry.mastered_at:
-            return entry
-        entry.right_streak += 1
-        if entry.right_streak >= settings.WRONG_BOOK_MASTERED_AFTER:
-            entry.mastered_at = now
-        entry.save(update_fields=["right_streak", "mastered_at"])
-        return entry
-    entry, created = WrongBookEntry.objects.select_for_update().get_or_create(
-        user_id=answer.user_id,
-        question_id=answer.question_id,
-        defaults={"first_wrong_at": now, "last_wrong_at": now, "times_wrong": 1, "last_response": answer.response},
-    )
-    if not created:
-        entry.times_wrong += 1
-        entry.last_wrong_at = now
-        entry.right_streak = 0
-        entry.mastered_at = None
-        entry.last_response = answer.response
-        entry.save(update_fields=["times_wrong", "last_wrong_at", "right_streak", "mastered_at", "last_response"])
-    return entry
-
-
 _entry_table, _answer_table = WrongBookEntry._meta.db_table, Answer._meta.db_table
-# One statement for a whole finished exam, on PostgreSQL and SQLite alike: each question answered wrong
-# (graded, not left empty) is added, or counted again. Table names from the models, values parameters.
-SESSION_WRONG_SQL = f"""
+# Each question answered wrong (graded, not left empty) among the answers chosen is added to its
+# student's book, or counted again: one statement, on PostgreSQL and SQLite alike, for one answer or a
+# whole finished exam. Table names from the models, values parameters.
+WRONG_SQL = f"""
 INSERT INTO {_entry_table} AS entry
     (user_id, question_id, times_wrong, right_streak, first_wrong_at, last_wrong_at, last_response, mastered_at)
 SELECT answer.user_id, answer.question_id, 1, 0, %s, %s, MAX(answer.response), NULL
 FROM {_answer_table} AS answer
-WHERE answer.session_id = %s AND answer.is_correct = %s AND answer.response <> ''
+WHERE answer.{{column}} = %s AND answer.is_correct = %s AND answer.response <> ''
     AND answer.grade_status NOT IN ({", ".join(["%s"] * len(UNGRADED))})
 GROUP BY answer.user_id, answer.question_id
 ON CONFLICT (user_id, question_id) DO UPDATE SET
@@ -69,14 +32,42 @@ ON CONFLICT (user_id, question_id) DO UPDATE SET
 """  # noqa: S608
 
 
-def wrong_book_record_session(*, session: QuizSession, now: datetime | None = None) -> int:
-    """What `wrong_book_record` does for each wrong answer of a finished exam, in one statement; returns
-    how many questions it counted."""
-    now = now or timezone.now()
-    value = WrongBookEntry._meta.get_field("last_wrong_at").get_db_prep_save(now, connection)
+def _count_wrong(*, column: str, value: int, now: datetime) -> int:
+    moment = WrongBookEntry._meta.get_field("last_wrong_at").get_db_prep_save(now, connection)
     with connection.cursor() as cursor:
-        cursor.execute(SESSION_WRONG_SQL, [value, value, session.pk, False, *UNGRADED])
+        cursor.execute(WRONG_SQL.format(column=column), [moment, moment, value, False, *UNGRADED])
         return cursor.rowcount
+
+
+@transaction.atomic
+def wrong_book_record(*, answer: Answer, practice: bool, now: datetime | None = None) -> None:
+    """Count a stored, graded answer: a wrong one adds to the book; a right one in practice extends the
+    streak that marks an entry mastered after WRONG_BOOK_MASTERED_AFTER right answers in a row."""
+    now = now or timezone.now()
+    if answer.is_correct is None:
+        return
+    if not answer.is_correct:
+        _count_wrong(column="id", value=answer.pk, now=now)
+        return
+    if not practice:
+        return
+    entry = (
+        WrongBookEntry.objects.select_for_update()
+        .filter(user_id=answer.user_id, question_id=answer.question_id)
+        .first()
+    )
+    if entry is None or entry.mastered_at:
+        return
+    entry.right_streak += 1
+    if entry.right_streak >= settings.WRONG_BOOK_MASTERED_AFTER:
+        entry.mastered_at = now
+    entry.save(update_fields=["right_streak", "mastered_at"])
+
+
+def wrong_book_record_session(*, session: QuizSession, now: datetime | None = None) -> int:
+    """`wrong_book_record` for every answer of a finished exam, in one statement; returns how many
+    questions it counted."""
+    return _count_wrong(column="session_id", value=session.pk, now=now or timezone.now())
 
 
 @transaction.atomic

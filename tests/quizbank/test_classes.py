@@ -182,6 +182,34 @@ def test_a_paper_assigned_to_a_class_is_for_its_students_only(alice, bob, carol,
     assert everyone.pk  # unassigned: every student's
 
 
+def test_one_papers_visibility_is_the_lists_for_every_kind_of_paper_and_student(alice, bob, carol, class_a):
+    """paper_for_student decides one paper in simple queries; papers_for_student lists them in SQL:
+    the two must agree for published, unpublished, assigned, unassigned and personal papers."""
+    from quizbank.selectors.exams import paper_for_student, papers_for_student
+    from quizbank.services import paper_update
+
+    Enrolment.objects.create(school_class=class_a, user=alice)
+    other = class_create(name="高一(2)班", owner=carol)
+    papers = [
+        paper_create(title="全校", questions=[_question("1")], created_by=carol),
+        paper_create(title="一班", questions=[_question("2")], created_by=carol),
+        paper_create(title="二班", questions=[_question("3")], created_by=carol),
+        paper_create(title="两个班", questions=[_question("4")], created_by=carol),
+        paper_create(title="未发布", questions=[_question("5")], created_by=carol),
+        paper_create(title="alice 自己的", questions=[_question("6")], owner=alice),
+        paper_create(title="bob 自己的", questions=[_question("7")], owner=bob),
+    ]
+    paper_assign(paper=papers[1], school_class=class_a, by=carol)
+    paper_assign(paper=papers[2], school_class=other, by=carol)
+    paper_assign(paper=papers[3], school_class=class_a, by=carol)
+    paper_assign(paper=papers[3], school_class=other, by=carol)
+    paper_update(paper=papers[4], published=False)
+    for student, sees in ((alice, {"全校", "一班", "两个班", "alice 自己的"}), (bob, {"全校", "bob 自己的"})):
+        listed = {paper.title for paper in papers_for_student(user=student)}
+        one_by_one = {paper.title for paper in papers if paper_for_student(user=student, paper_id=paper.pk)}
+        assert listed == one_by_one == sees
+
+
 def test_a_class_gets_its_own_window_and_time_limit(alice, bob, carol, class_a):
     now = timezone.now()
     other = class_create(name="高一(2)班", owner=carol)
