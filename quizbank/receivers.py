@@ -6,7 +6,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from quizbank.middleware import MUST_CHOOSE_KEY
-from quizbank.models import PaperAssignment, PaperQuestion
+from quizbank.models import Paper, PaperAssignment, PaperQuestion
 from quizbank.selectors.access import paper_assignments_forget
 from quizbank.selectors.classes import must_change_password
 from quizbank.selectors.papers import fixed_paper_slots_forget
@@ -38,3 +38,12 @@ def paper_slots_changed(sender: type, instance: PaperQuestion, **kwargs: object)
 def paper_assignments_changed(sender: type, instance: PaperAssignment, **kwargs: object) -> None:
     """A paper was assigned, re-timed or taken back: its next start or review reads its assignments again."""
     paper_assignments_forget(paper_id=instance.paper_id)
+
+
+@receiver(post_save, sender=Paper, dispatch_uid="quizbank-paper-saved")
+@receiver(post_delete, sender=Paper, dispatch_uid="quizbank-paper-deleted")
+def paper_changed(sender: type, instance: Paper, **kwargs: object) -> None:
+    """A paper made, edited or deleted: nothing remembered under its id is used again. (SQLite gives a
+    new paper the id of the newest one deleted; its questions are written in bulk, without signals.)"""
+    fixed_paper_slots_forget(paper_id=instance.pk)
+    paper_assignments_forget(paper_id=instance.pk)

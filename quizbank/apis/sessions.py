@@ -152,9 +152,8 @@ class SessionStartApi(APIView):
         now = timezone.now()
         session = session_start(user=request.user, paper=paper, now=now, open_session=opened)
         created = session.started_at == now  # a resumed attempt started earlier
-        made = session.__dict__.pop("new_items", None)  # the slots of a new attempt, for its first view
         return Response(
-            session_view(session, now=now, just_started=made),
+            session_view(session, now=now),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

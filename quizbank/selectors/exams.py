@@ -202,11 +202,10 @@ _ANSWER_FIELDS = (
 )  # fmt: skip
 
 
-def _session_items(session: QuizSession, *, precomputed: bool) -> list[SessionItem]:
-    """The session's slots in order, each with its question and its answer (if any), in one query. With
-    `precomputed`, each slot also carries the newest model version's explanation of its question
-    (`precomputed_text` and `precomputed_version`, None where the model wrote none)."""
-    items = (
+def session_slots(session: QuizSession) -> QuerySet[SessionItem]:
+    """The session's slots in order, each with what `session_view` shows of its question and answer
+    (the answer: None where it has none), in one query."""
+    return (
         session.items.select_related("question", "answer")
         .only(
             *_ITEM_FIELDS,
@@ -215,6 +214,24 @@ def _session_items(session: QuizSession, *, precomputed: bool) -> list[SessionIt
         )
         .order_by("position")
     )
+
+
+def slots_keep(session: QuizSession, slots: list[SessionItem]) -> None:
+    """Keep on this session instance the slots a service has just read (`session_slots`) or made, each
+    with its answer cached (None where it has none), for the view of the same request."""
+    session.__dict__["slots_read"] = slots
+
+
+def slots_known(session: QuizSession) -> list[SessionItem] | None:
+    """The slots `slots_keep` kept on this instance; None where none were."""
+    return session.__dict__.get("slots_read")
+
+
+def _session_items(session: QuizSession, *, precomputed: bool) -> list[SessionItem]:
+    """The session's slots as `session_slots` reads them. With `precomputed`, each slot also carries
+    the newest model version's explanation of its question (`precomputed_text` and
+    `precomputed_version`, None where the model wrote none)."""
+    items = session_slots(session)
     if precomputed:
         newest = (
             QuestionExplanation.objects.filter(question_id=OuterRef("question_id"))
@@ -288,18 +305,17 @@ def _item_view(item: SessionItem, session: QuizSession, *, visible: Visibility, 
     return entry
 
 
-def session_view(
-    session: QuizSession, *, now: datetime | None = None, just_started: list[SessionItem] | None = None
-) -> dict:
-    """Everything a student's page or API response about a session may carry, and nothing more.
-    `just_started`: the slots `session_start` has just made for a new session (none answered yet), so
-    the view reads nothing again; only where nothing can have happened to the session since."""
+def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
+    """Everything a student's page or API response about a session may carry, and nothing more. The
+    slots the request has read or made already (`slots_known`: a start's new slots, a submission's
+    slots read under its lock) are not read again, unless the view needs the model's explanations."""
     now = now or timezone.now()
     visible = review_visibility(session, now=now)
     practice = session.paper.mode == PaperMode.PRACTICE
     precomputed = visible.explanation or practice
-    if just_started is not None and not precomputed:
-        session_items = sorted(just_started, key=lambda item: item.position)
+    known = slots_known(session)
+    if known is not None and not precomputed:
+        session_items = sorted(known, key=lambda item: item.position)
     else:
         session_items = _session_items(session, precomputed=precomputed)
     # Practice shows a checked question's key, but not while a version of it is on an exam still open.

@@ -39,7 +39,13 @@ from quizbank.models import (
     answer_worth,
 )
 from quizbank.selectors.access import Terms, terms_of
-from quizbank.selectors.exams import locked_question_ids, paper_reach, question_locked_for_practice
+from quizbank.selectors.exams import (
+    locked_question_ids,
+    paper_reach,
+    question_locked_for_practice,
+    session_slots,
+    slots_keep,
+)
 from quizbank.selectors.papers import fixed_paper_slots
 from quizbank.services.answers import answer_fields, answer_length_check
 from quizbank.services.autosave import answer_save_at_once
@@ -130,7 +136,7 @@ def _session_create(*, user: User, paper: Paper, now: datetime, terms: Terms) ->
     SessionItem.objects.bulk_create(items)
     for item in items:
         SessionItem.answer.related.set_cached_value(item, None)  # none yet: a view of it reads no answer
-    session.new_items = items  # type: ignore[attr-defined]  # for the view of this start only
+    slots_keep(session, items)  # its first view reads nothing again
     return session
 
 
@@ -410,30 +416,33 @@ def session_finish(*, user: User, session_id: int, now: datetime | None = None) 
 def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
     """Close a locked session: unanswered items get an empty answer worth 0, the score is summed, the
     wrong-answer book learns the mistakes, and ungraded answers are announced for grading. The items and
-    their answers are read in one statement (the total and what waits for a grade come from it), and the
-    wrong-answer book is written in one more."""
-    slots = list(
-        SessionItem.objects.filter(session=session)
-        .order_by()
-        .values_list("pk", "question_id", "score", "answer__pk", "answer__score", "answer__grade_status")
-    )
-    Answer.objects.bulk_create(
-        Answer(
+    their answers are read in one statement (the total, what waits for a grade and the view of the
+    finished session come from it), and the wrong-answer book is written in one more."""
+    slots = list(session_slots(session))
+    answers = {slot.pk: getattr(slot, "answer", None) for slot in slots}  # None: unanswered
+    answered = [answer for answer in answers.values() if answer is not None]
+    made = {
+        slot.pk: Answer(
             user_id=session.user_id,
-            question_id=question_id,
+            question_id=slot.question_id,
             session=session,
-            item_id=item_id,
+            item_id=slot.pk,
             response="",
             is_correct=False,
-            score=Decimal(0),
-            max_score=worth,
+            score=Decimal("0.00"),  # as stored: the view of the finished session shows it as read
+            max_score=slot.score,
             grade_status=GradeStatus.AUTO,
         )
-        for item_id, question_id, worth, answer_id, *_ in slots
-        if answer_id is None
-    )
+        for slot in slots
+        if answers[slot.pk] is None
+    }
+    Answer.objects.bulk_create(made.values())
+    for slot in slots:
+        if slot.pk in made:
+            slot.answer = made[slot.pk]
+    slots_keep(session, slots)  # the view of the finished session reads them from here
     # the answers just made score 0 and wait for nothing: the answers read are the total
-    pending = _set_totals(session, [(answer_id, score, status) for *_, answer_id, score, status in slots if answer_id])
+    pending = _set_totals(session, [(answer.pk, answer.score, answer.grade_status) for answer in answered])
     session.state = SessionState.FINISHED
     session.finished_at = now
     session.finished_by = by

@@ -551,3 +551,33 @@ def test_the_exam_api_schema_generates_without_warnings():
     validate_schema(schema)
     assert not GENERATOR_STATS, (dict(GENERATOR_STATS._warn_cache), dict(GENERATOR_STATS._error_cache))
     assert set(schema["paths"]) == set(CONTRACT)
+
+
+@pytest.mark.parametrize(
+    ("policy", "slot_reads"),
+    [
+        ({"review_correctness": "immediately", "review_answer": "immediately"}, 1),
+        (IMMEDIATE_REVIEW, 2),  # the model's explanations are read with the slots again
+    ],
+)
+def test_a_submission_shows_what_the_review_shows_reading_the_slots_once(alice, carol, demo_bank, policy, slot_reads):
+    """The finished attempt's view comes from the slots the submission read under its lock (the empty
+    answers it made included), unless the view needs the model's explanations."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    paper = paper_create(title="交卷", questions=demo_bank[:4], created_by=carol, attempts_allowed=0, **policy)
+    client = api(alice)
+    session_id = start(client, paper).json()["id"]
+    save(client, session_id, 1, demo_bank[0].answer)
+    save(client, session_id, 3, wrong_option(demo_bank[2]))
+    with CaptureQueriesContext(connection) as captured:
+        finished = client.post(reverse("api-v1-session-finish", args=[session_id]))
+    assert finished.status_code == 200
+    assert sum('FROM "quizbank_sessionitem"' in query["sql"] for query in captured) == slot_reads
+    review = client.get(reverse("api-v1-session-review", args=[session_id])).json()
+    assert finished.json() == review
+    shown = finished.json()
+    assert [item["grade_status"] for item in shown["items"]] == ["auto"] * 4
+    assert [item["correct"] for item in shown["items"]] == [True, False, False, False]
+    assert [item["response"] for item in shown["items"]][1::2] == [None, None]  # the empty answers made

@@ -932,3 +932,31 @@ def test_wrong_book_practice_leaves_out_questions_whose_exam_still_hides_the_key
     assert [item.question_id for item in wrong_book_practice_create(user=alice, now=now).items.all()] == [
         bank["single"].pk
     ]
+
+
+def test_a_paper_saved_or_deleted_is_not_started_from_what_was_remembered_of_it(alice, demo_bank):
+    """A fixed paper's questions are remembered for a few seconds per process; saving or deleting the
+    paper forgets them, as changing its questions does. (SQLite gives a new paper the id of the newest
+    one deleted, and a paper's questions are written in bulk, which sends no signal.)"""
+    from quizbank.models import PaperQuestion
+
+    paper = paper_create(title="记忆", questions=demo_bank[:2], attempts_allowed=0)
+    first = session_start(user=alice, paper=paper)
+    assert [item.question_id for item in first.items.order_by("position")] == [q.pk for q in demo_bank[:2]]
+    session_finish(user=alice, session_id=first.pk)
+
+    PaperQuestion.objects.filter(paper=paper, position=2).update(question=demo_bank[5])  # no signal
+    paper.title = "记忆（改）"
+    paper.save()
+    second = session_start(user=alice, paper=paper)
+    assert [item.question_id for item in second.items.order_by("position")] == [demo_bank[0].pk, demo_bank[5].pk]
+    session_finish(user=alice, session_id=second.pk)
+
+    from quizbank.selectors.papers import fixed_paper_slots
+
+    gone = paper_create(title="将删除", questions=demo_bank[6:8], attempts_allowed=0)
+    assert len(fixed_paper_slots(paper=gone)) == 2  # remembered
+    gone_id = gone.pk
+    gone.delete()
+    gone.pk = gone_id  # the id SQLite would give the next paper
+    assert fixed_paper_slots(paper=gone) == []
