@@ -112,7 +112,8 @@ def bank_explain(
     A batch is sent at once so the server batches it; what fails is counted, kept as a row without
     text (the model page counts it, the review page never shows it) and left for the next run, which
     explains only what is still missing (a second run after a full one does nothing). Descriptions
-    and cloze texts are not asked about: the model was never trained on them."""
+    are not asked about: they are no question. A cloze text is asked as the fill-in-the-blank question
+    it is trained as."""
     client = client or get_engine()
     max_tokens = max_tokens or settings.INFERENCE_MAX_TOKENS
     questions = questions_unexplained(version_name=version_name)
@@ -282,7 +283,8 @@ def key_shown(answer: Answer, *, now: datetime | None = None) -> bool:
 
 
 def wrong_answer_request(answer: Answer, *, max_tokens: int, min_tokens: int = 0) -> dict:
-    """The chat asking why this answer is wrong (a cloze text is asked about as a plain question)."""
+    """The chat asking why this answer is wrong (a question with no training record, such as a cloze
+    text without a key, is asked about as a plain question)."""
     question = answer.question
     record = question_record(question) or {
         "instruction": prompts.SHORT_ANSWER_INSTRUCTION,

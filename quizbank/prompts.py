@@ -94,12 +94,28 @@ def matching_input(stem: str, answer_data: dict) -> tuple[str, str]:
     return "\n".join(lines), key
 
 
+_GAP = re.compile(r"\{#(\d+)\}")
+
+
+def cloze_input(stem: str, subquestions: list[dict]) -> str:
+    """A cloze text as a fill-in-the-blank prompt: each {#n} marker becomes a numbered blank, and a
+    drop-down gap's choices follow the text (its key is the chosen text, as the cloze key has it)."""
+    lines = [_GAP.sub(lambda gap: f"（{gap.group(1)}）____", stem.strip())]
+    for number, sub in enumerate(subquestions, start=1):
+        choices = [str(option.get("text", "")).strip() for option in sub.get("options") or []]
+        if choices:
+            lines.append(f"第 {number} 空可选：" + " / ".join(choices))
+    return "\n".join(lines)
+
+
 def instruction_record(
     *, qtype: str, stem: str, options: list[dict], answer: str, explanation: str, answer_data: dict | None = None
 ) -> dict | None:
     """One question as the seed's instruction record {"instruction", "input", "output"}.
 
-    None for what cannot be a training example (descriptions, cloze texts).
+    None for what cannot be a training example (descriptions, a cloze text without gaps or key). A
+    cloze text is asked as a fill-in-the-blank question: its key is each gap's answer, joined as the
+    blanks' are.
     """
     answer_data = answer_data or {}
     stem = images_as_text(stem)  # a model reads `[图片: …]`, never an address or the bytes
@@ -123,6 +139,15 @@ def instruction_record(
             "instruction": FILL_BLANK_INSTRUCTION,
             "input": stem.strip(),
             "output": answer_output(BLANK_SEPARATOR.join(blanks) or answer, explanation),
+        }
+    if qtype == "cloze":
+        subquestions = answer_data.get("subquestions") or []
+        if not subquestions or not answer.strip():
+            return None
+        return {
+            "instruction": FILL_BLANK_INSTRUCTION,
+            "input": cloze_input(stem, subquestions),
+            "output": answer_output(answer.strip(), explanation),
         }
     if qtype == "numerical":
         return {

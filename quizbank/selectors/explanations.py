@@ -13,8 +13,8 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from quizbank.models import Question, QuestionExplanation, QuestionType
 
-# The model is trained on neither (no instruction record exists for them), so it is never asked.
-UNEXPLAINED_TYPES = (QuestionType.CLOZE, QuestionType.DESCRIPTION)
+# A description is no question: no instruction record exists for it, and the model is never asked.
+UNEXPLAINED_TYPES = (QuestionType.DESCRIPTION,)
 
 
 def explainable_questions() -> QuerySet[Question]:

@@ -127,3 +127,38 @@ def test_demo_bank_matches_its_json_schema():
 
     schema = json.loads((DEMO_BANK.parent.parent / "quizbank" / "schemas" / "bank.schema.json").read_text())
     jsonschema.validate(json.loads(DEMO_BANK.read_text(encoding="utf-8")), schema)
+
+
+def test_a_cloze_text_is_a_fill_in_the_blank_record_with_its_drop_down_choices():
+    """Trained, explained and scored like a fill-in-the-blank question: numbered blanks, a drop-down
+    gap's choices after the text, the key each gap's answer joined as blanks are."""
+    from quizbank.prompts import FILL_BLANK_INSTRUCTION, instruction_record, parse_output
+
+    cloze = {
+        "qtype": "cloze",
+        "stem": "一年有 {#1} 个月，其中最短的是 {#2}。",
+        "options": [],
+        "explanation": "一年 12 个月；二月只有 28 或 29 天。",
+        "answer_data": {
+            "subquestions": [
+                {"type": "numerical", "weight": 1, "answers": [{"value": 12, "tolerance": 0, "fraction": 1.0}]},
+                {
+                    "type": "single_choice",
+                    "weight": 1,
+                    "options": [
+                        {"key": "A", "text": "一月", "fraction": 0},
+                        {"key": "B", "text": "二月", "fraction": 1.0},
+                        {"key": "C", "text": "六月", "fraction": 0},
+                    ],
+                },
+            ]
+        },
+    }
+    record = instruction_record(**cloze, answer="12；二月")
+    assert record is not None
+    assert record["instruction"] == FILL_BLANK_INSTRUCTION
+    assert record["input"] == "一年有 （1）____ 个月，其中最短的是 （2）____。\n第 2 空可选：一月 / 二月 / 六月"
+    parsed = parse_output(record["output"])
+    assert (parsed.answer, parsed.explanation) == ("12；二月", cloze["explanation"])
+    assert instruction_record(**cloze, answer="") is None  # no key: nothing to learn or to check
+    assert instruction_record(**{**cloze, "answer_data": {}}, answer="12；二月") is None  # no gaps
