@@ -17,9 +17,9 @@ from core.throttling import request_ident, throttle_hit
 from quizbank.apis.common import ERROR, ChoiceSetField
 from quizbank.models import Navigation, PaperMode, QuestionType, QuizSession, SessionState
 from quizbank.selectors.exams import (
+    attempts_at,
     paper_for_student,
     session_of_student,
-    session_open_of,
     session_summaries,
     session_view,
 )
@@ -144,13 +144,13 @@ class SessionStartApi(APIView):
         paper = paper_for_student(user=request.user, paper_id=paper_id)
         if paper is None:
             raise ApplicationError("no such paper", extra={"code": "not_found"})
-        opened = session_open_of(user=request.user, paper=paper)
-        if paper.attempts_allowed == 0 and opened is None:
+        attempts = attempts_at(user=request.user, paper=paper)
+        if paper.attempts_allowed == 0 and attempts.open is None:
             wait = throttle_hit(scope="attempt", ident=request_ident(request))
             if wait is not None:
                 raise Throttled(wait=wait)
         now = timezone.now()
-        session = session_start(user=request.user, paper=paper, now=now, open_session=opened)
+        session = session_start(user=request.user, paper=paper, now=now, attempts=attempts)
         created = session.started_at == now  # a resumed attempt started earlier
         return Response(
             session_view(session, now=now),

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TypeGuard
 
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -85,9 +85,33 @@ def session_of_student(*, user: User, session_id: int) -> QuizSession | None:
     return QuizSession.objects.filter(pk=session_id, user=user).select_related("paper").first()
 
 
+@dataclass(frozen=True)
+class Attempts:
+    """A student's attempts at a paper: the one still open (if any) and how many were started."""
+
+    open: QuizSession | None
+    taken: int
+
+
+def attempts_at(*, user: User, paper: Paper) -> Attempts:
+    """The student's attempts at the paper, in one query: the open one first, counted with the rest."""
+    first = (
+        QuizSession.objects.filter(user=user, paper=paper)
+        .annotate(
+            taken=Window(Count("pk")),
+            still_open=Case(When(state__in=OPEN_SESSION_STATES, then=Value(1)), default=Value(0)),
+        )
+        .order_by("-still_open", "-number")
+        .first()
+    )
+    if first is None:
+        return Attempts(open=None, taken=0)
+    return Attempts(open=first if first.still_open else None, taken=first.taken)
+
+
 def session_open_of(*, user: User, paper: Paper) -> QuizSession | None:
     """The student's attempt at the paper that is still open, if any."""
-    return QuizSession.objects.filter(user=user, paper=paper, state__in=OPEN_SESSION_STATES).first()
+    return attempts_at(user=user, paper=paper).open
 
 
 def seconds_left(session: QuizSession, *, now: datetime | None = None) -> int | None:

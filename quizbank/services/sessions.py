@@ -40,6 +40,8 @@ from quizbank.models import (
 )
 from quizbank.selectors.access import Terms, terms_of
 from quizbank.selectors.exams import (
+    Attempts,
+    attempts_at,
     locked_question_ids,
     paper_reach,
     question_locked_for_practice,
@@ -75,20 +77,16 @@ def paper_check_open(*, paper: Paper, user: User, now: datetime) -> Terms:
     return terms
 
 
-_UNREAD: Any = object()
-
-
 def session_start(
-    *, user: User, paper: Paper, now: datetime | None = None, open_session: QuizSession | None = _UNREAD
+    *, user: User, paper: Paper, now: datetime | None = None, attempts: Attempts | None = None
 ) -> QuizSession:
-    """Start an attempt, or return the attempt the student already has open (resume). `open_session`:
-    that attempt (or None) where the caller has just read it (selectors.exams.session_open_of)."""
+    """Start an attempt, or return the attempt the student already has open (resume). `attempts`: the
+    student's attempts at the paper where the caller has just read them (selectors.exams.attempts_at).
+    Two starts at once number their attempts alike: the second fails the unique number and resumes
+    the first."""
     now = now or timezone.now()
-    existing = (
-        QuizSession.objects.filter(paper=paper, user=user, state__in=OPEN_SESSION_STATES).first()
-        if open_session is _UNREAD
-        else open_session
-    )
+    attempts = attempts or attempts_at(user=user, paper=paper)
+    existing = attempts.open
     if existing is not None:
         existing = session_expire_if_due(session=existing, now=now)
         if existing.is_open:
@@ -96,7 +94,7 @@ def session_start(
     terms = paper_check_open(paper=paper, user=user, now=now)
     try:
         with transaction.atomic():
-            return _session_create(user=user, paper=paper, now=now, terms=terms)
+            return _session_create(user=user, paper=paper, now=now, terms=terms, taken=attempts.taken)
     except IntegrityError:
         # Two tabs pressed "start" at once: the other one created the session.
         opened = QuizSession.objects.filter(paper=paper, user=user, state__in=OPEN_SESSION_STATES).first()
@@ -105,8 +103,7 @@ def session_start(
         return opened
 
 
-def _session_create(*, user: User, paper: Paper, now: datetime, terms: Terms) -> QuizSession:
-    taken = QuizSession.objects.filter(paper=paper, user=user).count()
+def _session_create(*, user: User, paper: Paper, now: datetime, terms: Terms, taken: int) -> QuizSession:
     if paper.attempts_allowed and taken >= paper.attempts_allowed:
         raise ApplicationError(
             f"no attempts left: {paper.attempts_allowed} allowed, {taken} used", extra={"code": "no_attempts"}

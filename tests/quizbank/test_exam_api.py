@@ -581,3 +581,28 @@ def test_a_submission_shows_what_the_review_shows_reading_the_slots_once(alice, 
     assert [item["grade_status"] for item in shown["items"]] == ["auto"] * 4
     assert [item["correct"] for item in shown["items"]] == [True, False, False, False]
     assert [item["response"] for item in shown["items"]][1::2] == [None, None]  # the empty answers made
+
+
+def test_a_start_reads_the_students_attempts_once(alice, carol, demo_bank):
+    """The open attempt and the number of attempts come from one read: a new attempt is numbered after
+    every earlier one, and an open one is resumed."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    paper = paper_create(title="再考", questions=demo_bank[:3], created_by=carol, attempts_allowed=3)
+    client = api(alice)
+    first = start(client, paper).json()
+    client.post(reverse("api-v1-session-finish", args=[first["id"]]))
+    with CaptureQueriesContext(connection) as captured:
+        second = start(client, paper)
+    assert (second.status_code, second.json()["number"]) == (201, 2)
+    reads = [query["sql"] for query in captured if query["sql"].lstrip().startswith("SELECT")]
+    assert sum('FROM "quizbank_quizsession"' in sql for sql in reads) == 1
+    resumed = start(client, paper)
+    assert (resumed.status_code, resumed.json()["id"]) == (200, second.json()["id"])
+    client.post(reverse("api-v1-session-finish", args=[second.json()["id"]]))
+    third = start(client, paper)
+    assert (third.status_code, third.json()["number"]) == (201, 3)
+    client.post(reverse("api-v1-session-finish", args=[third.json()["id"]]))
+    refused = start(client, paper)
+    assert (refused.status_code, refused.json()["extra"]["code"]) == (409, "no_attempts")
