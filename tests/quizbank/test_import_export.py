@@ -136,29 +136,28 @@ def test_a_cloze_text_is_a_fill_in_the_blank_record_with_its_drop_down_choices()
 
     cloze = {
         "qtype": "cloze",
-        "stem": "一年有 {#1} 个月，其中最短的是 {#2}。",
+        "stem": "水在 {#1} ℃ 结冰；冰是水的 {#2} 态。",
         "options": [],
-        "explanation": "一年 12 个月；二月只有 28 或 29 天。",
+        "explanation": "标准大气压下水的凝固点是 0 ℃；冰是固态的水。",
         "answer_data": {
             "subquestions": [
-                {"type": "numerical", "weight": 1, "answers": [{"value": 12, "tolerance": 0, "fraction": 1.0}]},
+                {"type": "numerical", "weight": 1, "answers": [{"value": 0, "tolerance": 0, "fraction": 1.0}]},
                 {
                     "type": "single_choice",
                     "weight": 1,
                     "options": [
-                        {"key": "A", "text": "一月", "fraction": 0},
-                        {"key": "B", "text": "二月", "fraction": 1.0},
-                        {"key": "C", "text": "六月", "fraction": 0},
+                        {"key": k, "text": t, "fraction": float(t == "固")}
+                        for k, t in zip("ABC", "固液气", strict=True)
                     ],
                 },
             ]
         },
     }
-    record = instruction_record(**cloze, answer="12；二月")
+    record = instruction_record(**cloze, answer="0；固")
     assert record is not None
     assert record["instruction"] == FILL_BLANK_INSTRUCTION
-    assert record["input"] == "一年有 （1）____ 个月，其中最短的是 （2）____。\n第 2 空可选：一月 / 二月 / 六月"
+    assert record["input"] == "水在 （1）____ ℃ 结冰；冰是水的 （2）____ 态。\n第 2 空可选：固 / 液 / 气"
     parsed = parse_output(record["output"])
-    assert (parsed.answer, parsed.explanation) == ("12；二月", cloze["explanation"])
+    assert (parsed.answer, parsed.explanation) == ("0；固", cloze["explanation"])
     assert instruction_record(**cloze, answer="") is None  # no key: nothing to learn or to check
-    assert instruction_record(**{**cloze, "answer_data": {}}, answer="12；二月") is None  # no gaps
+    assert instruction_record(**{**cloze, "answer_data": {}}, answer="0；固") is None  # no gaps
