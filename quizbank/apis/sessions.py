@@ -22,6 +22,7 @@ from quizbank.selectors.exams import (
     session_of_student,
     session_summaries,
     session_view,
+    slots_taken,
 )
 from quizbank.services import (
     session_advance,
@@ -153,7 +154,7 @@ class SessionStartApi(APIView):
         session = session_start(user=request.user, paper=paper, now=now, attempts=attempts)
         created = session.started_at == now  # a resumed attempt started earlier
         return Response(
-            session_view(session, now=now),
+            session_view(session, now=now, slots=slots_taken(session)),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -311,7 +312,8 @@ class SessionFinishApi(APIView):
         responses={200: SessionViewSerializer, 404: ERROR, 409: ERROR},
     )
     def post(self, request, session_id: int):
-        return Response(session_view(session_finish(user=request.user, session_id=session_id)))
+        session = session_finish(user=request.user, session_id=session_id)
+        return Response(session_view(session, slots=slots_taken(session)))
 
 
 class SessionReviewApi(APIView):

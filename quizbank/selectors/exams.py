@@ -242,13 +242,14 @@ def session_slots(session: QuizSession) -> QuerySet[SessionItem]:
 
 def slots_keep(session: QuizSession, slots: list[SessionItem]) -> None:
     """Keep on this session instance the slots a service has just read (`session_slots`) or made, each
-    with its answer cached (None where it has none), for the view of the same request."""
+    with its answer cached (None where it has none), for the response of the same request."""
     session.__dict__["slots_read"] = slots
 
 
-def slots_known(session: QuizSession) -> list[SessionItem] | None:
-    """The slots `slots_keep` kept on this instance; None where none were."""
-    return session.__dict__.get("slots_read")
+def slots_taken(session: QuizSession) -> list[SessionItem] | None:
+    """The slots `slots_keep` kept on this instance, taken off it (None where none were): for the view
+    the request answers with right after the service, never for a later one."""
+    return session.__dict__.pop("slots_read", None)
 
 
 def _session_items(session: QuizSession, *, precomputed: bool) -> list[SessionItem]:
@@ -329,17 +330,17 @@ def _item_view(item: SessionItem, session: QuizSession, *, visible: Visibility, 
     return entry
 
 
-def session_view(session: QuizSession, *, now: datetime | None = None) -> dict:
-    """Everything a student's page or API response about a session may carry, and nothing more. The
-    slots the request has read or made already (`slots_known`: a start's new slots, a submission's
-    slots read under its lock) are not read again, unless the view needs the model's explanations."""
+def session_view(session: QuizSession, *, now: datetime | None = None, slots: list[SessionItem] | None = None) -> dict:
+    """Everything a student's page or API response about a session may carry, and nothing more.
+    `slots`: those the service of this request has just read or made (`slots_taken`: a start's new
+    slots, a submission's slots read under its lock), not read again unless the view needs the
+    model's explanations; only where nothing can have happened to the session since."""
     now = now or timezone.now()
     visible = review_visibility(session, now=now)
     practice = session.paper.mode == PaperMode.PRACTICE
     precomputed = visible.explanation or practice
-    known = slots_known(session)
-    if known is not None and not precomputed:
-        session_items = sorted(known, key=lambda item: item.position)
+    if slots is not None and not precomputed:
+        session_items = sorted(slots, key=lambda item: item.position)
     else:
         session_items = _session_items(session, precomputed=precomputed)
     # Practice shows a checked question's key, but not while a version of it is on an exam still open.
