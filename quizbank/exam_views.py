@@ -26,10 +26,10 @@ from quizbank.importers.base import parse_bool
 from quizbank.models import Paper, PaperMode, QuizSession, SessionState
 from quizbank.selectors.access import Terms
 from quizbank.selectors.exams import (
+    attempts_at,
     paper_for_student,
     review_visibility,
     session_of_student,
-    session_open_of,
     session_view,
     sessions_of_student,
     wrong_book_of,
@@ -185,14 +185,15 @@ def exam_paper(request, paper_id: int):
 @require_POST
 def exam_start(request, paper_id: int):
     paper = _own_paper(request, paper_id)
-    if paper.attempts_allowed == 0 and session_open_of(user=request.user, paper=paper) is None:
+    attempts = attempts_at(user=request.user, paper=paper)
+    if paper.attempts_allowed == 0 and attempts.open is None:
         # Any number of attempts, each of which may queue model grading: new ones are limited.
         wait = throttle_hit(scope="attempt", ident=request_ident(request))
         if wait is not None:
             messages.error(request, throttled_message(wait))
             return redirect("exam-paper", paper_id=paper.pk)
     try:
-        session = session_start(user=request.user, paper=paper)
+        session = session_start(user=request.user, paper=paper, attempts=attempts)
     except ApplicationError as exc:
         messages.error(request, _refusal(exc))
         return redirect("exam-paper", paper_id=paper.pk)

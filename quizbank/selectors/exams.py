@@ -109,11 +109,6 @@ def attempts_at(*, user: User, paper: Paper) -> Attempts:
     return Attempts(open=first if first.still_open else None, taken=first.taken)
 
 
-def session_open_of(*, user: User, paper: Paper) -> QuizSession | None:
-    """The student's attempt at the paper that is still open, if any."""
-    return attempts_at(user=user, paper=paper).open
-
-
 def seconds_left(session: QuizSession, *, now: datetime | None = None) -> int | None:
     if session.deadline is None:
         return None

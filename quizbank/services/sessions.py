@@ -97,7 +97,7 @@ def session_start(
             return _session_create(user=user, paper=paper, now=now, terms=terms, taken=attempts.taken)
     except IntegrityError:
         # Two tabs pressed "start" at once: the other one created the session.
-        opened = QuizSession.objects.filter(paper=paper, user=user, state__in=OPEN_SESSION_STATES).first()
+        opened = attempts_at(user=user, paper=paper).open
         if opened is None:
             raise
         return opened
