@@ -48,6 +48,7 @@ from tests.bench import (
     gunicorn_server,
     machine_busy_seconds,
     manage,
+    reference_cpu_ms,
     run_class,
     server_env,
 )
@@ -396,6 +397,9 @@ def where_time_goes(measures: dict) -> str:
     cores = measures["cores"]
     text = " ".join(f"{kind}_p99_ms={value:.0f}" for kind, value in measures.get("p99_by_kind", {}).items())
     text += " " + " ".join(f"{role}_cpu={value:.2f}" for role, value in sorted(cores.items()))
+    # CPU per request and the machine's speed: what to compare when the same code gives another p99
+    per_request = cores.get("web", 0.0) * measures["elapsed"] * 1000 / max(1, measures["requests"])
+    text += f" web_ms_per_request={per_request:.2f} cpu_ref_ms={reference_cpu_ms():.1f}"
     if "balancer" in measures:
         queue, server = measures["balancer"]["queue"], measures["balancer"]["server"]
         pooled, requests = measures["pooler"], max(1, measures["requests"])
