@@ -80,8 +80,14 @@ def facts_forget() -> None:
 
 
 _answer_table, _session_table = Answer._meta.db_table, QuizSession._meta.db_table
-_FIELDS = [field for field in Answer._meta.concrete_fields if not field.primary_key]
-_COLUMNS = [str(field.column) for field in _FIELDS]
+# What a save sets; every other column takes its model default, prepared once per process (below).
+_SET_BY_SAVE = ("user", "question", "session", "item", "response", "response_data", "client_seq", "is_correct",
+                "score", "max_score", "grade_status", "grade_detail", "submitted_at", "updated_at")  # fmt: skip
+_CONCRETE = [field for field in Answer._meta.concrete_fields if not field.primary_key]
+_FIELDS = [field for field in _CONCRETE if field.name in _SET_BY_SAVE]
+_DEFAULTED = [field for field in _CONCRETE if field.name not in _SET_BY_SAVE]
+_COLUMNS = [str(field.column) for field in (*_FIELDS, *_DEFAULTED)]
+_defaults: tuple[Any, ...] | None = None
 # What a later save changes; submitted_at and the grading and explanation columns stay.
 _WRITTEN = ("response", "response_data", "client_seq", "is_correct", "score", "max_score", "grade_status",
             "grade_detail", "updated_at")  # fmt: skip
@@ -120,8 +126,11 @@ def answer_save_at_once(
     )  # fmt: skip
     # auto_now and auto_now_add take `now` here too: pre_save is not called, the values are the model's
     values = [field.get_db_prep_save(getattr(answer, field.attname), connection) for field in _FIELDS]
+    global _defaults
+    if _defaults is None:  # the same for every save: no default here depends on the time or the row
+        _defaults = tuple(field.get_db_prep_save(field.get_default(), connection) for field in _DEFAULTED)
     with connection.cursor() as cursor:
-        cursor.execute(SAVE_SQL, [session_id, user_id, SessionState.IN_PROGRESS, now, *values])
+        cursor.execute(SAVE_SQL, [session_id, user_id, SessionState.IN_PROGRESS, now, *values, *_defaults])
         row = cursor.fetchone()
     if row is None:
         return None
