@@ -48,3 +48,35 @@ def test_web_modules_and_requests_import_no_model_libraries(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "HEAVY []" in result.stdout
+
+
+LOADED = r"""
+import os, socket, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "quizsite.settings"
+os.environ["DATABASE_URL"] = "sqlite:///:memory:"
+connected = []
+real_connect = socket.socket.connect
+def connect(self, address):
+    connected.append(address)
+    return real_connect(self, address)
+socket.socket.connect = connect
+import quizsite.wsgi
+wanted = ("quizbank.apis.sessions", "quizbank.exam_views", "inference.apis", "kombu.transport.redis")
+print("LOADED", sorted(name for name in wanted if name in sys.modules), "CONNECTED", connected)
+"""
+
+
+def test_a_web_worker_loads_the_views_and_the_broker_library_before_its_first_request_connecting_nowhere(tmp_path):
+    # On an exam day the first submissions reach every worker together: what they would load then is
+    # loaded when the worker loads the app. The broker named here answers nowhere, and nothing connects.
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CELERY_BROKER_URL": "redis://127.0.0.1:9/0"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = ["inference.apis", "kombu.transport.redis", "quizbank.apis.sessions", "quizbank.exam_views"]
+    assert f"LOADED {loaded} CONNECTED []" in result.stdout, result.stdout
