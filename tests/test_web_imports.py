@@ -37,16 +37,22 @@ print("HEAVY", heavy)
 """
 
 
-def test_web_modules_and_requests_import_no_model_libraries(tmp_path):
+def python_run(script: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
+    """The script in a fresh interpreter with a bare environment plus env; it must succeed."""
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MODEL_ROOT": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_web_modules_and_requests_import_no_model_libraries(tmp_path):
+    result = python_run(SCRIPT, tmp_path, MODEL_ROOT=str(tmp_path))
     assert "HEAVY []" in result.stdout
 
 
@@ -69,14 +75,6 @@ print("LOADED", sorted(name for name in wanted if name in sys.modules), "CONNECT
 def test_a_web_worker_loads_the_views_and_the_broker_library_before_its_first_request_connecting_nowhere(tmp_path):
     # On an exam day the first submissions reach every worker together: what they would load then is
     # loaded when the worker loads the app. The broker named here answers nowhere, and nothing connects.
-    result = subprocess.run(
-        [sys.executable, "-c", LOADED],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CELERY_BROKER_URL": "redis://127.0.0.1:9/0"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = python_run(LOADED, tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:9/0")
     loaded = ["inference.apis", "kombu.transport.redis", "quizbank.apis.sessions", "quizbank.exam_views"]
     assert f"LOADED {loaded} CONNECTED []" in result.stdout, result.stdout
