@@ -416,10 +416,9 @@ def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
     their answers are read in one statement (the total, what waits for a grade and the view of the
     finished session come from it), and the wrong-answer book is written in one more."""
     slots = list(session_slots(session))
-    answers = {slot.pk: getattr(slot, "answer", None) for slot in slots}  # None: unanswered
-    answered = [answer for answer in answers.values() if answer is not None]
-    made = {
-        slot.pk: Answer(
+    unanswered = [slot for slot in slots if getattr(slot, "answer", None) is None]
+    for slot in unanswered:
+        slot.answer = Answer(
             user_id=session.user_id,
             question_id=slot.question_id,
             session=session,
@@ -430,16 +429,10 @@ def _finish(session: QuizSession, *, by: str, now: datetime) -> QuizSession:
             max_score=slot.score,
             grade_status=GradeStatus.AUTO,
         )
-        for slot in slots
-        if answers[slot.pk] is None
-    }
-    Answer.objects.bulk_create(made.values())
-    for slot in slots:
-        if slot.pk in made:
-            slot.answer = made[slot.pk]
+    Answer.objects.bulk_create([slot.answer for slot in unanswered])
     slots_keep(session, slots)  # the view of the finished session reads them from here
-    # the answers just made score 0 and wait for nothing: the answers read are the total
-    pending = _set_totals(session, [(answer.pk, answer.score, answer.grade_status) for answer in answered])
+    # the empty answers add 0 and wait for nothing
+    pending = _set_totals(session, [(slot.answer.pk, slot.answer.score, slot.answer.grade_status) for slot in slots])
     session.state = SessionState.FINISHED
     session.finished_at = now
     session.finished_by = by
