@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -87,7 +88,15 @@ _CONCRETE = [field for field in Answer._meta.concrete_fields if not field.primar
 _FIELDS = [field for field in _CONCRETE if field.name in _SET_BY_SAVE]
 _DEFAULTED = [field for field in _CONCRETE if field.name not in _SET_BY_SAVE]
 _COLUMNS = [str(field.column) for field in (*_FIELDS, *_DEFAULTED)]
-_defaults: tuple[Any, ...] | None = None
+
+
+@cache
+def _default_values() -> tuple[Any, ...]:
+    """The columns a save leaves at their model defaults, as parameters: no default among them depends
+    on the time or the row, so they are prepared once per process."""
+    return tuple(field.get_db_prep_save(field.get_default(), connection) for field in _DEFAULTED)
+
+
 # What a later save changes; submitted_at and the grading and explanation columns stay.
 _WRITTEN = ("response", "response_data", "client_seq", "is_correct", "score", "max_score", "grade_status",
             "grade_detail", "updated_at")  # fmt: skip
@@ -126,11 +135,8 @@ def answer_save_at_once(
     )  # fmt: skip
     # auto_now and auto_now_add take `now` here too: pre_save is not called, the values are the model's
     values = [field.get_db_prep_save(getattr(answer, field.attname), connection) for field in _FIELDS]
-    global _defaults
-    if _defaults is None:  # the same for every save: no default here depends on the time or the row
-        _defaults = tuple(field.get_db_prep_save(field.get_default(), connection) for field in _DEFAULTED)
     with connection.cursor() as cursor:
-        cursor.execute(SAVE_SQL, [session_id, user_id, SessionState.IN_PROGRESS, now, *values, *_defaults])
+        cursor.execute(SAVE_SQL, [session_id, user_id, SessionState.IN_PROGRESS, now, *values, *_default_values()])
         row = cursor.fetchone()
     if row is None:
         return None
