@@ -480,10 +480,9 @@ def machine_busy_seconds() -> float:
 
 
 def reference_cpu_ms() -> float:
-    """How fast one core of this machine runs Python: the best of five timings of a fixed piece of the
-    work a request does (JSON in and out, a regular expression, dictionaries and sorting). The same code
-    gives latencies several times higher on a machine where this is several times higher, so the exam-day
-    lines print it beside their p99 and CPU per request."""
+    """One core's speed for Python on this machine: the best of five timings of a fixed piece of the
+    work a request does (JSON in and out, a regular expression, sorting). It tells a slower core from
+    slower code; contention between processes shows in the CPU per request instead."""
     import re as regex
 
     document = {
@@ -495,9 +494,8 @@ def reference_cpu_ms() -> float:
         started = time.process_time()
         for _ in range(200):
             text = json.dumps(document, ensure_ascii=False)
-            loaded = json.loads(text)
-            positions = sorted(int(found) for found in pattern.findall(text))
-            assert len(loaded) == len(positions)
+            json.loads(text)
+            sorted(int(found) for found in pattern.findall(text))
         best = min(best, time.process_time() - started)
     return best * 1000
 
