@@ -10,10 +10,10 @@ application = get_wsgi_application()
 
 def warm_up() -> None:
     """Load now what the first requests of a worker would otherwise load while students wait: every
-    URL and its view module, the tasks and the broker's client library (a submission's first grading task). On
-    an exam day the first submissions arrive together, and each worker paid about 0.2 s for these
-    then. Nothing here connects anywhere: connections are still made by the first request that needs
-    one, after the fork."""
+    URL and its view module, the tasks, and the broker's client library (for a submission's first
+    grading task). On an exam day the first submissions arrive together, and each worker paid about
+    0.2 s for these then. Nothing here connects anywhere: connections are still made by the first
+    request that needs one, after the fork."""
     from django.urls import get_resolver
     from kombu import Connection
 
